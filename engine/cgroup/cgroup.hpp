@@ -1,0 +1,108 @@
+// Cgroups behind one interface: a v1 backend (memory+memsw, pids, cpu, cpuacct, freezer; each
+// controller its own hierarchy, as in hybrid mode) and a v2 backend (unified hierarchy), chosen
+// at run time by Detect().
+//
+// Layout: <base>/brood-<pid>/<group>, where <base> is brood's own cgroup (/proc/self/cgroup,
+// per v1 controller) or --cgroup-root. On v2, brood first moves itself into
+// brood-<pid>/supervisor (a cgroup with processes cannot enable controllers for its children).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sys/fd.hpp"
+#include "sys/status.hpp"
+
+namespace brood::cgroup {
+
+enum class Version { kNone, kV1, kV2 };
+const char* VersionName(Version v);
+
+struct Options {
+  // A cgroup path as in /proc/self/cgroup ("/user/alice/brood"), resolved inside each hierarchy
+  // (v1: /sys/fs/cgroup/<ctrl>/PATH; v2: <cgroup2 mount>/PATH). A path that already starts with
+  // the v2 mount point is accepted as is. Empty: brood's own cgroup.
+  std::string root;
+};
+
+// What the host offers. Never fails: a missing feature is described in `problems`.
+struct Probe {
+  Version version = Version::kNone;
+  bool memory = false, pids = false, cpu = false;  // usable (present and writable) controllers
+  bool memory_swap = false;                        // v1 memsw / v2 memory.swap.max present
+  std::vector<std::string> bases;                  // resolved base directories
+  std::vector<std::string> problems;               // "memory: /sys/fs/cgroup/memory/x not writable"
+  bool usable() const { return version != Version::kNone && memory && pids && cpu; }
+};
+// v2 when the unified hierarchy's cgroup.controllers (of our cgroup) has memory, pids and cpu;
+// else v1 when their hierarchies are mounted. `version` names the host's kind even when the
+// controllers are not writable (then usable() is false and `problems` says why); `problems` also
+// lists degradations on a usable host (no swap accounting, no v1 freezer).
+Probe Detect(const Options& options);
+
+// A zero (cpus <= 0) means "no limit" for that resource.
+struct GroupLimits {
+  // Memory and memory+swap both set to this: no swap (v1 sets memsw one page above, so that
+  // the kernel counts limit hits; see v1.cpp).
+  uint64_t memory_bytes = 0;
+  uint64_t pids = 0;
+  double cpus = 1.0;  // CPU bandwidth in cores (cfs quota / cpu.max)
+};
+
+struct Usage {
+  uint64_t cpu_ns = 0;  // cumulative CPU time of every process ever in the group
+  // Since creation or the last ResetPeak(). v2 before 5.19 (no memory.peak): memory.current at
+  // read time. v2 before 6.12: ResetPeak cannot reset, the peak stays "since creation".
+  uint64_t peak_memory_bytes = 0;
+  uint64_t oom_kills = 0;  // cumulative OOM kills in the group
+  // Cumulative times usage hit the limit (v2 memory.events max; v1 failcnt, never less than
+  // oom_kills). Counts charges that failed, so one spike can count many.
+  uint64_t memory_max_events = 0;
+  uint64_t pids_max_events = 0;  // cumulative fork/clone failures at pids.max
+};
+
+// One leaf cgroup (on v1: one directory per controller). The destructor removes it; the caller
+// makes sure no process is left in it first (KillAll + reaping).
+class Group {
+ public:
+  virtual ~Group() = default;
+  virtual sys::Status SetLimits(const GroupLimits& limits) = 0;
+  virtual sys::Status ResetPeak() = 0;  // best effort where the kernel cannot (old v2)
+  virtual sys::StatusOr<Usage> ReadUsage() = 0;
+  // The cgroup.procs files a pid must be written into to join this group (hatchery side).
+  virtual std::vector<std::string> ProcsFiles() const = 0;
+  virtual sys::Status Attach(pid_t pid) = 0;
+  // An fd that becomes readable when the group hits an OOM (v1: eventfd registered on
+  // memory.oom_control through cgroup.event_control; v2: inotify on memory.events). It also
+  // fires for other things (v2: any memory.events change; v1: the group's removal), so on
+  // readiness drain it and check ReadUsage().oom_kills, the reliable signal.
+  virtual sys::StatusOr<sys::UniqueFd> OomEventFd() = 0;
+  // Kills every process in the group (v2 cgroup.kill; v1 freezer freeze, SIGKILL, thaw) and
+  // waits (up to 5 s) until cgroup.procs is empty. Zombies leave cgroup.procs at exit.
+  virtual sys::Status KillAll() = 0;
+  virtual const std::string& name() const = 0;
+};
+
+class Tree {
+ public:
+  // Creates brood-<pid> (removing stale brood-* siblings whose owner pid is dead). Fails with a
+  // message naming the missing controller or permission and pointing to `brood doctor`.
+  // One Tree per base per process. v2: create it before forking helpers (the hatchery), since
+  // the base must hold no process but brood when brood enables controllers there.
+  static sys::StatusOr<std::unique_ptr<Tree>> Create(const Options& options);
+  // Removes brood-<pid> and what is left below it, SIGKILLing processes left in its groups.
+  // v2: brood moves itself back to the base first; if the base refuses (a neighbour brood in
+  // the same base keeps controllers enabled), brood-<pid>/supervisor stays until we exit and the
+  // next brood removes it as stale.
+  virtual ~Tree() = default;
+  virtual Version version() const = 0;
+  // A new, empty leaf <tree>/<name>: name is [A-Za-z0-9_.-]+ (v2: not "supervisor"); an
+  // existing group of that name is an error.
+  virtual sys::StatusOr<std::unique_ptr<Group>> MakeGroup(const std::string& name) = 0;
+};
+
+}  // namespace brood::cgroup

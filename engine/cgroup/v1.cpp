@@ -1,0 +1,236 @@
+// The v1 backend: one directory per controller hierarchy (memory, pids, cpu, cpuacct, freezer;
+// cpu and cpuacct may share one when co-mounted). Processes join through every cgroup.procs.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "cgroup/cgroup_fs.hpp"
+#include "cgroup/internal.hpp"
+
+namespace brood::cgroup::internal {
+namespace {
+
+constexpr int kKillTimeoutMs = 5000;
+constexpr uint64_t kCfsPeriodUs = 100000;
+constexpr uint64_t kPageSlack = 4096;  // memsw above memory: see SetMemory
+
+std::vector<std::string> Distinct(const V1Dirs& d) {
+  std::vector<std::string> out;
+  for (const std::string* p : {&d.memory, &d.pids, &d.cpu, &d.cpuacct, &d.freezer}) {
+    if (!p->empty() && std::find(out.begin(), out.end(), *p) == out.end()) out.push_back(*p);
+  }
+  return out;
+}
+
+V1Dirs Below(const V1Dirs& d, const std::string& name) {
+  auto sub = [&](const std::string& p) { return p.empty() ? p : p + "/" + name; };
+  return {sub(d.memory), sub(d.pids), sub(d.cpu), sub(d.cpuacct), sub(d.freezer)};
+}
+
+// mkdir in each hierarchy; on failure removes what it made, so nothing is half-created.
+sys::Status MakeAll(const std::vector<std::string>& dirs) {
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    sys::Status st = fs::MakeDir(dirs[i]);
+    if (!st.ok()) {
+      while (i-- > 0) ::rmdir(dirs[i].c_str());
+      return st;
+    }
+  }
+  return sys::OkStatus();
+}
+
+class V1Group final : public Group {
+ public:
+  V1Group(const V1Dirs& dirs, std::string name, bool owned)
+      : d_(dirs),
+        distinct_(Distinct(dirs)),
+        name_(std::move(name)),
+        owned_(owned),
+        memsw_(fs::Exists(d_.memory + "/memory.memsw.limit_in_bytes")) {}
+
+  ~V1Group() override {
+    if (!owned_) return;
+    for (const std::string& dir : distinct_) ::rmdir(dir.c_str());  // EBUSY: the Tree retries
+  }
+
+  sys::Status SetLimits(const GroupLimits& limits) override {
+    BROOD_RETURN_IF_ERROR(SetMemory(limits.memory_bytes));
+    // Without swap accounting a 0 keeps the kernel from swapping the group out instead of
+    // OOM-killing it; not every kernel lets a non-root cgroup set it, hence best effort.
+    (void)fs::WriteFile(d_.memory + "/memory.swappiness", "0");
+    BROOD_RETURN_IF_ERROR(
+        fs::WriteFile(d_.pids + "/pids.max", limits.pids ? std::to_string(limits.pids) : "max"));
+    BROOD_RETURN_IF_ERROR(
+        fs::WriteFile(d_.cpu + "/cpu.cfs_period_us", std::to_string(kCfsPeriodUs)));
+    std::string quota = "-1";
+    if (limits.cpus > 0) {
+      // The kernel refuses quotas under 1 ms.
+      quota = std::to_string(std::max<uint64_t>(1000, std::llround(limits.cpus * kCfsPeriodUs)));
+    }
+    return fs::WriteFile(d_.cpu + "/cpu.cfs_quota_us", quota);
+  }
+
+  sys::Status ResetPeak() override {
+    // Writing 0 sets the watermark to the current usage.
+    return fs::WriteFile(d_.memory + "/memory.max_usage_in_bytes", "0");
+  }
+
+  sys::StatusOr<Usage> ReadUsage() override {
+    Usage u;
+    auto cpu = fs::ReadU64(d_.cpuacct + "/cpuacct.usage");
+    if (!cpu.ok()) return cpu.status();
+    u.cpu_ns = *cpu;
+    auto peak = fs::ReadU64(d_.memory + "/memory.max_usage_in_bytes");
+    if (!peak.ok()) return peak.status();
+    // Not memsw.max_usage: a charge that memsw accepts and memory then refuses is undone, but
+    // leaves memsw's watermark a page over the limit. Swap is at most a page (SetMemory).
+    u.peak_memory_bytes = *peak;
+    // oom_kill exists since 4.13; it is the reliable OOM signal (the eventfd can lag ~30 ms).
+    u.oom_kills = fs::ReadKeyed(d_.memory + "/memory.oom_control", "oom_kill");
+    // Failed charges (see SetMemory for why memsw sits a page above). An OOM kill implies the
+    // limit was hit, so it is a floor where the kernel counted nothing.
+    auto fail = fs::ReadU64(d_.memory + "/memory.failcnt");
+    u.memory_max_events = fail.ok() ? *fail : 0;
+    if (memsw_) {
+      auto swfail = fs::ReadU64(d_.memory + "/memory.memsw.failcnt");
+      if (swfail.ok()) u.memory_max_events += *swfail;
+    }
+    u.memory_max_events = std::max(u.memory_max_events, u.oom_kills);
+    u.pids_max_events = fs::ReadKeyed(d_.pids + "/pids.events", "max");
+    return u;
+  }
+
+  std::vector<std::string> ProcsFiles() const override {
+    std::vector<std::string> out;
+    for (const std::string& dir : distinct_) out.push_back(dir + "/cgroup.procs");
+    return out;
+  }
+
+  sys::Status Attach(pid_t pid) override {
+    for (const std::string& file : ProcsFiles()) {
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(file, std::to_string(pid)));
+    }
+    return sys::OkStatus();
+  }
+
+  sys::StatusOr<sys::UniqueFd> OomEventFd() override {
+    sys::UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!efd) return sys::PosixError("eventfd(0, EFD_CLOEXEC|EFD_NONBLOCK)");
+    const std::string oom_control = d_.memory + "/memory.oom_control";
+    sys::UniqueFd ofd(::open(oom_control.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ofd) return sys::PosixError("open(" + oom_control + ", O_RDONLY)");
+    // The kernel keeps its own references: the oom_control fd can be closed afterwards.
+    BROOD_RETURN_IF_ERROR(
+        fs::WriteFile(d_.memory + "/cgroup.event_control",
+                      std::to_string(efd.get()) + " " + std::to_string(ofd.get())));
+    return efd;
+  }
+
+  sys::Status KillAll() override {
+    if (!d_.freezer.empty()) {
+      // Frozen, nothing can fork between our reading cgroup.procs and the kill.
+      const std::string state = d_.freezer + "/freezer.state";
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(state, "FROZEN"));
+      // FREEZING can last while a task sleeps uninterruptibly: bounded wait, then kill anyway.
+      for (int i = 0; i < 20; ++i) {
+        auto s = fs::ReadFile(state);
+        if (!s.ok() || s->rfind("FROZEN", 0) == 0) break;
+        fs::Backoff(i);
+      }
+      for (const std::string& file : ProcsFiles()) {
+        auto pids = fs::ReadProcs(file);
+        if (pids.ok()) {
+          for (pid_t pid : *pids) ::kill(pid, SIGKILL);
+        }
+      }
+      // SIGKILL acts once thawed.
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(state, "THAWED"));
+    }
+    // Wait for the exits (and, without a freezer, keep killing what a fork race let through).
+    for (const std::string& dir : distinct_) {
+      BROOD_RETURN_IF_ERROR(fs::KillTree(dir, kKillTimeoutMs));
+    }
+    return sys::OkStatus();
+  }
+
+  const std::string& name() const override { return name_; }
+
+ private:
+  // memsw is set one page above memory. Since 6.16 the kernel counts failcnt only on the memory
+  // counter, and memsw is charged first: with memsw == memory every hit lands on memsw and no
+  // counter moves (measured: 0 and 0 after an OOM kill). One page of slack makes the memory
+  // counter hit first, so failcnt counts hits the task survived; swap stays at most one page.
+  // memsw must stay >= memory at every moment: raise memsw first, lower memory first.
+  sys::Status SetMemory(uint64_t bytes) {
+    const std::string value = bytes ? std::to_string(bytes) : "-1";
+    const std::string limit = d_.memory + "/memory.limit_in_bytes";
+    const std::string memsw = d_.memory + "/memory.memsw.limit_in_bytes";
+    if (!memsw_) return fs::WriteFile(limit, value);
+    const std::string sw_value = bytes ? std::to_string(bytes + kPageSlack) : "-1";
+    auto current = fs::ReadU64(limit);
+    if (!current.ok()) return current.status();
+    const uint64_t wanted = bytes ? bytes : UINT64_MAX;
+    if (wanted < *current) {
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(limit, value));
+      return fs::WriteFile(memsw, sw_value);
+    }
+    BROOD_RETURN_IF_ERROR(fs::WriteFile(memsw, sw_value));
+    return fs::WriteFile(limit, value);
+  }
+
+  V1Dirs d_;
+  std::vector<std::string> distinct_;
+  std::string name_;
+  bool owned_;
+  bool memsw_;
+};
+
+class V1Tree final : public Tree {
+ public:
+  explicit V1Tree(const V1Dirs& top) : top_(top), distinct_(Distinct(top)) {}
+
+  ~V1Tree() override {
+    // Leftovers are brood's own tasks (a group whose owner forgot KillAll): kill, then remove.
+    for (const std::string& dir : distinct_) (void)fs::KillTree(dir, kKillTimeoutMs);
+    for (const std::string& dir : distinct_) (void)fs::RemoveTree(dir);
+    ReleaseTreeDirs(distinct_);
+  }
+
+  Version version() const override { return Version::kV1; }
+
+  sys::StatusOr<std::unique_ptr<Group>> MakeGroup(const std::string& name) override {
+    BROOD_RETURN_IF_ERROR(CheckGroupName(name));
+    V1Dirs dirs = Below(top_, name);
+    BROOD_RETURN_IF_ERROR(MakeAll(Distinct(dirs)));
+    return std::unique_ptr<Group>(new V1Group(dirs, name, /*owned=*/true));
+  }
+
+ private:
+  V1Dirs top_;
+  std::vector<std::string> distinct_;
+};
+
+}  // namespace
+
+std::unique_ptr<Group> V1GroupAt(const V1Dirs& dirs, std::string name) {
+  return std::make_unique<V1Group>(dirs, std::move(name), /*owned=*/false);
+}
+
+sys::StatusOr<std::unique_ptr<Tree>> CreateV1Tree(const Layout& layout) {
+  V1Dirs base{layout.memory, layout.pids, layout.cpu, layout.cpuacct, layout.freezer};
+  V1Dirs top = Below(base, "brood-" + std::to_string(::getpid()));
+  std::vector<std::string> dirs = Distinct(top);
+  BROOD_RETURN_IF_ERROR(ClaimTreeDirs(dirs));
+  sys::Status st = MakeAll(dirs);
+  if (!st.ok()) {
+    ReleaseTreeDirs(dirs);
+    return sys::Status::Error("cgroup v1: " + st.message() + " (run `brood doctor`)");
+  }
+  return std::unique_ptr<Tree>(new V1Tree(top));
+}
+
+}  // namespace brood::cgroup::internal

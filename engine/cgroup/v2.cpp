@@ -1,0 +1,249 @@
+// The v2 backend: one directory per group in the unified hierarchy. brood itself lives in
+// brood-<pid>/supervisor, because a cgroup with processes in it cannot enable controllers for
+// its children ("no internal processes").
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "cgroup/cgroup_fs.hpp"
+#include "cgroup/internal.hpp"
+
+namespace brood::cgroup::internal {
+namespace {
+
+constexpr int kKillTimeoutMs = 5000;
+constexpr uint64_t kCpuPeriodUs = 100000;
+
+class V2Group final : public Group {
+ public:
+  V2Group(std::string dir, std::string name, bool owned)
+      : dir_(std::move(dir)), name_(std::move(name)), owned_(owned) {
+    // Since 6.12 a write to memory.peak resets the peak seen through *that open file* only, so
+    // the group keeps one fd for its lifetime. Older kernels refuse the write (or the O_RDWR).
+    const std::string peak = dir_ + "/memory.peak";
+    peak_fd_.reset(::open(peak.c_str(), O_RDWR | O_CLOEXEC));
+    if (!peak_fd_) peak_fd_.reset(::open(peak.c_str(), O_RDONLY | O_CLOEXEC));
+  }
+
+  ~V2Group() override {
+    peak_fd_.reset();
+    if (owned_) ::rmdir(dir_.c_str());  // EBUSY: the Tree retries
+  }
+
+  sys::Status SetLimits(const GroupLimits& limits) override {
+    BROOD_RETURN_IF_ERROR(fs::WriteFile(
+        dir_ + "/memory.max", limits.memory_bytes ? std::to_string(limits.memory_bytes) : "max"));
+    // No swap: the memory limit is the whole budget (absent without swap accounting).
+    if (fs::Exists(dir_ + "/memory.swap.max")) {
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/memory.swap.max", "0"));
+    }
+    BROOD_RETURN_IF_ERROR(
+        fs::WriteFile(dir_ + "/pids.max", limits.pids ? std::to_string(limits.pids) : "max"));
+    std::string quota = "max";
+    if (limits.cpus > 0) {
+      // The kernel refuses quotas under 1 ms.
+      quota = std::to_string(std::max<uint64_t>(1000, std::llround(limits.cpus * kCpuPeriodUs)));
+    }
+    return fs::WriteFile(dir_ + "/cpu.max", quota + " " + std::to_string(kCpuPeriodUs));
+  }
+
+  sys::Status ResetPeak() override {
+    // Best effort: before 6.12 the peak cannot be reset and stays "since creation".
+    if (peak_fd_ && peak_resettable_) {
+      peak_resettable_ = ::pwrite(peak_fd_.get(), "reset\n", 6, 0) == 6;
+    }
+    return sys::OkStatus();
+  }
+
+  sys::StatusOr<Usage> ReadUsage() override {
+    Usage u;
+    auto cpu_stat = fs::ReadFile(dir_ + "/cpu.stat");
+    if (!cpu_stat.ok()) return cpu_stat.status();
+    u.cpu_ns = fs::KeyedValue(*cpu_stat, "usage_usec").value_or(0) * 1000;
+    auto peak = ReadPeak();
+    if (!peak.ok()) return peak.status();
+    u.peak_memory_bytes = *peak;
+    auto events = fs::ReadFile(dir_ + "/memory.events");
+    if (events.ok()) {
+      u.oom_kills = fs::KeyedValue(*events, "oom_kill").value_or(0);
+      u.memory_max_events = fs::KeyedValue(*events, "max").value_or(0);
+    }
+    u.pids_max_events = fs::ReadKeyed(dir_ + "/pids.events", "max");
+    return u;
+  }
+
+  std::vector<std::string> ProcsFiles() const override { return {dir_ + "/cgroup.procs"}; }
+
+  sys::Status Attach(pid_t pid) override {
+    return fs::WriteFile(dir_ + "/cgroup.procs", std::to_string(pid));
+  }
+
+  sys::StatusOr<sys::UniqueFd> OomEventFd() override {
+    // The kernel notifies a modification of memory.events on every counter change (max too),
+    // so readable means "look at oom_kills", not "an OOM happened".
+    sys::UniqueFd fd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (!fd) return sys::PosixError("inotify_init1(IN_CLOEXEC|IN_NONBLOCK)");
+    const std::string events = dir_ + "/memory.events";
+    if (::inotify_add_watch(fd.get(), events.c_str(), IN_MODIFY) < 0) {
+      return sys::PosixError("inotify_add_watch(" + events + ", IN_MODIFY)");
+    }
+    return fd;
+  }
+
+  sys::Status KillAll() override {
+    if (fs::Exists(dir_ + "/cgroup.kill")) {
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/cgroup.kill", "1"));  // 5.14+: atomic
+    } else if (fs::Exists(dir_ + "/cgroup.freeze")) {
+      // 5.2+: frozen, nothing forks between reading cgroup.procs and the kill.
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/cgroup.freeze", "1"));
+      for (int i = 0; i < 20 && fs::ReadKeyed(dir_ + "/cgroup.events", "frozen") != 1; ++i) {
+        fs::Backoff(i);
+      }
+      auto pids = fs::ReadProcs(dir_ + "/cgroup.procs");
+      if (pids.ok()) {
+        for (pid_t pid : *pids) ::kill(pid, SIGKILL);
+      }
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/cgroup.freeze", "0"));
+    }
+    return fs::KillTree(dir_, kKillTimeoutMs);  // waits for the exits, kills stragglers
+  }
+
+  const std::string& name() const override { return name_; }
+
+ private:
+  // memory.peak read through our fd (honours ResetPeak); before 5.19 there is no memory.peak and
+  // the best we have is memory.current at read time, which under-reports a past spike.
+  sys::StatusOr<uint64_t> ReadPeak() {
+    if (!peak_fd_) return fs::ReadU64(dir_ + "/memory.current");
+    char buf[32];
+    ssize_t n = ::pread(peak_fd_.get(), buf, sizeof buf - 1, 0);
+    if (n < 0) return sys::PosixError("pread(" + dir_ + "/memory.peak)");
+    buf[n] = '\0';
+    auto v = fs::ParseU64(buf);
+    if (!v) return sys::Status::Error("parse(" + dir_ + "/memory.peak): " + buf);
+    return *v;
+  }
+
+  std::string dir_;
+  std::string name_;
+  bool owned_;
+  sys::UniqueFd peak_fd_;
+  bool peak_resettable_ = true;
+};
+
+// "+memory +pids" from {"memory", "pids"}.
+std::string Toggle(const std::vector<std::string>& names, char sign) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : " ") + std::string(1, sign) + n;
+  return out;
+}
+
+// The controllers of `wanted` that base/cgroup.subtree_control does not enable yet.
+std::vector<std::string> MissingInSubtree(const std::string& base,
+                                          const std::vector<std::string>& wanted) {
+  auto enabled = fs::ReadFile(base + "/cgroup.subtree_control");
+  std::string text = " " + (enabled.ok() ? *enabled : "") + " ";
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::vector<std::string> missing;
+  for (const std::string& c : wanted) {
+    if (text.find(" " + c + " ") == std::string::npos) missing.push_back(c);
+  }
+  return missing;
+}
+
+class V2Tree final : public Tree {
+ public:
+  V2Tree(std::string base, std::string top, std::vector<std::string> controllers,
+         std::vector<std::string> added)
+      : base_(std::move(base)),
+        top_(std::move(top)),
+        controllers_(std::move(controllers)),
+        added_(std::move(added)) {}
+
+  ~V2Tree() override {
+    for (const std::string& sub : fs::SubDirs(top_)) {
+      if (sub == "supervisor") continue;
+      (void)fs::KillTree(top_ + "/" + sub, kKillTimeoutMs);  // brood's own leftovers
+      (void)fs::RemoveTree(top_ + "/" + sub);
+    }
+    // Back into the base, which accepts processes only while it enables no controller for its
+    // children (the root cgroup is exempt): undo what Create enabled there, innermost first. If
+    // that fails (a neighbour brood in the same base enabled them too), supervisor stays behind,
+    // empty once we exit, and the next brood removes it as stale.
+    if (!added_.empty()) {
+      (void)fs::WriteFile(top_ + "/cgroup.subtree_control", Toggle(controllers_, '-'));
+      (void)fs::WriteFile(base_ + "/cgroup.subtree_control", Toggle(added_, '-'));
+    }
+    if (fs::WriteFile(base_ + "/cgroup.procs", std::to_string(::getpid())).ok()) {
+      (void)fs::RemoveTree(top_);
+    }
+    ReleaseTreeDirs({top_});
+  }
+
+  Version version() const override { return Version::kV2; }
+
+  sys::StatusOr<std::unique_ptr<Group>> MakeGroup(const std::string& name) override {
+    BROOD_RETURN_IF_ERROR(CheckGroupName(name));
+    if (name == "supervisor") return sys::Status::Error("cgroup: \"supervisor\" is reserved");
+    std::string dir = top_ + "/" + name;
+    BROOD_RETURN_IF_ERROR(fs::MakeDir(dir));
+    return std::unique_ptr<Group>(new V2Group(dir, name, /*owned=*/true));
+  }
+
+ private:
+  std::string base_, top_;
+  std::vector<std::string> controllers_;
+  std::vector<std::string> added_;  // what we enabled in the base's subtree_control
+};
+
+}  // namespace
+
+std::unique_ptr<Group> V2GroupAt(const std::string& dir, std::string name) {
+  return std::make_unique<V2Group>(dir, std::move(name), /*owned=*/false);
+}
+
+sys::StatusOr<std::unique_ptr<Tree>> CreateV2Tree(const Layout& layout,
+                                                  const std::vector<std::string>& controllers) {
+  const std::string& base = layout.v2_base;
+  const std::string pid = std::to_string(::getpid());
+  const std::string top = base + "/brood-" + pid;
+  BROOD_RETURN_IF_ERROR(ClaimTreeDirs({top}));
+  std::vector<std::string> added;
+  auto fail = [&](sys::Status st) -> sys::Status {
+    // Undo in reverse: the base takes us back only once it enables no controller again.
+    if (!added.empty()) (void)fs::WriteFile(base + "/cgroup.subtree_control", Toggle(added, '-'));
+    (void)fs::WriteFile(base + "/cgroup.procs", pid);
+    (void)fs::RemoveTree(top);
+    ReleaseTreeDirs({top});
+    return sys::Status::Error("cgroup v2: " + st.message() + " (run `brood doctor`)");
+  };
+  sys::Status st = fs::MakeDir(top);
+  if (st.ok()) st = fs::MakeDir(top + "/supervisor");
+  if (st.ok()) st = fs::WriteFile(top + "/supervisor/cgroup.procs", pid);
+  if (!st.ok()) return fail(st);
+  // Children of the base see a controller only if the base enables it for its subtree, which
+  // needs the base free of processes: hence after the move, and EBUSY if others share it.
+  std::vector<std::string> missing = MissingInSubtree(base, controllers);
+  if (!missing.empty()) {
+    st = fs::WriteFile(base + "/cgroup.subtree_control", Toggle(missing, '+'));
+    if (!st.ok() && st.message().find("EBUSY") != std::string::npos) {
+      st = sys::Status::Error(st.message() +
+                              ": other processes share brood's cgroup; start brood in a cgroup "
+                              "of its own (systemd-run --scope -p Delegate=yes) or pass "
+                              "--cgroup-root");
+    }
+    if (!st.ok()) return fail(st);
+    added = missing;
+  }
+  if (!controllers.empty()) {
+    st = fs::WriteFile(top + "/cgroup.subtree_control", Toggle(controllers, '+'));
+    if (!st.ok()) return fail(st);
+  }
+  return std::unique_ptr<Tree>(new V2Tree(base, top, controllers, added));
+}
+
+}  // namespace brood::cgroup::internal

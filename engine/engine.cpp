@@ -1,0 +1,286 @@
+// EngineImpl: owns the cgroup tree, the hatchery and the reactor thread, and turns a Job into a
+// TaskRun. The blocking part of starting a task (a zygote, pipes, the RUN request) happens on
+// the submitting thread; from then on the reactor owns the task.
+#include "brood/engine.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "cgroup/cgroup.hpp"
+#include "reactor/reactor.hpp"
+#include "sandbox/seccomp.hpp"
+#include "sandbox/task_spec.hpp"
+#include "task_run.hpp"
+#include "zygote/hatchery.hpp"
+
+namespace brood {
+namespace {
+
+constexpr uint32_t kUidsPerInstance = 1024;
+constexpr char kDoctorHint[] = "; run `brood doctor` to see what this host lacks and how to fix it";
+
+// Each running brood takes its own block of host uids, so two instances never share a sandbox
+// user: block k is held by an flock on /run/brood/uid-block-k.lock for the instance's life.
+sys::StatusOr<std::pair<uint32_t, sys::UniqueFd>> ClaimUidBlock(uint32_t base) {
+  mkdir("/run/brood", 0700);
+  for (uint32_t k = 0; k < 4096; ++k) {
+    std::string path = "/run/brood/uid-block-" + std::to_string(k) + ".lock";
+    sys::UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) return sys::PosixError("open(" + path + ")");
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0)
+      return std::pair{base + k * kUidsPerInstance, std::move(fd)};
+  }
+  return sys::Status::Error("no free uid block under /run/brood");
+}
+
+sys::StatusOr<sys::UniqueFd> MemfdWith(const std::string& bytes, const char* name) {
+  sys::UniqueFd fd(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return sys::PosixError("memfd_create");
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = write(fd.get(), bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys::PosixError("write(memfd)");
+    off += static_cast<size_t>(n);
+  }
+  fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  lseek(fd.get(), 0, SEEK_SET);
+  return fd;
+}
+
+struct Pipe {
+  sys::UniqueFd r, w;
+};
+sys::StatusOr<Pipe> MakePipe(int flags = 0) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC | flags) != 0) return sys::PosixError("pipe2");
+  return Pipe{sys::UniqueFd(p[0]), sys::UniqueFd(p[1])};
+}
+
+class EngineImpl final : public Engine {
+ public:
+  explicit EngineImpl(const EngineOptions& o) : opts_(o) {}
+  ~EngineImpl() override;
+  sys::Status Init();
+  Result Run(const Job& job) override;
+  void Submit(Job job, std::function<void(Result)> on_result) override;
+  EngineInfo Info() const override { return info_; }
+
+ private:
+  sys::StatusOr<TaskRunParams> Prepare(const Job& job, const Limits& limits, int64_t admitted);
+
+  EngineOptions opts_;
+  EngineInfo info_;
+  sandbox::SeccompProgram seccomp_;
+  std::unique_ptr<cgroup::Tree> tree_;
+  std::string cgroup_error_;  // why tasks cannot have cgroup limits (when not allowed to go on)
+  std::unique_ptr<zygote::Hatchery> hatchery_;
+  std::unique_ptr<reactor::Reactor> reactor_;
+  std::thread reactor_thread_;
+  sys::UniqueFd uid_lock_;
+  uint32_t host_uid_ = 0, host_gid_ = 0;
+  std::atomic<uint64_t> seq_{0};
+  std::mutex mu_;
+  std::condition_variable idle_;
+  int in_flight_ = 0;
+};
+
+sys::Status EngineImpl::Init() {
+  auto prog = sandbox::CompileTaskPolicy(opts_.on_violation == OnViolation::kKill
+                                             ? sandbox::ViolationAction::kKill
+                                             : sandbox::ViolationAction::kErrno);
+  if (!prog.ok()) return prog.status().Wrap("seccomp");
+  seccomp_ = std::move(prog.value());
+
+  cgroup::Probe probe = cgroup::Detect({opts_.cgroup_root});
+  info_.cgroup_version = cgroup::VersionName(probe.version);
+  if (probe.usable()) {
+    auto tree = cgroup::Tree::Create({opts_.cgroup_root});
+    if (tree.ok()) tree_ = std::move(tree.value());
+    else cgroup_error_ = tree.status().message();
+  } else {
+    cgroup_error_ = "no writable cgroup with the memory, pids and cpu controllers";
+    for (const auto& p : probe.problems) cgroup_error_ += "; " + p;
+  }
+  if (!tree_) {
+    cgroup_error_ += " (pass --allow-no-cgroups to run with rlimits instead" +
+                     std::string(kDoctorHint) + ")";
+    info_.enforcement = Enforcement::kRlimit;
+  }
+
+  if (geteuid() == 0) {
+    auto block = ClaimUidBlock(opts_.uid_base);
+    if (!block.ok()) return block.status();
+    host_uid_ = host_gid_ = block->first;
+    uid_lock_ = std::move(block->second);
+  } else {
+    // An unprivileged user may map only its own ids into a user namespace.
+    host_uid_ = getuid();
+    host_gid_ = getgid();
+  }
+  info_.host_uid = host_uid_;
+
+  auto hatchery = zygote::Hatchery::Start(seccomp_);
+  if (!hatchery.ok()) return hatchery.status();
+  hatchery_ = std::move(hatchery.value());
+
+  auto reactor = reactor::Reactor::Create();
+  if (!reactor.ok()) return reactor.status().Wrap("io_uring");
+  reactor_ = std::move(reactor.value());
+  reactor_thread_ = std::thread([r = reactor_.get()] { r->Run(); });
+  return sys::OkStatus();
+}
+
+EngineImpl::~EngineImpl() {
+  {
+    std::unique_lock lock(mu_);
+    idle_.wait(lock, [&] { return in_flight_ == 0; });
+  }
+  if (reactor_) reactor_->Stop();
+  if (reactor_thread_.joinable()) reactor_thread_.join();
+  hatchery_.reset();
+  tree_.reset();
+}
+
+Result EngineImpl::Run(const Job& job) {
+  std::promise<Result> p;
+  auto f = p.get_future();
+  Submit(job, [&p](Result r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& limits,
+                                                 int64_t admitted) {
+  TaskRunParams p;
+  p.id = job.id;
+  p.limits = limits;
+  p.admitted_ns = admitted;
+  p.enforcement = tree_ ? Enforcement::kCgroup : Enforcement::kRlimit;
+
+  zygote::ZygoteConfig zc;
+  zc.network_none = job.network == Network::kNone;
+  zc.system_root = opts_.root_dir.empty() ? "/" : opts_.root_dir;
+  zc.host_uid = host_uid_;
+  zc.host_gid = host_gid_;
+  if (tree_) {
+    auto group = tree_->MakeGroup("t" + std::to_string(seq_++));
+    if (!group.ok()) return group.status();
+    // tmpfs pages are charged to the task's memory cgroup: the limit covers memory and disk,
+    // or a full disk would turn into an OOM kill. pids: + the zygote and the task's init.
+    cgroup::GroupLimits gl;
+    gl.memory_bytes = static_cast<uint64_t>(limits.memory_mb + limits.disk_mb) << 20;
+    gl.pids = static_cast<uint64_t>(limits.pids) + 2;
+    gl.cpus = limits.cpus;
+    BROOD_RETURN_IF_ERROR((*group)->SetLimits(gl));
+    zc.cgroup_procs = (*group)->ProcsFiles();
+    p.group = std::move(group.value());
+  }
+  auto z = hatchery_->SpawnZygote(zc);
+  if (!z.ok()) return z.status();
+  p.zygote = std::move(z.value());
+
+  sandbox::TaskSpec spec;
+  spec.argv = job.argv;
+  std::map<std::string, std::string> env = {
+      {"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/workspace"}, {"LANG", "C.UTF-8"}};
+  for (const auto& [k, v] : job.env) env[k] = v;
+  for (const auto& [k, v] : env) spec.envp.push_back(k + "=" + v);
+  spec.cwd = job.cwd;
+  spec.files = job.files;
+  spec.disk_mb = limits.disk_mb;
+  spec.disk_inodes = WorkspaceInodes(limits.disk_mb);
+  spec.memory_mb = limits.memory_mb;
+  spec.cpu_ms = limits.cpu_ms;
+  spec.pids = limits.pids;
+  spec.rlimit_mode = !tree_;
+
+  auto spec_fd = MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
+  if (!spec_fd.ok()) return spec_fd.status();
+  auto out = MakePipe(), err = MakePipe(), report = MakePipe(O_DIRECT);
+  if (!out.ok() || !err.ok() || !report.ok()) return sys::PosixError("pipe2");
+  sys::UniqueFd stdin_task;
+  if (job.stdin_fd >= 0) {
+    auto in = MakePipe();
+    if (!in.ok()) return in.status();
+    stdin_task = std::move(in->r);
+    p.stdin_w = std::move(in->w);
+    p.stdin_source = job.stdin_fd;
+  } else if (!job.stdin_data.empty()) {
+    auto mem = MemfdWith(job.stdin_data, "brood-stdin");
+    if (!mem.ok()) return mem.status();
+    stdin_task = std::move(mem.value());
+  }
+  if (p.group) {
+    (void)p.group->ResetPeak();  // the zygote built its root in the group
+    if (auto u = p.group->ReadUsage(); u.ok()) p.cpu_baseline_ns = u->cpu_ns;
+  }
+  zygote::RunFds fds{spec_fd->get(), stdin_task ? stdin_task.get() : -1, out->w.get(),
+                     err->w.get(), report->w.get()};
+  auto pidfd = zygote::RunInZygote(p.zygote, fds);
+  if (!pidfd.ok()) return pidfd.status();
+  p.init_pidfd = std::move(pidfd.value());
+  p.stdout_r = std::move(out->r);
+  p.stderr_r = std::move(err->r);
+  p.report_r = std::move(report->r);
+  return p;  // the write ends close here: only the task holds them now
+}
+
+void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
+  const int64_t admitted = reactor::NowNs();
+  const Limits limits = job.limits.Resolved();
+  auto fail = [&](Status status, std::string error) {
+    Result r;
+    r.id = job.id;
+    r.status = status;
+    r.limits = limits;
+    r.limits_enforced = info_.enforcement;
+    r.error = std::move(error);
+    on_result(std::move(r));
+  };
+  if (std::string e = CheckLimits(limits, opts_.maxima); !e.empty())
+    return fail(Status::kInvalidJob, e);
+  if (job.argv.empty()) return fail(Status::kInvalidJob, "cmd: empty");
+  if (!tree_ && !opts_.allow_no_cgroups)
+    return fail(Status::kSandboxError, "cgroup limits unavailable: " + cgroup_error_);
+
+  auto params = Prepare(job, limits, admitted);
+  if (!params.ok()) {
+    std::string msg = params.status().message();
+    return fail(Status::kSandboxError, "sandbox setup failed: " + msg + kDoctorHint);
+  }
+  {
+    std::lock_guard lock(mu_);
+    ++in_flight_;
+  }
+  params->on_done = [this, cb = std::move(on_result)](Result r) {
+    cb(std::move(r));
+    std::lock_guard lock(mu_);
+    if (--in_flight_ == 0) idle_.notify_all();
+  };
+  reactor_->Post([this, p = std::make_shared<TaskRunParams>(std::move(params.value()))]() mutable {
+    TaskRun::Start(reactor_.get(), std::move(*p));
+  });
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> Engine::Create(const EngineOptions& options, std::string* error) {
+  auto e = std::make_unique<EngineImpl>(options);
+  sys::Status st = e->Init();
+  if (!st.ok()) {
+    if (error) *error = st.message() + kDoctorHint;
+    return nullptr;
+  }
+  return e;
+}
+
+}  // namespace brood

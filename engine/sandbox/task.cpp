@@ -1,0 +1,265 @@
+#include "sandbox/task.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace brood::sandbox {
+namespace {
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void SendReport(int fd, const Report& r) {
+  ssize_t n;
+  do {
+    n = write(fd, &r, sizeof r);
+  } while (n < 0 && errno == EINTR);
+}
+
+[[noreturn]] void Fail(int report_fd, Stage stage, int err) {
+  Report r{};
+  r.kind = ReportKind::kSetupError;
+  r.stage = stage;
+  r.err = err;
+  SendReport(report_fd, r);
+  _exit(126);
+}
+
+void ResetSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &sa, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// openat2 confined below `dir`: no symlinks, no magic links, no "..", no crossing mounts.
+int OpenBeneath(int dir, const char* path, uint64_t flags, uint64_t mode) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC | O_NOFOLLOW;
+  how.mode = mode;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  return static_cast<int>(syscall(SYS_openat2, dir, path, &how, sizeof how));
+}
+
+// Writes the job's files below /workspace as the sandbox user. Paths were validated by the job
+// parser; openat2 makes escaping impossible even if they were not.
+int WriteFiles(const TaskSpec& spec) {
+  int ws = open("/workspace", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (ws < 0) return errno;
+  for (const auto& [path, content] : spec.files) {
+    for (size_t i = path.find('/'); i != std::string::npos; i = path.find('/', i + 1)) {
+      std::string dir = path.substr(0, i);
+      int d = OpenBeneath(ws, dir.c_str(), O_PATH | O_DIRECTORY, 0);
+      if (d >= 0) {
+        close(d);
+        continue;
+      }
+      if (errno != ENOENT || mkdirat(ws, dir.c_str(), 0755) != 0) return errno;
+    }
+    int fd = OpenBeneath(ws, path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0755);
+    if (fd < 0) return errno;
+    const char* p = content.data();
+    size_t left = content.size();
+    while (left > 0) {
+      ssize_t n = write(fd, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int err = errno;
+        close(fd);
+        return err;
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    close(fd);
+  }
+  close(ws);
+  return 0;
+}
+
+int SetRlimits(const TaskSpec& spec) {
+  auto set = [](int res, rlim_t soft, rlim_t hard) {
+    rlimit rl{soft, hard};
+    return setrlimit(res, &rl);
+  };
+  const rlim_t mib = 1024 * 1024;
+  if (set(RLIMIT_CORE, 0, 0) != 0) return errno;
+  if (set(RLIMIT_NOFILE, 1024, 1024) != 0) return errno;
+  rlim_t stack_hard = static_cast<rlim_t>(spec.memory_mb) * mib;
+  if (set(RLIMIT_STACK, 8 * mib < stack_hard ? 8 * mib : stack_hard, stack_hard) != 0)
+    return errno;
+  if (spec.rlimit_mode) {
+    // Weaker stand-ins for the cgroup limits (DESIGN §2): per process, not per task.
+    rlim_t cpu_s = static_cast<rlim_t>((spec.cpu_ms + 999) / 1000);
+    if (set(RLIMIT_CPU, cpu_s, cpu_s + 1) != 0) return errno;
+    rlim_t as = static_cast<rlim_t>(spec.memory_mb + spec.disk_mb) * mib;
+    if (set(RLIMIT_AS, as, as) != 0) return errno;
+    if (set(RLIMIT_NPROC, static_cast<rlim_t>(spec.pids), static_cast<rlim_t>(spec.pids)) != 0)
+      return errno;
+  }
+  return 0;
+}
+
+int DropCapabilities() {
+  for (int cap = 0; cap <= 63; ++cap) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return errno;
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capset, &hdr, data) != 0) return errno;
+  return 0;
+}
+
+[[noreturn]] void RunMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp) {
+  const int rep = fds.report_fd;
+  ResetSignals();
+  if (setsid() < 0) Fail(rep, Stage::kSession, errno);
+  // stdio: the pipes from the supervisor, or /dev/null for stdin.
+  int in = fds.stdin_fd >= 0 ? fds.stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (in < 0 || dup2(in, 0) < 0 || dup2(fds.stdout_fd, 1) < 0 || dup2(fds.stderr_fd, 2) < 0)
+    Fail(rep, Stage::kStdio, errno);
+  if (int err = SetRlimits(spec)) Fail(rep, Stage::kRlimits, err);
+  // Supplementary groups: dropped where the user namespace allows it (root-made namespaces).
+  // In an unprivileged namespace setgroups is denied and the caller's groups stay, unmapped.
+  if (setgroups(0, nullptr) != 0 && errno != EPERM) Fail(rep, Stage::kSetIds, errno);
+  if (setresgid(kSandboxGid, kSandboxGid, kSandboxGid) != 0) Fail(rep, Stage::kSetIds, errno);
+  if (setresuid(kSandboxUid, kSandboxUid, kSandboxUid) != 0) Fail(rep, Stage::kSetIds, errno);
+  if (int err = WriteFiles(spec)) Fail(rep, Stage::kFiles, err);
+  if (chdir(spec.cwd.c_str()) != 0) Fail(rep, Stage::kChdir, errno);
+  if (int err = DropCapabilities()) Fail(rep, Stage::kCaps, err);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail(rep, Stage::kNoNewPrivs, errno);
+  // Every fd but 0, 1, 2 closes at execve (the report fd stays usable until then).
+  if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) Fail(rep, Stage::kStdio, errno);
+
+  std::vector<char*> argv, envp;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : spec.envp) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  // execvpe searches PATH of the *task's* environment, like a shell would.
+  for (const auto& e : spec.envp)
+    if (e.rfind("PATH=", 0) == 0) setenv("PATH", e.c_str() + 5, 1);
+
+  if (int err = LoadSeccomp(seccomp)) Fail(rep, Stage::kSeccomp, -err);
+  Report r{};
+  r.kind = ReportKind::kExeced;
+  r.time_ns = MonotonicNs();
+  SendReport(rep, r);
+  execvpe(argv[0], argv.data(), envp.data());
+  // Like a shell: 127 when the command does not exist, 126 when it cannot be run.
+  int err = errno;
+  dprintf(2, "brood: %s: %s\n", argv[0], strerror(err));
+  _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
+}
+
+// pid 1 of the task's namespaces.
+[[noreturn]] void RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp) {
+  const int rep = fds.report_fd;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ResetSignals();
+  prctl(PR_SET_DUMPABLE, 0);
+  if (sethostname("brood", 5) != 0) Fail(rep, Stage::kHostname, errno);
+  // Fresh /proc: mounted aside while the host's is still there (the kernel requires a fully
+  // visible procfs in the namespace), then the host's is detached and the new one moved in.
+  if (mount("proc", "/workspace", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+    Fail(rep, Stage::kMountProc, errno);
+  if (umount2("/proc", MNT_DETACH) != 0) Fail(rep, Stage::kMountProc, errno);
+  if (mount("/workspace", "/proc", nullptr, MS_MOVE, nullptr) != 0)
+    Fail(rep, Stage::kMountProc, errno);
+  // One tmpfs for /workspace, /tmp and /dev/shm, bounded in bytes and inodes. Its own root
+  // stays hidden under /tmp.
+  char opts[160];
+  snprintf(opts, sizeof opts, "size=%lldm,nr_inodes=%llu,mode=0755,uid=%u,gid=%u",
+           static_cast<long long>(spec.disk_mb), static_cast<unsigned long long>(spec.disk_inodes),
+           kSandboxUid, kSandboxGid);
+  if (mount("brood-workspace", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
+    Fail(rep, Stage::kMountWorkspace, errno);
+  if (mkdir("/tmp/w", 0755) != 0 || mkdir("/tmp/t", 01777) != 0 || mkdir("/tmp/s", 01777) != 0 ||
+      chmod("/tmp/t", 01777) != 0 || chmod("/tmp/s", 01777) != 0)
+    Fail(rep, Stage::kMountWorkspace, errno);
+  if (mount("/tmp/w", "/workspace", nullptr, MS_BIND, nullptr) != 0 ||
+      mount("/tmp/s", "/dev/shm", nullptr, MS_BIND, nullptr) != 0 ||
+      mount("/tmp/t", "/tmp", nullptr, MS_BIND, nullptr) != 0)
+    Fail(rep, Stage::kMountWorkspace, errno);
+  if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620") != 0)
+    Fail(rep, Stage::kMountDevpts, errno);
+
+  pid_t main_pid = fork();
+  if (main_pid < 0) Fail(rep, Stage::kFork, errno);
+  if (main_pid == 0) RunMain(spec, fds, seccomp);
+
+  // init keeps only the report fd: the task's pipes must see EOF when the task is gone.
+  for (int fd : {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd})
+    if (fd >= 0) close(fd);
+  int status = 0;
+  int64_t end_ns = 0;
+  rusage ru{};
+  for (;;) {
+    int st;
+    rusage r{};
+    pid_t p = wait4(-1, &st, 0, &r);
+    if (p == main_pid) {
+      end_ns = MonotonicNs();
+      status = st;
+      ru = r;
+      break;
+    }
+    if (p < 0 && errno != EINTR) break;
+  }
+  Report out{};
+  out.kind = ReportKind::kExited;
+  out.time_ns = end_ns ? end_ns : MonotonicNs();
+  out.wait_status = status;
+  out.cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
+               ru.ru_stime.tv_usec;
+  out.maxrss_kb = ru.ru_maxrss;
+  struct statvfs vfs;
+  if (statvfs("/workspace", &vfs) == 0) out.disk_full = vfs.f_bfree == 0 || vfs.f_ffree == 0;
+  SendReport(rep, out);
+  _exit(0);
+}
+
+}  // namespace
+
+sys::StatusOr<StartedTask> StartTask(const TaskSpec& spec, const TaskFds& fds,
+                                     const SeccompProgram& seccomp) {
+  int pidfd = -1;
+  // A raw clone (fork semantics, no new stack): the zygote is single-threaded.
+  long pid = syscall(SYS_clone,
+                     CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD,
+                     nullptr, &pidfd, nullptr, nullptr);
+  if (pid < 0) return sys::PosixError("clone(NEWPID|NEWNS|NEWIPC|NEWUTS)");
+  if (pid == 0) RunInit(spec, fds, seccomp);
+  StartedTask t;
+  t.pidfd = sys::UniqueFd(pidfd);
+  t.pid = static_cast<pid_t>(pid);
+  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  return t;
+}
+
+}  // namespace brood::sandbox

@@ -1,0 +1,37 @@
+// One task, started by a zygote. The zygote clones the task's init with fresh pid, mount, ipc
+// and uts namespaces; init mounts what must be fresh (/proc, the workspace tmpfs, /dev/pts),
+// forks the task's main process, reaps everything, and reports on the report pipe. When the
+// main process exits, init exits and the kernel kills whatever is left in the pid namespace.
+//
+// The main process, in order: own session, rlimits, sandbox uid/gid (no supplementary groups),
+// the job's files written as that user, cwd, all capabilities dropped, no_new_privs, every fd
+// but 0/1/2 closed on exec, seccomp, execve. A failure before execve is reported as
+// {kSetupError, stage, errno}; the task never runs with a step missing.
+#pragma once
+
+#include <sys/types.h>
+
+#include "sandbox/seccomp.hpp"
+#include "sandbox/task_spec.hpp"
+#include "sys/fd.hpp"
+#include "sys/status.hpp"
+
+namespace brood::sandbox {
+
+struct TaskFds {
+  int stdin_fd = -1;  // -1: /dev/null
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  int report_fd = -1;
+};
+
+struct StartedTask {
+  sys::UniqueFd pidfd;  // of the task's init (pid 1 of its namespace)
+  pid_t pid = -1;
+};
+
+// Called in the (single-threaded) zygote. The fds stay owned by the caller.
+sys::StatusOr<StartedTask> StartTask(const TaskSpec& spec, const TaskFds& fds,
+                                     const SeccompProgram& seccomp);
+
+}  // namespace brood::sandbox

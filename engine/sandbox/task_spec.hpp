@@ -1,0 +1,71 @@
+// What a zygote needs to start one task, and the reports the task's init sends back.
+// The supervisor encodes a TaskSpec into a sealed memfd; the zygote decodes it (untrusted bytes
+// as far as the decoder is concerned) and its clone, the task's init, acts on it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace brood::sandbox {
+
+// Inside the sandbox the task runs as this user and group; the host ids are mapped per zygote.
+constexpr unsigned kSandboxUid = 1000;
+constexpr unsigned kSandboxGid = 1000;
+
+struct TaskSpec {
+  std::vector<std::string> argv;
+  std::vector<std::string> envp;  // "K=V", complete (defaults already applied)
+  std::string cwd = "/workspace";
+  std::map<std::string, std::string> files;  // relative path -> bytes, written as the sandbox user
+  bool has_stdin = false;         // else the task's stdin is /dev/null
+  int64_t disk_mb = 256;          // the tmpfs for /workspace, /tmp and /dev/shm
+  uint64_t disk_inodes = 4096;
+  int64_t memory_mb = 512;        // for rlimit mode
+  int64_t cpu_ms = 10000;         // for rlimit mode (RLIMIT_CPU)
+  int64_t pids = 128;             // for rlimit mode (RLIMIT_NPROC)
+  bool rlimit_mode = false;       // no cgroup: rlimits stand in for memory/pids/cpu
+};
+
+std::string EncodeTaskSpec(const TaskSpec& spec);
+// Returns nullopt for malformed input.
+std::optional<TaskSpec> DecodeTaskSpec(std::string_view bytes);
+
+// Fixed-size records on the report pipe (O_DIRECT: one record per read).
+enum class ReportKind : uint32_t { kSetupError = 1, kExeced = 2, kExited = 3 };
+
+// Where the setup failed; printed as a name in the sandbox_error message.
+enum class Stage : int32_t {
+  kNone = 0,
+  kHostname,
+  kMountProc,
+  kMountWorkspace,
+  kMountDevpts,
+  kFork,
+  kSession,
+  kRlimits,
+  kSetIds,
+  kFiles,
+  kChdir,
+  kCaps,
+  kNoNewPrivs,
+  kSeccomp,
+  kStdio,
+};
+const char* StageName(Stage s);
+
+struct Report {
+  ReportKind kind;
+  Stage stage;          // kSetupError
+  int32_t err;          // kSetupError: errno
+  int32_t wait_status;  // kExited: of the task's main process
+  int64_t time_ns;      // kExeced: CLOCK_MONOTONIC just before execve; kExited: at reaping
+  int64_t cpu_us;       // kExited: rusage of the main process and its reaped children
+  int64_t maxrss_kb;    // kExited
+  uint32_t disk_full;   // kExited: the workspace tmpfs had no free block or inode left
+  uint32_t pad;
+};
+
+}  // namespace brood::sandbox

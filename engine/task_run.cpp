@@ -1,0 +1,182 @@
+#include "task_run.hpp"
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "sandbox/task_spec.hpp"
+
+namespace brood {
+namespace {
+constexpr int64_t kMs = 1000000;
+}
+
+void TaskRun::Start(reactor::Reactor* reactor, TaskRunParams params) {
+  (new TaskRun(reactor, std::move(params)))->Arm();
+}
+
+void TaskRun::Arm() {
+  obs_.rlimit_mode = p_.enforcement == Enforcement::kRlimit;
+  obs_.cpu_budget_ms = p_.limits.cpu_ms;
+  r_->ReadStream(
+      p_.stdout_r.get(), [this](std::span<const char> d) { OnOutput(true, d); },
+      [this](int) { OnStreamEnd(); });
+  r_->ReadStream(
+      p_.stderr_r.get(), [this](std::span<const char> d) { OnOutput(false, d); },
+      [this](int) { OnStreamEnd(); });
+  r_->ReadStream(
+      p_.report_r.get(), [this](std::span<const char> d) { OnReport(d); },
+      [this](int) { OnStreamEnd(); });
+  if (p_.stdin_source >= 0) {
+    pump_ = r_->Pump(p_.stdin_source, p_.stdin_w.get(), [this](int) {
+      pump_ = 0;
+      p_.stdin_w.reset();  // EOF for the task
+    });
+  }
+  // Until execve is reported, the wall limit counts from admission (a stuck setup ends too).
+  ArmWall(p_.admitted_ns + p_.limits.wall_ms * kMs);
+}
+
+void TaskRun::ArmWall(int64_t deadline_ns) {
+  if (wall_timer_) r_->Cancel(wall_timer_);
+  wall_timer_ = r_->TimerAt(deadline_ns, [this] {
+    wall_timer_ = 0;
+    Kill(KillReason::kWall);
+  });
+}
+
+void TaskRun::OnOutput(bool is_stdout, std::span<const char> d) {
+  std::string& buf = is_stdout ? out_ : err_;
+  uint64_t& count = is_stdout ? out_bytes_ : err_bytes_;
+  bool& trunc = is_stdout ? out_trunc_ : err_trunc_;
+  count += d.size();
+  const auto cap = static_cast<uint64_t>(p_.limits.output_bytes);
+  if (buf.size() < cap) buf.append(d.data(), std::min<uint64_t>(d.size(), cap - buf.size()));
+  if (count > cap && !trunc) {
+    trunc = true;
+    Kill(KillReason::kOutput);
+  }
+}
+
+void TaskRun::OnReport(std::span<const char> d) {
+  using sandbox::Report;
+  for (size_t off = 0; off + sizeof(Report) <= d.size(); off += sizeof(Report)) {
+    Report rep;
+    std::memcpy(&rep, d.data() + off, sizeof rep);
+    switch (rep.kind) {
+      case sandbox::ReportKind::kSetupError:
+        if (!obs_.setup_error)
+          obs_.setup_error = std::string("sandbox setup failed at ") + sandbox::StageName(rep.stage) +
+                             ": " + sys::ErrnoName(rep.err) + " (" + std::strerror(rep.err) +
+                             "); run `brood doctor` to check this host";
+        break;
+      case sandbox::ReportKind::kExeced:
+        exec_ns_ = rep.time_ns;
+        ArmWall(exec_ns_ + p_.limits.wall_ms * kMs);
+        if (p_.group) CheckCpu();
+        break;
+      case sandbox::ReportKind::kExited:
+        obs_.exited_report = true;
+        obs_.wait_status = rep.wait_status;
+        obs_.disk_full = rep.disk_full != 0;
+        cpu_us_rusage_ = rep.cpu_us;
+        maxrss_kb_ = rep.maxrss_kb;
+        end_ns_ = rep.time_ns;  // when init reaped the main process
+        break;
+    }
+  }
+}
+
+// The CPU limit has no kernel event: re-read the group's usage when the budget could first run
+// out at full speed, which converges on the deadline.
+void TaskRun::CheckCpu() {
+  cpu_timer_ = 0;
+  if (finished_ || obs_.killed != KillReason::kNone) return;
+  auto usage = p_.group->ReadUsage();
+  if (!usage.ok()) return;
+  const int64_t used = static_cast<int64_t>(usage->cpu_ns - p_.cpu_baseline_ns);
+  const int64_t left = p_.limits.cpu_ms * kMs - used;
+  if (left <= 0) return Kill(KillReason::kCpu);
+  const double cores = std::max(0.01, std::min<double>(p_.limits.cpus,
+                                                       std::thread::hardware_concurrency()));
+  const int64_t wait = std::max<int64_t>(static_cast<int64_t>(left / cores), kMs);
+  cpu_timer_ = r_->TimerAt(reactor::NowNs() + wait, [this] { CheckCpu(); });
+}
+
+void TaskRun::Kill(KillReason why) {
+  if (obs_.killed != KillReason::kNone || obs_.exited_report) return;
+  obs_.killed = why;
+  end_ns_ = reactor::NowNs();
+  // Killing pid 1 of the task's namespace kills every process in it.
+  syscall(SYS_pidfd_send_signal, p_.init_pidfd.get(), SIGKILL, nullptr, 0);
+}
+
+void TaskRun::OnStreamEnd() {
+  if (--open_streams_ == 0) Finish();
+}
+
+void TaskRun::Finish() {
+  finished_ = true;
+  for (auto* op : {&wall_timer_, &cpu_timer_, &pump_})
+    if (*op) r_->Cancel(std::exchange(*op, 0));
+  if (!end_ns_) end_ns_ = reactor::NowNs();
+
+  Result res;
+  res.id = p_.id;
+  res.limits = p_.limits;
+  res.limits_enforced = p_.enforcement;
+  res.stdout_data = std::move(out_);
+  res.stderr_data = std::move(err_);
+  res.stdout_bytes = out_bytes_;
+  res.stderr_bytes = err_bytes_;
+  res.stdout_truncated = out_trunc_;
+  res.stderr_truncated = err_trunc_;
+  obs_.output_truncated = out_trunc_ || err_trunc_;
+  res.cpu_ms = static_cast<double>(cpu_us_rusage_) / 1000.0;
+  res.peak_memory_bytes = static_cast<uint64_t>(maxrss_kb_) * 1024;
+  if (p_.group) {
+    if (auto u = p_.group->ReadUsage(); u.ok()) {
+      res.cpu_ms = static_cast<double>(u->cpu_ns - p_.cpu_baseline_ns) / 1e6;
+      res.peak_memory_bytes = u->peak_memory_bytes;
+      obs_.oom_kills = u->oom_kills;
+      obs_.memory_max_events = u->memory_max_events;
+      obs_.pids_max_events = u->pids_max_events;
+    }
+  }
+  obs_.cpu_ms = res.cpu_ms;
+  if (exec_ns_) {
+    res.wall_ms = static_cast<double>(end_ns_ - exec_ns_) / 1e6;
+    res.start_latency_us = (exec_ns_ - p_.admitted_ns) / 1000;
+  }
+  Verdict v = Decide(obs_);
+  res.status = v.status;
+  res.exit_code = v.exit_code;
+  res.signal = v.signal;
+  res.limits_hit = std::move(v.limits_hit);
+  res.error = std::move(v.error);
+  Cleanup(std::move(res));
+}
+
+// The zygote served its one task: closing its socket ends it. Its cgroup can go only once it
+// is gone.
+void TaskRun::Cleanup(Result result) {
+  p_.zygote.sock.reset();
+  auto done = [this, result = std::move(result)](int) mutable {
+    p_.group.reset();
+    auto cb = std::move(p_.on_done);
+    Result r = std::move(result);
+    delete this;
+    cb(std::move(r));
+  };
+  if (p_.zygote.pidfd) {
+    zygote_poll_ = r_->PollReadable(p_.zygote.pidfd.get(), std::move(done));
+  } else {
+    done(0);
+  }
+}
+
+}  // namespace brood

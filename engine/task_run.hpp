@@ -1,0 +1,66 @@
+// One running task as seen from the reactor thread: a state machine fed only by reactor events.
+//   starting (pipes armed) -> running (execve reported; wall and CPU timers armed)
+//   -> exited (report, stdout and stderr all at EOF) -> collected (cgroup read, verdict)
+//   -> reported (zygote gone, cgroup removed, on_done called).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "brood/job.hpp"
+#include "brood/result.hpp"
+#include "cgroup/cgroup.hpp"
+#include "reactor/reactor.hpp"
+#include "sys/fd.hpp"
+#include "verdict.hpp"
+#include "zygote/zygote.hpp"
+
+namespace brood {
+
+struct TaskRunParams {
+  std::string id;
+  Limits limits;  // resolved
+  Enforcement enforcement = Enforcement::kCgroup;
+  int64_t admitted_ns = 0;
+  sys::UniqueFd stdout_r, stderr_r, report_r, init_pidfd;
+  int stdin_source = -1;    // pumped into stdin_w (not owned)
+  sys::UniqueFd stdin_w;    // our end of the task's stdin pipe
+  zygote::ZygoteHandle zygote;
+  std::unique_ptr<cgroup::Group> group;  // null in rlimit mode
+  uint64_t cpu_baseline_ns = 0;
+  std::function<void(Result)> on_done;
+};
+
+class TaskRun {
+ public:
+  // Arms everything; the TaskRun deletes itself after on_done. Reactor thread only.
+  static void Start(reactor::Reactor* reactor, TaskRunParams params);
+
+ private:
+  TaskRun(reactor::Reactor* r, TaskRunParams p) : r_(r), p_(std::move(p)) {}
+  void Arm();
+  void OnOutput(bool is_stdout, std::span<const char> data);
+  void OnReport(std::span<const char> data);
+  void OnStreamEnd();
+  void ArmWall(int64_t deadline_ns);
+  void CheckCpu();
+  void Kill(KillReason why);
+  void Finish();
+  void Cleanup(Result result);
+
+  reactor::Reactor* r_;
+  TaskRunParams p_;
+  int open_streams_ = 3;
+  Observation obs_;
+  std::string out_, err_;
+  uint64_t out_bytes_ = 0, err_bytes_ = 0;
+  bool out_trunc_ = false, err_trunc_ = false;
+  int64_t exec_ns_ = 0, end_ns_ = 0;
+  int64_t cpu_us_rusage_ = 0, maxrss_kb_ = 0;
+  reactor::Reactor::OpId wall_timer_ = 0, cpu_timer_ = 0, pump_ = 0, zygote_poll_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace brood

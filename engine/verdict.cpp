@@ -1,0 +1,61 @@
+#include "verdict.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+namespace brood {
+
+Verdict Decide(const Observation& o) {
+  Verdict v;
+  if (o.setup_error) {
+    v.status = Status::kSandboxError;
+    v.error = *o.setup_error;
+    return v;
+  }
+  if (o.killed == KillReason::kWall) v.limits_hit.push_back("wall");
+  if (o.killed == KillReason::kCpu || o.cpu_ms >= static_cast<double>(o.cpu_budget_ms))
+    v.limits_hit.push_back("cpu");
+  if (o.oom_kills > 0 || o.memory_max_events > 0) v.limits_hit.push_back("memory");
+  if (o.pids_max_events > 0) v.limits_hit.push_back("pids");
+  if (o.disk_full) v.limits_hit.push_back("disk");
+  if (o.output_truncated || o.killed == KillReason::kOutput) v.limits_hit.push_back("output");
+
+  if (o.exited_report && o.killed == KillReason::kNone) {
+    if (WIFEXITED(o.wait_status)) v.exit_code = WEXITSTATUS(o.wait_status);
+    if (WIFSIGNALED(o.wait_status)) v.signal = WTERMSIG(o.wait_status);
+  } else if (o.killed != KillReason::kNone) {
+    v.signal = SIGKILL;  // brood's SIGKILL to the task's init
+  }
+
+  switch (o.killed) {
+    case KillReason::kWall: v.status = Status::kTimeout; return v;
+    case KillReason::kCpu: v.status = Status::kCpuLimit; return v;
+    case KillReason::kOutput: v.status = Status::kOutputLimit; return v;
+    case KillReason::kNone: break;
+  }
+  if (!o.exited_report) {
+    v.status = Status::kSandboxError;
+    v.error = "the task's init ended without a report (killed from outside brood?)";
+    return v;
+  }
+  const bool exited_zero = v.exit_code && *v.exit_code == 0;
+  if (o.oom_kills > 0 && !exited_zero) {
+    v.status = Status::kMemoryLimit;
+    return v;
+  }
+  if (v.signal) {
+    const int sig = *v.signal;
+    if (sig == SIGSYS) v.status = Status::kViolation;
+    else if (sig == SIGXFSZ) v.status = Status::kDiskLimit;
+    // rlimit mode: RLIMIT_CPU sends SIGXCPU at the soft limit, SIGKILL at the hard one.
+    else if (o.rlimit_mode && (sig == SIGXCPU || (sig == SIGKILL && o.cpu_ms >= o.cpu_budget_ms)))
+      v.status = Status::kCpuLimit;
+    else v.status = Status::kSignaled;
+    return v;
+  }
+  if (o.disk_full && !exited_zero) v.status = Status::kDiskLimit;
+  else v.status = exited_zero ? Status::kOk : Status::kFailed;
+  return v;
+}
+
+}  // namespace brood

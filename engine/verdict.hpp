@@ -1,0 +1,41 @@
+// Deciding a task's status from what was observed, in the order of DESIGN §3. A pure function:
+// everything it needs is in Observation, so it is tested without running anything.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "brood/result.hpp"
+
+namespace brood {
+
+enum class KillReason { kNone, kWall, kCpu, kOutput };
+
+struct Observation {
+  std::optional<std::string> setup_error;  // the sandbox could not be set up
+  bool exited_report = false;              // init reported the main process's end
+  int wait_status = 0;                     // of the main process
+  KillReason killed = KillReason::kNone;   // brood killed the task, and why
+  bool rlimit_mode = false;
+  uint64_t oom_kills = 0;
+  uint64_t memory_max_events = 0;
+  uint64_t pids_max_events = 0;
+  bool disk_full = false;
+  bool output_truncated = false;
+  double cpu_ms = 0;
+  int64_t cpu_budget_ms = 0;
+};
+
+struct Verdict {
+  Status status = Status::kSandboxError;
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  std::vector<std::string> limits_hit;
+  std::optional<std::string> error;
+};
+
+Verdict Decide(const Observation& o);
+
+}  // namespace brood

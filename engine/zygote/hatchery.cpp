@@ -1,0 +1,204 @@
+#include "zygote/hatchery.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "zygote/wire.hpp"
+
+namespace brood::zygote {
+namespace {
+
+constexpr uint32_t kSpawn = 1;
+
+sys::Status WriteProcFile(const std::string& path, const std::string& value) {
+  sys::UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return sys::PosixError("open(" + path + ")");
+  if (write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+    return sys::PosixError("write(" + path + ", \"" + value + "\")");
+  return sys::OkStatus();
+}
+
+// Writes the zygote's id maps: the sandbox user (1000 inside) is config.host_uid outside.
+// Unprivileged callers may only map their own ids, and must deny setgroups first.
+sys::Status WriteIdMaps(pid_t pid, const ZygoteConfig& config) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  if (geteuid() != 0) BROOD_RETURN_IF_ERROR(WriteProcFile(proc + "/setgroups", "deny"));
+  BROOD_RETURN_IF_ERROR(
+      WriteProcFile(proc + "/uid_map", "1000 " + std::to_string(config.host_uid) + " 1\n"));
+  BROOD_RETURN_IF_ERROR(
+      WriteProcFile(proc + "/gid_map", "1000 " + std::to_string(config.host_gid) + " 1\n"));
+  return sys::OkStatus();
+}
+
+[[noreturn]] void ZygoteChild(const ZygoteConfig& config, int sock, int up, int down,
+                              pid_t hatchery, const sandbox::SeccompProgram& seccomp) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != hatchery) _exit(1);
+  if (unshare(CLONE_NEWUSER) != 0) {
+    WireWriter w;
+    w.U32(static_cast<uint32_t>(ZygoteMsg::kReady));
+    w.Str(sys::PosixError("unshare(CLONE_NEWUSER)").message());
+    (void)SendMessage(sock, w.bytes());
+    _exit(1);
+  }
+  char c = 'u';
+  if (write(up, &c, 1) != 1) _exit(1);
+  if (read(down, &c, 1) != 1 || c != 'm') _exit(1);
+  close(up);
+  close(down);
+  ZygoteMain(config, sock, seccomp);
+}
+
+// In the hatchery: one zygote, its maps and cgroup. Replies on `client`.
+void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram& seccomp) {
+  auto reply = [&](const std::string& error, std::span<const int> fds = {}, pid_t pid = -1) {
+    WireWriter w;
+    w.Str(error);
+    w.I64(pid);
+    (void)SendMessage(client, w.bytes(), fds);
+  };
+  int sv[2], up[2], down[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return reply(sys::PosixError("socketpair").message());
+  if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0)
+    return reply(sys::PosixError("pipe2").message());
+  sys::UniqueFd zsock(sv[0]), csock(sv[1]), up_r(up[0]), up_w(up[1]), down_r(down[0]),
+      down_w(down[1]);
+  pid_t self = getpid();
+  int pidfd = -1;
+  long pid = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
+  if (pid < 0) return reply(sys::PosixError("clone(zygote)").message());
+  if (pid == 0) {
+    // The zygote keeps only its end of the socket and the sync pipes.
+    close(client);
+    close(zsock.get());
+    close(up_r.get());
+    close(down_w.get());
+    ZygoteChild(config, csock.get(), up_w.get(), down_r.get(), self, seccomp);
+  }
+  sys::UniqueFd zpidfd(pidfd);
+  csock.reset();
+  up_w.reset();
+  down_r.reset();
+  auto fail = [&](const sys::Status& st) {
+    syscall(SYS_pidfd_send_signal, zpidfd.get(), SIGKILL, nullptr, 0);
+    reply(st.message());
+  };
+  char c = 0;
+  if (read(up_r.get(), &c, 1) != 1) {
+    // The child failed before unsharing; its reason is waiting on the zygote socket.
+    int fds[1] = {zsock.get()};
+    return reply("", fds, static_cast<pid_t>(pid));
+  }
+  sys::Status st = WriteIdMaps(static_cast<pid_t>(pid), config);
+  if (!st.ok()) return fail(st.Wrap("user namespace id maps"));
+  for (const auto& procs : config.cgroup_procs) {
+    st = WriteProcFile(procs, std::to_string(pid));
+    if (!st.ok()) return fail(st.Wrap("joining the task cgroup"));
+  }
+  c = 'm';
+  if (write(down_w.get(), &c, 1) != 1) return fail(sys::PosixError("write(zygote sync)"));
+  int fds[2] = {zsock.get(), zpidfd.get()};
+  reply("", fds, static_cast<pid_t>(pid));
+}
+
+[[noreturn]] void HatcheryMain(int sock, const sandbox::SeccompProgram& seccomp) {
+  signal(SIGPIPE, SIG_IGN);
+  for (;;) {
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    auto m = ReceiveMessage(sock);
+    if (!m.ok() || m->bytes.empty()) _exit(0);
+    WireReader r(m->bytes);
+    uint32_t kind = r.U32();
+    auto config = DecodeZygoteConfig(m->bytes.substr(sizeof(uint32_t)));
+    if (kind != kSpawn || !config) {
+      WireWriter w;
+      w.Str("hatchery: malformed request");
+      w.I64(-1);
+      (void)SendMessage(sock, w.bytes());
+      continue;
+    }
+    Spawn(sock, *config, seccomp);
+  }
+}
+
+}  // namespace
+
+sys::StatusOr<std::unique_ptr<Hatchery>> Hatchery::Start(const sandbox::SeccompProgram& seccomp) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return sys::PosixError("socketpair(hatchery)");
+  sys::UniqueFd parent(sv[0]), child(sv[1]);
+  pid_t self = getpid();
+  // glibc's fork (not a raw clone): its atfork handling keeps malloc usable in the child even
+  // if an embedder already started threads.
+  pid_t pid = fork();
+  if (pid < 0) return sys::PosixError("fork(hatchery)");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != self) _exit(1);
+    prctl(PR_SET_NAME, "brood-hatchery");
+    // Keep stderr for diagnostics; the supervisor's stdin/stdout are not ours to hold open.
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(child.get(), 3);
+    syscall(SYS_close_range, 4, ~0U, 0);
+    HatcheryMain(3, seccomp);
+  }
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return sys::PosixError("pidfd_open(hatchery)");
+  auto h = std::unique_ptr<Hatchery>(new Hatchery());
+  h->sock_ = std::move(parent);
+  h->pidfd_ = sys::UniqueFd(pidfd);
+  h->pid_ = pid;
+  return h;
+}
+
+Hatchery::~Hatchery() {
+  sock_.reset();
+  if (pid_ > 0) waitpid(pid_, nullptr, 0);
+}
+
+sys::StatusOr<ZygoteHandle> Hatchery::SpawnZygote(const ZygoteConfig& config) {
+  std::lock_guard lock(mu_);
+  WireWriter w;
+  w.U32(kSpawn);
+  w.bytes() += EncodeZygoteConfig(config);
+  BROOD_RETURN_IF_ERROR(SendMessage(sock_, w.bytes()).Wrap("hatchery"));
+  auto m = ReceiveMessage(sock_);
+  if (!m.ok()) return m.status().Wrap("hatchery");
+  if (m->bytes.empty()) return sys::Status::Error("hatchery: exited");
+  WireReader r(m->bytes);
+  std::string error = r.Str();
+  pid_t pid = static_cast<pid_t>(r.I64());
+  if (!r.done()) return sys::Status::Error("hatchery: malformed reply");
+  if (!error.empty()) return sys::Status::Error(error);
+  if (m->fds.empty()) return sys::Status::Error("hatchery: reply without zygote");
+  ZygoteHandle z;
+  z.sock = std::move(m->fds[0]);
+  if (m->fds.size() > 1) z.pidfd = std::move(m->fds[1]);
+  z.pid = pid;
+  // The zygote says whether its root is built.
+  auto ready = ReceiveMessage(z.sock);
+  if (!ready.ok()) return ready.status().Wrap("zygote");
+  WireReader rr(ready->bytes);
+  uint32_t kind = rr.U32();
+  std::string zerr = rr.Str();
+  if (ready->bytes.empty()) return sys::Status::Error("zygote exited during setup");
+  if (kind != static_cast<uint32_t>(ZygoteMsg::kReady)) return sys::Status::Error("zygote: bad ready");
+  if (!zerr.empty()) return sys::Status::Error("zygote setup: " + zerr);
+  return z;
+}
+
+}  // namespace brood::zygote

@@ -1,0 +1,153 @@
+#include "zygote/zygote.hpp"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/root.hpp"
+#include "sandbox/task.hpp"
+#include "zygote/wire.hpp"
+
+namespace brood::zygote {
+namespace {
+
+constexpr uint32_t kConfigMagic = 0x7a79676f;  // "zygo"
+
+std::string ReadAll(int fd) {
+  std::string out;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size <= 0) return out;
+  out.resize(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
+void Reply(int sock, ZygoteMsg kind, const std::string& error, std::span<const int> fds = {}) {
+  WireWriter w;
+  w.U32(static_cast<uint32_t>(kind));
+  w.Str(error);
+  (void)SendMessage(sock, w.bytes(), fds);
+}
+
+sys::Status Prepare(const ZygoteConfig& config) {
+  if (config.network_none) {
+    if (unshare(CLONE_NEWNET) != 0) return sys::PosixError("unshare(CLONE_NEWNET)");
+    BROOD_RETURN_IF_ERROR(sandbox::BringLoopbackUp());
+  }
+  if (unshare(CLONE_NEWNS) != 0) return sys::PosixError("unshare(CLONE_NEWNS)");
+  // Files the zygote creates in the new root belong to the sandbox user: the zygote's own host
+  // uid is not mapped in its namespace (root case), and the kernel refuses unmapped owners.
+  setfsgid(sandbox::kSandboxGid);
+  setfsuid(sandbox::kSandboxUid);
+  BROOD_RETURN_IF_ERROR(sandbox::BuildAndPivotRoot({config.system_root}));
+  return sys::OkStatus();
+}
+
+void HandleRun(int sock, Message& m, const sandbox::SeccompProgram& seccomp) {
+  WireReader r(m.bytes);
+  r.U32();  // kind
+  uint32_t has_stdin = r.U32();
+  size_t want = has_stdin ? 5 : 4;
+  if (!r.done() || m.fds.size() != want) {
+    Reply(sock, ZygoteMsg::kStarted, "zygote: malformed RUN request");
+    return;
+  }
+  auto spec = sandbox::DecodeTaskSpec(ReadAll(m.fds[0].get()));
+  if (!spec) {
+    Reply(sock, ZygoteMsg::kStarted, "zygote: malformed task spec");
+    return;
+  }
+  sandbox::TaskFds fds;
+  fds.stdout_fd = m.fds[1].get();
+  fds.stderr_fd = m.fds[2].get();
+  fds.report_fd = m.fds[3].get();
+  fds.stdin_fd = has_stdin ? m.fds[4].get() : -1;
+  auto started = sandbox::StartTask(*spec, fds, seccomp);
+  if (!started.ok()) {
+    Reply(sock, ZygoteMsg::kStarted, "zygote: " + started.status().message());
+    return;
+  }
+  int pidfd = started->pidfd.get();
+  Reply(sock, ZygoteMsg::kStarted, "", std::span<const int>(&pidfd, 1));
+}
+
+}  // namespace
+
+std::string EncodeZygoteConfig(const ZygoteConfig& c) {
+  WireWriter w;
+  w.U32(kConfigMagic);
+  w.U32(c.network_none);
+  w.Str(c.system_root);
+  w.U32(c.host_uid);
+  w.U32(c.host_gid);
+  w.Strs(c.cgroup_procs);
+  return std::move(w.bytes());
+}
+
+std::optional<ZygoteConfig> DecodeZygoteConfig(std::string_view bytes) {
+  WireReader r(bytes);
+  if (r.U32() != kConfigMagic) return std::nullopt;
+  ZygoteConfig c;
+  c.network_none = r.U32() != 0;
+  c.system_root = r.Str();
+  c.host_uid = r.U32();
+  c.host_gid = r.U32();
+  c.cgroup_procs = r.Strs();
+  if (!r.done() || c.system_root.empty() || c.system_root[0] != '/') return std::nullopt;
+  return c;
+}
+
+sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f) {
+  WireWriter w;
+  w.U32(static_cast<uint32_t>(ZygoteMsg::kRun));
+  w.U32(f.stdin_fd >= 0);
+  int fds[5] = {f.spec_memfd, f.stdout_fd, f.stderr_fd, f.report_fd, f.stdin_fd};
+  BROOD_RETURN_IF_ERROR(
+      SendMessage(z.sock, w.bytes(), std::span<const int>(fds, f.stdin_fd >= 0 ? 5 : 4)));
+  auto reply = ReceiveMessage(z.sock);
+  if (!reply.ok()) return reply.status().Wrap("zygote");
+  WireReader r(reply->bytes);
+  uint32_t kind = r.U32();
+  std::string error = r.Str();
+  if (reply->bytes.empty()) return sys::Status::Error("zygote exited before starting the task");
+  if (!r.done() || kind != static_cast<uint32_t>(ZygoteMsg::kStarted))
+    return sys::Status::Error("zygote: malformed reply");
+  if (!error.empty()) return sys::Status::Error(error);
+  if (reply->fds.size() != 1) return sys::Status::Error("zygote: reply without pidfd");
+  return std::move(reply->fds[0]);
+}
+
+[[noreturn]] void ZygoteMain(const ZygoteConfig& config, int sock,
+                             const sandbox::SeccompProgram& seccomp) {
+  sys::Status st = Prepare(config);
+  if (!st.ok()) {
+    Reply(sock, ZygoteMsg::kReady, st.message());
+    _exit(1);
+  }
+  prctl(PR_SET_DUMPABLE, 0);
+  Reply(sock, ZygoteMsg::kReady, "");
+  for (;;) {
+    // Reap finished inits; their exit was already seen by the supervisor through the pidfd.
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    auto m = ReceiveMessage(sock);
+    if (!m.ok() || (m->bytes.empty() && m->fds.empty())) _exit(0);
+    WireReader r(m->bytes);
+    if (r.U32() == static_cast<uint32_t>(ZygoteMsg::kRun)) HandleRun(sock, *m, seccomp);
+    else Reply(sock, ZygoteMsg::kStarted, "zygote: unknown request");
+  }
+}
+
+}  // namespace brood::zygote

@@ -1,0 +1,58 @@
+// A zygote: a small process in its own user namespace (and network namespace unless the
+// network is "host"), with its root built and pivoted and its cgroup joined, waiting on a
+// SOCK_SEQPACKET socket for tasks. Chromium's zygote request loop, one request kind per handler.
+//
+// Life cycle and invariants:
+//  - Made by the hatchery (never by the multi-threaded supervisor). Until its uid/gid maps are
+//    written it waits; then it builds its root and says "ready" (or the error, then exits).
+//  - It runs one task at a time: a RUN request carries the task spec (a memfd) and the task's
+//    stdio and report fds; the zygote clones the task's init and answers with init's pidfd.
+//    Everything the task can change dies with init's namespaces.
+//  - It exits when its socket closes, and with SIGKILL when the hatchery dies.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "sandbox/seccomp.hpp"
+#include "sandbox/task_spec.hpp"
+#include "sys/fd.hpp"
+#include "sys/status.hpp"
+
+namespace brood::zygote {
+
+struct ZygoteConfig {
+  bool network_none = true;
+  std::string system_root = "/";
+  uint32_t host_uid = 0;  // what the sandbox user (1000 inside) is on the host
+  uint32_t host_gid = 0;
+  std::vector<std::string> cgroup_procs;  // cgroup.procs files to join before building the root
+};
+
+std::string EncodeZygoteConfig(const ZygoteConfig& c);
+std::optional<ZygoteConfig> DecodeZygoteConfig(std::string_view bytes);
+
+// Messages on a zygote's socket.
+enum class ZygoteMsg : uint32_t { kReady = 1, kRun = 2, kStarted = 3 };
+
+// Supervisor side: a zygote's end of the socket and its pidfd.
+struct ZygoteHandle {
+  sys::UniqueFd sock;
+  sys::UniqueFd pidfd;
+  pid_t pid = -1;
+};
+
+struct RunFds {
+  int spec_memfd, stdin_fd /* -1: /dev/null */, stdout_fd, stderr_fd, report_fd;
+};
+// Asks the zygote to start a task; returns the pidfd of the task's init.
+sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& fds);
+
+// Zygote side: never returns. `sock` is the zygote's end; `sync` the pipe from the hatchery
+// that says the id maps are written.
+[[noreturn]] void ZygoteMain(const ZygoteConfig& config, int sock,
+                             const sandbox::SeccompProgram& seccomp);
+
+}  // namespace brood::zygote

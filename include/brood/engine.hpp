@@ -1,0 +1,55 @@
+// The engine: runs jobs, each in its own sandbox, and hands back results. `tools/brood` is a thin
+// client of this header; an embedder gets everything the CLI has.
+//
+//   brood::EngineOptions opts;
+//   std::string error;
+//   auto engine = brood::Engine::Create(opts, &error);  // before the process starts threads
+//   brood::Result r = engine->Run(job);
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "brood/job.hpp"
+#include "brood/limits.hpp"
+#include "brood/result.hpp"
+
+namespace brood {
+
+enum class OnViolation { kErrno, kKill };
+
+struct EngineOptions {
+  std::string root_dir;     // empty: the host's /usr /bin /lib* /sbin and /etc view
+  OnViolation on_violation = OnViolation::kErrno;
+  std::string cgroup_root;  // empty: below brood's own cgroup (/proc/self/cgroup)
+  uint32_t uid_base = 100000;
+  bool allow_no_cgroups = false;  // rlimits stand in when no writable cgroup exists
+  LimitMaxima maxima;
+};
+
+// What the engine found on this host at Create().
+struct EngineInfo {
+  std::string cgroup_version;  // "v1", "v2" or "none"
+  Enforcement enforcement = Enforcement::kCgroup;
+  uint32_t host_uid = 0;  // host uid of the sandbox user of slot 0
+};
+
+class Engine {
+ public:
+  // Forks brood's helper process (the hatchery): call it while the process has one thread.
+  // Returns null and sets *error when the host cannot sandbox at all (the message names the
+  // missing feature and points to `brood doctor`).
+  static std::unique_ptr<Engine> Create(const EngineOptions& options, std::string* error);
+  virtual ~Engine() = default;
+
+  // Runs one job to completion. Thread-safe. Never throws; failures are in the Result.
+  virtual Result Run(const Job& job) = 0;
+  // Runs a job and calls on_result (on an engine thread) when it is done. Thread-safe.
+  virtual void Submit(Job job, std::function<void(Result)> on_result) = 0;
+
+  virtual EngineInfo Info() const = 0;
+};
+
+}  // namespace brood

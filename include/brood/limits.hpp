@@ -1,0 +1,47 @@
+// Per-task limits (DESIGN §2). Defaults live here and only here; `brood --help` prints them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace brood {
+
+struct Limits {
+  int64_t wall_ms = 10000;
+  int64_t cpu_ms = 0;  // 0 here means "= wall_ms"; Resolved() fills it in
+  int64_t memory_mb = 512;
+  int64_t disk_mb = 256;
+  int64_t pids = 128;
+  int64_t output_bytes = 1048576;
+  double cpus = 1.0;
+
+  // cpu_ms defaulted to wall_ms.
+  Limits Resolved() const {
+    Limits l = *this;
+    if (l.cpu_ms == 0) l.cpu_ms = l.wall_ms;
+    return l;
+  }
+};
+
+// The largest values brood accepts; a limit above them is an invalid job.
+struct LimitMaxima {
+  int64_t wall_ms = 24LL * 3600 * 1000;
+  int64_t cpu_ms = 24LL * 3600 * 1000;
+  int64_t memory_mb = 0;  // 0: the host's RAM
+  int64_t disk_mb = 0;    // 0: the host's RAM
+  int64_t pids = 32768;
+  int64_t output_bytes = 1LL << 30;
+  double cpus = 1024;
+};
+
+// Empty when `l` is within `max` and every value is positive; otherwise names the field:
+// "limits.memory_mb: 0 is not a positive integer".
+std::string CheckLimits(const Limits& l, const LimitMaxima& max);
+
+// Inodes of the task's tmpfs: 64 per MiB, at least 4096.
+inline uint64_t WorkspaceInodes(int64_t disk_mb) {
+  uint64_t n = static_cast<uint64_t>(disk_mb) * 64;
+  return n < 4096 ? 4096 : n;
+}
+
+}  // namespace brood

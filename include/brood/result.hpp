@@ -1,0 +1,60 @@
+// What a task did: the in-memory form of a result record (DESIGN §3).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "brood/limits.hpp"
+
+namespace brood {
+
+// Task outcome, in the order DESIGN §3 decides it.
+enum class Status {
+  kInvalidJob,
+  kSandboxError,
+  kTimeout,
+  kCpuLimit,
+  kOutputLimit,
+  kMemoryLimit,
+  kViolation,
+  kSignaled,
+  kDiskLimit,
+  kFailed,
+  kOk,
+};
+
+const char* StatusName(Status s);
+
+// Exit code of `brood exec` for a result (DESIGN §1).
+int ExecExitCode(Status s, std::optional<int> exit_code, std::optional<int> signal);
+
+enum class Enforcement { kCgroup, kRlimit };
+
+struct Result {
+  std::string id;
+  bool id_known = true;  // false: "id": null (an invalid line whose id could not be read)
+  std::optional<int64_t> line;
+  Status status = Status::kSandboxError;
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  std::string stdout_data, stderr_data;
+  bool stdout_truncated = false, stderr_truncated = false;
+  uint64_t stdout_bytes = 0, stderr_bytes = 0;
+  double wall_ms = 0, cpu_ms = 0;
+  uint64_t peak_memory_bytes = 0;
+  int64_t start_latency_us = 0;
+  std::vector<std::string> limits_hit;  // from wall cpu memory pids disk output
+  Enforcement limits_enforced = Enforcement::kCgroup;
+  Limits limits;
+  std::map<std::string, std::string> files;
+  std::optional<bool> passed;
+  std::optional<std::string> error;
+};
+
+// One JSON object, no trailing newline, valid against shared/schema/result.schema.json.
+std::string ResultToJson(const Result& r);
+
+}  // namespace brood

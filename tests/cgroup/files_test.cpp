@@ -1,0 +1,211 @@
+// The backends' file logic on plain files: what each limit writes where, and how usage is parsed.
+// This is how the v2 backend is tested on a v1 host (and the v1 backend on a v2 host).
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "cgroup/internal.hpp"
+#include "cgroup_test_util.hpp"
+
+namespace brood::cgroup {
+namespace {
+
+using cgtest::Slurp;
+using cgtest::Spit;
+using cgtest::TempDir;
+
+constexpr uint64_t kMiB = 1 << 20;
+
+// A v2 group directory as the kernel shows it, with plain files.
+void FakeV2(const std::string& d) {
+  for (const char* f :
+       {"memory.max", "memory.swap.max", "pids.max", "cpu.max", "cgroup.procs", "cgroup.kill"}) {
+    Spit(d + "/" + f, "");
+  }
+  Spit(d + "/cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n");
+  Spit(d + "/memory.peak", "33554432\n");
+  Spit(d + "/memory.current", "4096\n");
+  Spit(d + "/memory.events", "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n");
+  Spit(d + "/pids.events", "max 3\n");
+}
+
+TEST(V2Files, SetLimitsWritesEachFile) {
+  TempDir t;
+  FakeV2(t.path());
+  auto g = internal::V2GroupAt(t.path(), "g");
+  ASSERT_TRUE(g->SetLimits({.memory_bytes = 512 * kMiB, .pids = 130, .cpus = 1.5}).ok());
+  EXPECT_EQ(Slurp(t.path() + "/memory.max"), "536870912");
+  EXPECT_EQ(Slurp(t.path() + "/memory.swap.max"), "0");
+  EXPECT_EQ(Slurp(t.path() + "/pids.max"), "130");
+  EXPECT_EQ(Slurp(t.path() + "/cpu.max"), "150000 100000");
+  // Zero means no limit; tiny CPU shares are raised to the kernel's 1 ms minimum quota.
+  ASSERT_TRUE(g->SetLimits({.memory_bytes = 0, .pids = 0, .cpus = 0.001}).ok());
+  EXPECT_EQ(Slurp(t.path() + "/memory.max"), "max");
+  EXPECT_EQ(Slurp(t.path() + "/pids.max"), "max");
+  EXPECT_EQ(Slurp(t.path() + "/cpu.max"), "1000 100000");
+  ASSERT_TRUE(g->SetLimits({.memory_bytes = kMiB, .pids = 1, .cpus = 0}).ok());
+  EXPECT_EQ(Slurp(t.path() + "/cpu.max"), "max 100000");
+}
+
+TEST(V2Files, SwapFileAbsentIsSkipped) {
+  TempDir t;
+  FakeV2(t.path());
+  std::filesystem::remove(t.path() + "/memory.swap.max");
+  auto g = internal::V2GroupAt(t.path(), "g");
+  EXPECT_TRUE(g->SetLimits({.memory_bytes = kMiB, .pids = 5, .cpus = 1}).ok());
+}
+
+TEST(V2Files, ErrorNamesCallPathAndValue) {
+  TempDir t;  // no files at all: like a group removed under our feet
+  auto g = internal::V2GroupAt(t.path(), "g");
+  sys::Status st = g->SetLimits({.memory_bytes = 512 * kMiB, .pids = 5, .cpus = 1});
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "write(" + t.path() +
+                              "/memory.max, 536870912): open: ENOENT (No such file or directory)");
+  std::filesystem::create_directory(t.path() + "/cgroup.procs");
+  sys::Status w = internal::V2GroupAt(t.path(), "g")->Attach(42);
+  EXPECT_EQ(w.message(), "write(" + t.path() + "/cgroup.procs, 42): open: EISDIR (Is a directory)");
+}
+
+TEST(V2Files, ReadUsageParsesCounters) {
+  TempDir t;
+  FakeV2(t.path());
+  auto g = internal::V2GroupAt(t.path(), "g");
+  auto u = g->ReadUsage();
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_EQ(u->cpu_ns, 1500000u);
+  EXPECT_EQ(u->peak_memory_bytes, 32 * kMiB);
+  EXPECT_EQ(u->oom_kills, 1u);
+  EXPECT_EQ(u->memory_max_events, 12u);
+  EXPECT_EQ(u->pids_max_events, 3u);
+}
+
+TEST(V2Files, PeakFallsBackToCurrentBefore519) {
+  TempDir t;
+  FakeV2(t.path());
+  std::filesystem::remove(t.path() + "/memory.peak");
+  auto u = internal::V2GroupAt(t.path(), "g")->ReadUsage();
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_EQ(u->peak_memory_bytes, 4096u);
+}
+
+TEST(V2Files, ResetPeakWritesThroughTheHeldFd) {
+  TempDir t;
+  FakeV2(t.path());
+  auto g = internal::V2GroupAt(t.path(), "g");
+  ASSERT_TRUE(g->ResetPeak().ok());
+  EXPECT_EQ(Slurp(t.path() + "/memory.peak").substr(0, 6), "reset\n");
+  // A read-only memory.peak (kernels before 6.12) is not an error: best effort.
+  TempDir t2;
+  FakeV2(t2.path());
+  ::chmod((t2.path() + "/memory.peak").c_str(), 0444);
+  if (::geteuid() == 0) return;  // root writes anyway; the kernel's EINVAL is tested on v2 hosts
+  EXPECT_TRUE(internal::V2GroupAt(t2.path(), "g")->ResetPeak().ok());
+}
+
+TEST(V2Files, OomEventFdWatchesMemoryEvents) {
+  TempDir t;
+  FakeV2(t.path());
+  auto g = internal::V2GroupAt(t.path(), "g");
+  auto fd = g->OomEventFd();
+  ASSERT_TRUE(fd.ok()) << fd.status().message();
+  pollfd p{fd->get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0);
+  Spit(t.path() + "/memory.events", "max 13\noom 2\noom_kill 2\n");
+  EXPECT_EQ(::poll(&p, 1, 1000), 1);
+}
+
+TEST(V2Files, KillAllWritesCgroupKill) {
+  TempDir t;
+  FakeV2(t.path());
+  ASSERT_TRUE(internal::V2GroupAt(t.path(), "g")->KillAll().ok());
+  EXPECT_EQ(Slurp(t.path() + "/cgroup.kill"), "1");
+}
+
+TEST(V2Files, ProcsFilesAndAttach) {
+  TempDir t;
+  FakeV2(t.path());
+  auto g = internal::V2GroupAt(t.path(), "g");
+  EXPECT_EQ(g->ProcsFiles(), std::vector<std::string>{t.path() + "/cgroup.procs"});
+  ASSERT_TRUE(g->Attach(1234).ok());
+  EXPECT_EQ(Slurp(t.path() + "/cgroup.procs"), "1234");
+}
+
+// v1 on plain files: memory and memsw limits must keep memsw >= memory at each step, so the
+// order depends on the direction. A directory in place of a file makes that write fail, which
+// shows which write came first.
+struct FakeV1 {
+  TempDir t;
+  internal::V1Dirs dirs;
+  FakeV1() {
+    dirs = {t.path() + "/memory", t.path() + "/pids", t.path() + "/cpu,cpuacct",
+            t.path() + "/cpu,cpuacct", ""};
+    for (const auto& d : {dirs.memory, dirs.pids, dirs.cpu}) std::filesystem::create_directory(d);
+    Spit(dirs.memory + "/memory.limit_in_bytes", "67108864\n");
+    Spit(dirs.memory + "/memory.memsw.limit_in_bytes", "67112960\n");
+    for (const char* f : {"memory.swappiness", "cgroup.procs"}) Spit(dirs.memory + "/" + f, "");
+    for (const char* f : {"pids.max", "cgroup.procs"}) Spit(dirs.pids + "/" + f, "");
+    for (const char* f : {"cpu.cfs_period_us", "cpu.cfs_quota_us", "cgroup.procs"}) {
+      Spit(dirs.cpu + "/" + f, "");
+    }
+  }
+};
+
+TEST(V1Files, LoweringWritesMemoryFirst) {
+  FakeV1 f;
+  std::filesystem::remove(f.dirs.memory + "/memory.memsw.limit_in_bytes");
+  std::filesystem::create_directory(f.dirs.memory + "/memory.memsw.limit_in_bytes");
+  auto g = internal::V1GroupAt(f.dirs, "g");
+  EXPECT_FALSE(g->SetLimits({.memory_bytes = 32 * kMiB, .pids = 5, .cpus = 1}).ok());
+  EXPECT_EQ(Slurp(f.dirs.memory + "/memory.limit_in_bytes"), "33554432");
+}
+
+TEST(V1Files, RaisingWritesMemswFirst) {
+  FakeV1 f;
+  std::filesystem::remove(f.dirs.memory + "/memory.memsw.limit_in_bytes");
+  std::filesystem::create_directory(f.dirs.memory + "/memory.memsw.limit_in_bytes");
+  auto g = internal::V1GroupAt(f.dirs, "g");
+  sys::Status st = g->SetLimits({.memory_bytes = 128 * kMiB, .pids = 5, .cpus = 1});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("memory.memsw.limit_in_bytes, 134221824"), std::string::npos)
+      << st.message();
+  EXPECT_EQ(Slurp(f.dirs.memory + "/memory.limit_in_bytes"), "67108864\n");  // untouched
+}
+
+TEST(V1Files, CoMountedCpuIsOneDirectory) {
+  FakeV1 f;
+  auto g = internal::V1GroupAt(f.dirs, "g");
+  ASSERT_TRUE(g->SetLimits({.memory_bytes = 32 * kMiB, .pids = 5, .cpus = 0.5}).ok());
+  EXPECT_EQ(Slurp(f.dirs.memory + "/memory.memsw.limit_in_bytes"), "33558528");  // + a page
+  EXPECT_EQ(Slurp(f.dirs.cpu + "/cpu.cfs_quota_us"), "50000");
+  EXPECT_EQ(Slurp(f.dirs.cpu + "/cpu.cfs_period_us"), "100000");
+  EXPECT_EQ(g->ProcsFiles(), (std::vector<std::string>{f.dirs.memory + "/cgroup.procs",
+                                                       f.dirs.pids + "/cgroup.procs",
+                                                       f.dirs.cpu + "/cgroup.procs"}));
+}
+
+TEST(V1Files, ReadUsageParsesCounters) {
+  FakeV1 f;
+  Spit(f.dirs.cpuacct + "/cpuacct.usage", "123456789\n");
+  Spit(f.dirs.memory + "/memory.max_usage_in_bytes", "1000\n");
+  Spit(f.dirs.memory + "/memory.memsw.max_usage_in_bytes", "2000\n");
+  Spit(f.dirs.memory + "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+  Spit(f.dirs.memory + "/memory.failcnt", "0\n");
+  Spit(f.dirs.memory + "/memory.memsw.failcnt", "7\n");
+  Spit(f.dirs.pids + "/pids.events", "max 4\n");
+  auto u = internal::V1GroupAt(f.dirs, "g")->ReadUsage();
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_EQ(u->cpu_ns, 123456789u);
+  EXPECT_EQ(u->peak_memory_bytes, 1000u);  // RAM: memsw's watermark can overshoot a page
+  EXPECT_EQ(u->oom_kills, 3u);
+  EXPECT_EQ(u->memory_max_events, 7u);
+  // An OOM kill with no failed charge counted (6.16+, memsw == memory) still counts as a hit.
+  Spit(f.dirs.memory + "/memory.memsw.failcnt", "0\n");
+  EXPECT_EQ(internal::V1GroupAt(f.dirs, "g")->ReadUsage()->memory_max_events, 3u);
+  EXPECT_EQ(u->pids_max_events, 4u);
+}
+
+}  // namespace
+}  // namespace brood::cgroup

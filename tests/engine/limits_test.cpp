@@ -1,0 +1,171 @@
+// Every limit really holds: the exact status, and the host stays healthy.
+#include <algorithm>
+
+#include "support/sandbox_env.hpp"
+
+namespace brood::testing {
+namespace {
+
+bool Hit(const Result& r, const std::string& limit) {
+  return std::find(r.limits_hit.begin(), r.limits_hit.end(), limit) != r.limits_hit.end();
+}
+
+TEST(Limits, WallClockKillsTheTask) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Job job = ProbeJob({"sleep", "30000"});
+  job.limits.wall_ms = 300;
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, Status::kTimeout);
+  EXPECT_TRUE(Hit(r, "wall"));
+  EXPECT_GE(r.wall_ms, 300.0);
+  EXPECT_FALSE(r.exit_code);
+  EXPECT_EQ(r.signal, SIGKILL);
+}
+
+TEST(Limits, WallClockKillsDaemonizedChildrenToo) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Job job = CmdJob({"sh", "-c", "(setsid sleep 100 &) ; sleep 100"});
+  job.limits.wall_ms = 200;
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, Status::kTimeout);
+  EXPECT_TRUE(ProcessesOfUid(engine->Info().host_uid).empty());
+}
+
+TEST(Limits, CpuTimeOfAllProcessesTogether) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  if (engine->Info().enforcement != Enforcement::kCgroup) GTEST_SKIP() << "needs cgroups";
+  Job job = ProbeJob({"spin", "3"});
+  job.limits.cpu_ms = 400;
+  job.limits.wall_ms = 20000;
+  job.limits.cpus = 2;
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, Status::kCpuLimit);
+  EXPECT_TRUE(Hit(r, "cpu"));
+  EXPECT_GE(r.cpu_ms, 400.0);
+}
+
+TEST(Limits, MemoryHogIsMemoryLimitNotSignaled) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  if (engine->Info().enforcement != Enforcement::kCgroup) GTEST_SKIP() << "needs cgroups";
+  Job job = ProbeJob({"mem", "400"});
+  job.limits.memory_mb = 64;
+  job.limits.disk_mb = 16;
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, Status::kMemoryLimit) << r.stdout_data << r.stderr_data;
+  EXPECT_TRUE(Hit(r, "memory"));
+  EXPECT_LE(r.peak_memory_bytes, (64u + 16u) << 20);
+  EXPECT_GT(r.peak_memory_bytes, 32u << 20);
+}
+
+TEST(Limits, MemoryUnderTheLimitIsFine) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Job job = ProbeJob({"mem", "32"});
+  job.limits.memory_mb = 128;
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, Status::kOk) << r.stderr_data;
+  EXPECT_GE(r.peak_memory_bytes, 32u << 20);
+}
+
+TEST(Limits, ForkBombIsContainedByPids) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  if (engine->Info().enforcement != Enforcement::kCgroup) GTEST_SKIP() << "needs cgroups";
+  Job job = ProbeJob({"forkbomb"});
+  job.limits.pids = 32;
+  job.limits.wall_ms = 1000;
+  job.limits.cpu_ms = 60000;  // the wall limit decides, not a race with the CPU limit
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, Status::kTimeout);
+  EXPECT_TRUE(Hit(r, "pids"));
+  EXPECT_TRUE(ProcessesOfUid(engine->Info().host_uid).empty());
+}
+
+TEST(Limits, OutputFloodIsCutAndKilled) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Job job = ProbeJob({"flood", "-1", "both"});
+  job.limits.output_bytes = 1000;
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, Status::kOutputLimit);
+  EXPECT_TRUE(Hit(r, "output"));
+  EXPECT_TRUE(r.stdout_truncated || r.stderr_truncated);
+  EXPECT_LE(r.stdout_data.size(), 1000u);
+  EXPECT_LE(r.stderr_data.size(), 1000u);
+  EXPECT_GT(std::max(r.stdout_bytes, r.stderr_bytes), 1000u);
+}
+
+TEST(Limits, OutputExactlyAtTheLimitIsNotTruncated) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Job job = ProbeJob({"flood", "1000"});
+  job.limits.output_bytes = 1000;
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, Status::kOk);
+  EXPECT_FALSE(r.stdout_truncated);
+  EXPECT_EQ(r.stdout_data.size(), 1000u);
+  EXPECT_EQ(r.stdout_bytes, 1000u);
+}
+
+TEST(Limits, DiskFillerIsDiskLimit) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Job job = ProbeJob({"diskfill"});
+  job.limits.disk_mb = 8;
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, Status::kDiskLimit) << r.stdout_data;
+  EXPECT_TRUE(Hit(r, "disk"));
+  EXPECT_NE(r.stdout_data.find("ENOSPC"), std::string::npos);
+}
+
+TEST(Limits, InodeFillerIsDiskLimit) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Job job = ProbeJob({"inodefill"});
+  job.limits.disk_mb = 1;  // 4096 inodes
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, Status::kDiskLimit) << r.stdout_data;
+  EXPECT_TRUE(Hit(r, "disk"));
+}
+
+TEST(Limits, SharedMemoryCountsAgainstTheDisk) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Job job = ProbeJob({"tmpfsmem", "64"});
+  job.limits.disk_mb = 16;
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, Status::kDiskLimit) << r.stdout_data;
+}
+
+TEST(Limits, CrashesAreSignaled) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Result segv = RunChecked(engine, ProbeJob({"segv"}));
+  EXPECT_EQ(segv.status, Status::kSignaled);
+  EXPECT_EQ(segv.signal, SIGSEGV);
+  EXPECT_FALSE(segv.exit_code);
+  Result abrt = RunChecked(engine, ProbeJob({"abort"}));
+  EXPECT_EQ(abrt.status, Status::kSignaled);
+  EXPECT_EQ(abrt.signal, SIGABRT);
+}
+
+TEST(Limits, ExitCodesAreKept) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Result r = RunChecked(engine, ProbeJob({"exit", "3"}));
+  EXPECT_EQ(r.status, Status::kFailed);
+  EXPECT_EQ(r.exit_code, 3);
+}
+
+TEST(Limits, ImpossibleLimitsAreInvalidJobs) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Job job = CmdJob({"true"});
+  job.limits.memory_mb = 0;
+  Result r = engine->Run(job);
+  EXPECT_EQ(r.status, Status::kInvalidJob);
+  EXPECT_NE(r.error->find("memory_mb"), std::string::npos);
+  job = CmdJob({"true"});
+  job.limits.wall_ms = 25LL * 3600 * 1000;
+  EXPECT_EQ(engine->Run(job).status, Status::kInvalidJob);
+}
+
+TEST(Limits, ClosingStdoutEarlyStillWaitsForExit) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  Result r = RunChecked(engine, ProbeJob({"closeout"}));
+  EXPECT_EQ(r.status, Status::kOk);
+  EXPECT_GE(r.wall_ms, 200.0);
+}
+
+}  // namespace
+}  // namespace brood::testing

@@ -1,0 +1,61 @@
+#include "jobs/codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include "brood/result.hpp"
+#include "support/schema.hpp"
+
+namespace brood::jobs {
+namespace {
+
+TEST(Base64, RoundTripsEveryLength) {
+  std::string bytes;
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(Base64Decode(Base64Encode(bytes)), bytes) << "length " << i;
+    bytes += static_cast<char>(i * 37);
+  }
+  EXPECT_EQ(Base64Encode("AAE\x02"), "QUFFAg==");
+  EXPECT_EQ(Base64Decode("AAEC"), std::string("\x00\x01\x02", 3));
+}
+
+TEST(Base64, RejectsGarbage) {
+  EXPECT_FALSE(Base64Decode("A"));
+  EXPECT_FALSE(Base64Decode("AA*A"));
+  EXPECT_FALSE(Base64Decode("AA A"));
+}
+
+TEST(Utf8, AcceptsValidRejectsInvalid) {
+  EXPECT_TRUE(IsValidUtf8("plain ascii\n"));
+  EXPECT_TRUE(IsValidUtf8("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xe2\x82"));          // truncated
+}
+
+TEST(ResultJson, NonUtf8OutputBecomesBase64AndValidates) {
+  Result r;
+  r.id = "x";
+  r.status = Status::kOk;
+  r.exit_code = 0;
+  r.stdout_data = "\xff\xfe";
+  r.stderr_data = "fine";
+  std::string json = ResultToJson(r);
+  EXPECT_NE(json.find(R"("stdout":{"base64":"//4="})"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("stderr":"fine")"), std::string::npos) << json;
+  EXPECT_TRUE(testing::ValidResult(json));
+}
+
+TEST(ResultJson, SandboxErrorIsShortAndValid) {
+  Result r;
+  r.id = "y";
+  r.status = Status::kSandboxError;
+  r.error = "no user namespaces";
+  std::string json = ResultToJson(r);
+  EXPECT_EQ(json.find("exit_code"), std::string::npos);
+  EXPECT_TRUE(testing::ValidResult(json));
+}
+
+}  // namespace
+}  // namespace brood::jobs

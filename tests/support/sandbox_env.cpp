@@ -1,0 +1,87 @@
+#include "support/sandbox_env.hpp"
+
+#include <dirent.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+#include "support/schema.hpp"
+
+namespace brood::testing {
+namespace {
+std::mutex mu;
+std::string engine_error;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+const std::string& EngineError() { return engine_error; }
+
+Engine* SharedEngine(OnViolation on_violation) {
+  static std::map<OnViolation, std::unique_ptr<Engine>>* engines =
+      new std::map<OnViolation, std::unique_ptr<Engine>>();  // never destroyed: lives to exit
+  std::lock_guard lock(mu);
+  auto it = engines->find(on_violation);
+  if (it != engines->end()) return it->second.get();
+  EngineOptions opts;
+  opts.on_violation = on_violation;
+  auto e = Engine::Create(opts, &engine_error);
+  Engine* raw = e.get();
+  (*engines)[on_violation] = std::move(e);
+  return raw;
+}
+
+Job ProbeJob(std::vector<std::string> args) {
+  static const std::string probe = ReadFile(BROOD_PROBE);
+  Job job;
+  job.id = "probe";
+  job.files["probe"] = probe;
+  job.argv = {"./probe"};
+  job.argv.insert(job.argv.end(), args.begin(), args.end());
+  job.limits.wall_ms = 20000;
+  return job;
+}
+
+Job CmdJob(std::vector<std::string> argv) {
+  Job job;
+  job.id = "cmd";
+  job.argv = std::move(argv);
+  job.limits.wall_ms = 20000;
+  return job;
+}
+
+Result RunChecked(Engine* engine, const Job& job) {
+  Result r = engine->Run(job);
+  EXPECT_TRUE(ValidResult(ResultToJson(r)));
+  return r;
+}
+
+std::vector<int> ProcessesOfUid(unsigned uid) {
+  std::vector<int> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    int pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream status("/proc/" + std::string(e->d_name) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("Uid:", 0) == 0) {
+        if (std::stoul(line.substr(4)) == uid) out.push_back(pid);
+        break;
+      }
+    }
+  }
+  closedir(d);
+  return out;
+}
+
+}  // namespace brood::testing

@@ -1,0 +1,34 @@
+// Shared engine and probe helpers for the tests that run real sandboxes.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "brood/engine.hpp"
+
+namespace brood::testing {
+
+// One engine per option set and test binary, created on first use. Skips the calling test
+// (GTEST_SKIP with the reason) when the host cannot sandbox at all.
+Engine* SharedEngine(OnViolation on_violation = OnViolation::kErrno);
+// Why SharedEngine returned null ("" when it did not).
+const std::string& EngineError();
+
+// A job that runs the static probe (tests/helpers/probe.c) copied into /workspace.
+Job ProbeJob(std::vector<std::string> args);
+// A job that runs argv as is.
+Job CmdJob(std::vector<std::string> argv);
+
+// Runs and checks that the record is valid against the result schema.
+Result RunChecked(Engine* engine, const Job& job);
+
+// Host processes whose real uid is `uid` (sandbox users left behind would show up here).
+std::vector<int> ProcessesOfUid(unsigned uid);
+
+#define BROOD_ENGINE_OR_SKIP(var, ...)                                              \
+  ::brood::Engine* var = ::brood::testing::SharedEngine(__VA_ARGS__);               \
+  if (!var) GTEST_SKIP() << "host cannot sandbox: " << ::brood::testing::EngineError()
+
+}  // namespace brood::testing

@@ -1,0 +1,120 @@
+// The brood command line: a thin client of include/brood/.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "brood/engine.hpp"
+#include "doctor.hpp"
+
+namespace {
+
+struct ExecArgs {
+  std::vector<std::string> cmd;
+  std::vector<std::string> env;
+  std::string cwd = "/workspace";
+  std::string network = "none";
+  brood::Limits limits;
+};
+
+void AddEngineOptions(CLI::App* app, brood::EngineOptions& o, std::string& on_violation) {
+  app->add_option("--root", o.root_dir, "a root directory instead of the host's system dirs")
+      ->check(CLI::ExistingDirectory);
+  app->add_option("--on-violation", on_violation, "what a denied system call does")
+      ->check(CLI::IsMember({"errno", "kill"}))
+      ->capture_default_str();
+  app->add_option("--cgroup-root", o.cgroup_root, "cgroup path to create brood's cgroups under");
+  app->add_option("--uid-base", o.uid_base, "first host uid of sandbox users")
+      ->capture_default_str();
+  app->add_flag("--allow-no-cgroups", o.allow_no_cgroups,
+                "without a writable cgroup, enforce limits with rlimits (weaker)");
+}
+
+void AddLimitOptions(CLI::App* app, brood::Limits& l) {
+  app->add_option("--wall-ms", l.wall_ms, "wall-clock limit from execve")->capture_default_str();
+  app->add_option("--cpu-ms", l.cpu_ms, "CPU time of all processes (default: = wall-ms)");
+  app->add_option("--memory-mb", l.memory_mb, "memory of all processes")->capture_default_str();
+  app->add_option("--disk-mb", l.disk_mb, "tmpfs for /workspace, /tmp, /dev/shm")
+      ->capture_default_str();
+  app->add_option("--pids", l.pids, "processes and threads")->capture_default_str();
+  app->add_option("--output-bytes", l.output_bytes, "per stream")->capture_default_str();
+  app->add_option("--cpus", l.cpus, "CPU bandwidth in cores")->capture_default_str();
+}
+
+int RunExec(const brood::EngineOptions& opts, const ExecArgs& a) {
+  brood::Job job;
+  job.id = "exec";
+  job.argv = a.cmd;
+  job.cwd = a.cwd;
+  job.limits = a.limits;
+  job.network = a.network == "host" ? brood::Network::kHost : brood::Network::kNone;
+  for (const auto& kv : a.env) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "brood exec: --env " << kv << ": expected KEY=VALUE\n";
+      return 2;
+    }
+    job.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  // Forward our stdin when it is not a terminal; else the task reads /dev/null.
+  if (!isatty(0)) job.stdin_fd = 0;
+
+  std::string error;
+  auto engine = brood::Engine::Create(opts, &error);
+  if (!engine) {
+    std::cerr << "brood: cannot sandbox on this host: " << error << "\n";
+    brood::Result r;
+    r.id = job.id;
+    r.status = brood::Status::kSandboxError;
+    r.error = error;
+    std::cout << brood::ResultToJson(r) << "\n";
+    return 125;
+  }
+  brood::Result r = engine->Run(job);
+  if (r.status == brood::Status::kInvalidJob) r.line = 1;  // exec's one job is "line 1"
+  std::cout << brood::ResultToJson(r) << "\n" << std::flush;
+  if (r.status == brood::Status::kSandboxError || r.status == brood::Status::kInvalidJob)
+    std::cerr << "brood exec: " << r.error.value_or("") << "\n";
+  return brood::ExecExitCode(r.status, r.exit_code, r.signal);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"brood: run untrusted work in bulk, each task in its own Linux sandbox"};
+  app.require_subcommand(0, 1);
+  app.set_version_flag("--version", "brood " BROOD_VERSION);
+
+  brood::EngineOptions opts;
+  std::string on_violation = "errno";
+  ExecArgs exec_args;
+  CLI::App* exec = app.add_subcommand("exec", "run one task; print its result record");
+  AddEngineOptions(exec, opts, on_violation);
+  AddLimitOptions(exec, exec_args.limits);
+  exec->add_option("--env", exec_args.env, "KEY=VALUE added to the task's environment");
+  exec->add_option("--cwd", exec_args.cwd, "working directory inside the sandbox")
+      ->capture_default_str();
+  exec->add_option("--network", exec_args.network, "none: own namespace, loopback only")
+      ->check(CLI::IsMember({"none", "host"}))
+      ->capture_default_str();
+  exec->add_option("cmd", exec_args.cmd, "-- CMD [ARG...]")->required();
+
+  brood::DoctorOptions doctor_opts;
+  CLI::App* doctor = app.add_subcommand("doctor", "what this host supports, and how to fix it");
+  doctor->add_option("--cgroup-root", doctor_opts.cgroup_root, "as for exec/run");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  opts.on_violation =
+      on_violation == "kill" ? brood::OnViolation::kKill : brood::OnViolation::kErrno;
+  if (*exec) return RunExec(opts, exec_args);
+  if (*doctor) return brood::RunDoctor(doctor_opts, std::cout);
+  std::cout << app.help();
+  return 2;
+}
