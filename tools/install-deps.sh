@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what brood needs to build, test and benchmark, from Debian 12 packages.
+set -euo pipefail
+PACKAGES=(
+  cmake ninja-build g++ pkg-config git          # toolchain
+  liburing-dev libseccomp-dev libtbb-dev         # engine: io_uring, seccomp, scheduling
+  libboost-dev nlohmann-json3-dev libcli11-dev   # Asio, JSON, command line
+  libgtest-dev libbenchmark-dev                  # tests and benchmarks
+  python3 python3-jsonschema                     # example programs; schema checks in tests
+  bubblewrap                                     # the comparison in bench/
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
