@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -57,6 +58,21 @@ sys::StatusOr<sys::UniqueFd> MemfdWith(const std::string& bytes, const char* nam
   return fd;
 }
 
+// One cgroup tree per process and --cgroup-root, shared by every Engine in it (the tree is
+// brood-<pid>; on v2 it also holds the process's own leaf). Group names are unique across them.
+std::atomic<uint64_t> g_group_seq{0};
+sys::StatusOr<std::shared_ptr<cgroup::Tree>> SharedTree(const std::string& root) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<cgroup::Tree>> trees;
+  std::lock_guard lock(mu);
+  if (auto t = trees[root].lock()) return t;
+  auto created = cgroup::Tree::Create({root});
+  if (!created.ok()) return created.status();
+  std::shared_ptr<cgroup::Tree> t = std::move(created.value());
+  trees[root] = t;
+  return t;
+}
+
 struct Pipe {
   sys::UniqueFd r, w;
 };
@@ -81,14 +97,13 @@ class EngineImpl final : public Engine {
   EngineOptions opts_;
   EngineInfo info_;
   sandbox::SeccompProgram seccomp_;
-  std::unique_ptr<cgroup::Tree> tree_;
+  std::shared_ptr<cgroup::Tree> tree_;
   std::string cgroup_error_;  // why tasks cannot have cgroup limits (when not allowed to go on)
   std::unique_ptr<zygote::Hatchery> hatchery_;
   std::unique_ptr<reactor::Reactor> reactor_;
   std::thread reactor_thread_;
   sys::UniqueFd uid_lock_;
   uint32_t host_uid_ = 0, host_gid_ = 0;
-  std::atomic<uint64_t> seq_{0};
   std::mutex mu_;
   std::condition_variable idle_;
   int in_flight_ = 0;
@@ -104,7 +119,7 @@ sys::Status EngineImpl::Init() {
   cgroup::Probe probe = cgroup::Detect({opts_.cgroup_root});
   info_.cgroup_version = cgroup::VersionName(probe.version);
   if (probe.usable()) {
-    auto tree = cgroup::Tree::Create({opts_.cgroup_root});
+    auto tree = SharedTree(opts_.cgroup_root);
     if (tree.ok()) tree_ = std::move(tree.value());
     else cgroup_error_ = tree.status().message();
   } else {
@@ -172,7 +187,7 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   zc.host_uid = host_uid_;
   zc.host_gid = host_gid_;
   if (tree_) {
-    auto group = tree_->MakeGroup("t" + std::to_string(seq_++));
+    auto group = tree_->MakeGroup("t" + std::to_string(g_group_seq++));
     if (!group.ok()) return group.status();
     // tmpfs pages are charged to the task's memory cgroup: the limit covers memory and disk,
     // or a full disk would turn into an OOM kill. pids: + the zygote and the task's init.

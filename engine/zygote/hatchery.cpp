@@ -113,9 +113,11 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
 
 [[noreturn]] void HatcheryMain(int sock, const sandbox::SeccompProgram& seccomp) {
   signal(SIGPIPE, SIG_IGN);
+  // Zygotes (and, inherited, the zygotes' task inits) are reaped by the kernel the moment they
+  // exit: their ends are watched through pidfds, and no zombie may hold a pid or a cgroup.
+  // Each task's init resets this before forking the task.
+  signal(SIGCHLD, SIG_IGN);
   for (;;) {
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
     auto m = ReceiveMessage(sock);
     if (!m.ok() || m->bytes.empty()) _exit(0);
     WireReader r(m->bytes);

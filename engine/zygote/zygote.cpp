@@ -139,9 +139,6 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
   prctl(PR_SET_DUMPABLE, 0);
   Reply(sock, ZygoteMsg::kReady, "");
   for (;;) {
-    // Reap finished inits; their exit was already seen by the supervisor through the pidfd.
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
     auto m = ReceiveMessage(sock);
     if (!m.ok() || (m->bytes.empty() && m->fds.empty())) _exit(0);
     WireReader r(m->bytes);

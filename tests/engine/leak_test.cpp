@@ -1,0 +1,93 @@
+// After many tasks nothing is left behind: no process, mount, cgroup or fd.
+#include <dirent.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "support/sandbox_env.hpp"
+
+namespace brood::testing {
+namespace {
+
+int CountEntries(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return -1;
+  int n = 0;
+  while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+int CountLines(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) ++n;
+  return n;
+}
+
+// brood-<pid> directories below this process's cgroups (v1: every hierarchy; v2: unified).
+std::vector<std::string> TreeDirs() {
+  std::vector<std::string> out;
+  std::ifstream cg("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(cg, line)) {
+    auto a = line.find(':'), b = line.find(':', a + 1);
+    std::string ctrl = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    std::string mount = ctrl.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + ctrl;
+    if (ctrl.rfind("name=", 0) == 0) continue;
+    std::string dir = mount + (path == "/" ? "" : path) + "/brood-" + std::to_string(getpid());
+    if (CountEntries(dir) >= 0) out.push_back(dir);
+  }
+  return out;
+}
+
+// Subdirectories (groups) below a tree dir, ignoring v2's own "supervisor" leaf.
+int Groups(const std::string& dir) {
+  int n = 0;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return 0;
+  while (dirent* e = readdir(d))
+    n += e->d_type == DT_DIR && e->d_name[0] != '.' && std::string(e->d_name) != "supervisor";
+  closedir(d);
+  return n;
+}
+
+TEST(Leaks, TwoHundredTasksLeaveNothing) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  // Warm up once so lazily created things (the reactor's buffers, the tree) exist before.
+  ASSERT_EQ(RunChecked(engine, CmdJob({"true"})).status, Status::kOk);
+  const int fds_before = CountEntries("/proc/self/fd");
+  const int mounts_before = CountLines("/proc/self/mountinfo");
+  const int tasks_before = CountEntries("/proc/self/task");
+
+  for (int i = 0; i < 200; ++i) {
+    Job job = i % 4 == 0 ? CmdJob({"sh", "-c", "sleep 100 & (setsid sleep 100 &); echo $$"})
+                         : CmdJob({"sh", "-c", "echo $$"});
+    job.limits.wall_ms = 2000;
+    Result r = engine->Run(job);
+    if (i % 4 == 0) {
+      // The main process exits at once; its background children die with the namespace.
+      ASSERT_EQ(r.status, Status::kOk) << i << ": " << r.error.value_or("") << r.stderr_data;
+    } else {
+      ASSERT_EQ(r.status, Status::kOk) << i << ": " << r.error.value_or("");
+    }
+  }
+  EXPECT_TRUE(ProcessesOfUid(engine->Info().host_uid).empty()) << "a sandbox process survived";
+  EXPECT_EQ(CountEntries("/proc/self/fd"), fds_before) << "fds leaked";
+  EXPECT_EQ(CountLines("/proc/self/mountinfo"), mounts_before) << "mounts leaked";
+  EXPECT_EQ(CountEntries("/proc/self/task"), tasks_before) << "threads leaked";
+  auto trees = TreeDirs();
+  if (engine->Info().enforcement == Enforcement::kCgroup) EXPECT_FALSE(trees.empty());
+  for (const auto& dir : trees) EXPECT_EQ(Groups(dir), 0) << dir << " still has task cgroups";
+  // Only the hatchery is left as our child: no zygote, no init outlived its task.
+  std::ifstream children("/proc/self/task/" + std::to_string(getpid()) + "/children");
+  std::string kids((std::istreambuf_iterator<char>(children)), {});
+  std::istringstream ss(kids);
+  int count = 0;
+  for (std::string pid; ss >> pid;) ++count;
+  EXPECT_LE(count, 2) << "children: " << kids << " (the hatchery, and the schema validator)";
+}
+
+}  // namespace
+}  // namespace brood::testing
