@@ -120,15 +120,17 @@ sys::Status EngineImpl::Init() {
   info_.cgroup_version = cgroup::VersionName(probe.version);
   if (probe.usable()) {
     auto tree = SharedTree(opts_.cgroup_root);
-    if (tree.ok()) tree_ = std::move(tree.value());
-    else cgroup_error_ = tree.status().message();
+    if (tree.ok())
+      tree_ = std::move(tree.value());
+    else
+      cgroup_error_ = tree.status().message();
   } else {
     cgroup_error_ = "no writable cgroup with the memory, pids and cpu controllers";
     for (const auto& p : probe.problems) cgroup_error_ += "; " + p;
   }
   if (!tree_) {
-    cgroup_error_ += " (pass --allow-no-cgroups to run with rlimits instead" +
-                     std::string(kDoctorHint) + ")";
+    cgroup_error_ +=
+        " (pass --allow-no-cgroups to run with rlimits instead" + std::string(kDoctorHint) + ")";
     info_.enforcement = Enforcement::kRlimit;
   }
 
@@ -197,6 +199,7 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
     gl.cpus = limits.cpus;
     BROOD_RETURN_IF_ERROR((*group)->SetLimits(gl));
     zc.cgroup_procs = (*group)->ProcsFiles();
+    if (auto oom = (*group)->OomEventFd(); oom.ok()) p.oom_event = std::move(oom.value());
     p.group = std::move(group.value());
   }
   auto z = hatchery_->SpawnZygote(zc);
@@ -238,8 +241,8 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
     (void)p.group->ResetPeak();  // the zygote built its root in the group
     if (auto u = p.group->ReadUsage(); u.ok()) p.cpu_baseline_ns = u->cpu_ns;
   }
-  zygote::RunFds fds{spec_fd->get(), stdin_task ? stdin_task.get() : -1, out->w.get(),
-                     err->w.get(), report->w.get()};
+  zygote::RunFds fds{spec_fd->get(), stdin_task ? stdin_task.get() : -1, out->w.get(), err->w.get(),
+                     report->w.get()};
   auto pidfd = zygote::RunInZygote(p.zygote, fds);
   if (!pidfd.ok()) return pidfd.status();
   p.init_pidfd = std::move(pidfd.value());

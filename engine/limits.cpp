@@ -1,8 +1,8 @@
+#include "brood/limits.hpp"
+
 #include <sys/sysinfo.h>
 
 #include <string>
-
-#include "brood/limits.hpp"
 
 namespace brood {
 namespace {
@@ -26,12 +26,12 @@ std::string CheckInt(const char* name, int64_t v, int64_t max) {
 std::string CheckLimits(const Limits& l, const LimitMaxima& max) {
   const int64_t ram = HostRamMb();
   const Limits r = l.Resolved();
-  for (auto msg : {CheckInt("wall_ms", r.wall_ms, max.wall_ms),
-                   CheckInt("cpu_ms", r.cpu_ms, max.cpu_ms),
-                   CheckInt("memory_mb", r.memory_mb, max.memory_mb ? max.memory_mb : ram),
-                   CheckInt("disk_mb", r.disk_mb, max.disk_mb ? max.disk_mb : ram),
-                   CheckInt("pids", r.pids, max.pids),
-                   CheckInt("output_bytes", r.output_bytes, max.output_bytes)}) {
+  for (auto msg :
+       {CheckInt("wall_ms", r.wall_ms, max.wall_ms), CheckInt("cpu_ms", r.cpu_ms, max.cpu_ms),
+        CheckInt("memory_mb", r.memory_mb, max.memory_mb ? max.memory_mb : ram),
+        CheckInt("disk_mb", r.disk_mb, max.disk_mb ? max.disk_mb : ram),
+        CheckInt("pids", r.pids, max.pids),
+        CheckInt("output_bytes", r.output_bytes, max.output_bytes)}) {
     if (!msg.empty()) return msg;
   }
   if (!(r.cpus > 0)) return "limits.cpus: " + std::to_string(r.cpus) + " is not positive";

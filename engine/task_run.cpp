@@ -37,6 +37,14 @@ void TaskRun::Arm() {
       p_.stdin_w.reset();  // EOF for the task
     });
   }
+  if (p_.oom_event) {
+    // The kernel's OOM event: the verdict itself comes from the group's oom_kill counter, read
+    // at the end; the event makes `memory` show in limits_hit even when the counter lags.
+    oom_ = r_->PollReadable(p_.oom_event.get(), [this](int res) {
+      oom_ = 0;
+      if (res > 0) obs_.memory_max_events += 1;
+    });
+  }
   // Until execve is reported, the wall limit counts from admission (a stuck setup ends too).
   ArmWall(p_.admitted_ns + p_.limits.wall_ms * kMs);
 }
@@ -70,9 +78,9 @@ void TaskRun::OnReport(std::span<const char> d) {
     switch (rep.kind) {
       case sandbox::ReportKind::kSetupError:
         if (!obs_.setup_error)
-          obs_.setup_error = std::string("sandbox setup failed at ") + sandbox::StageName(rep.stage) +
-                             ": " + sys::ErrnoName(rep.err) + " (" + std::strerror(rep.err) +
-                             "); run `brood doctor` to check this host";
+          obs_.setup_error = std::string("sandbox setup failed at ") +
+                             sandbox::StageName(rep.stage) + ": " + sys::ErrnoName(rep.err) + " (" +
+                             std::strerror(rep.err) + "); run `brood doctor` to check this host";
         break;
       case sandbox::ReportKind::kExeced:
         exec_ns_ = rep.time_ns;
@@ -101,8 +109,8 @@ void TaskRun::CheckCpu() {
   const int64_t used = static_cast<int64_t>(usage->cpu_ns - p_.cpu_baseline_ns);
   const int64_t left = p_.limits.cpu_ms * kMs - used;
   if (left <= 0) return Kill(KillReason::kCpu);
-  const double cores = std::max(0.01, std::min<double>(p_.limits.cpus,
-                                                       std::thread::hardware_concurrency()));
+  const double cores =
+      std::max(0.01, std::min<double>(p_.limits.cpus, std::thread::hardware_concurrency()));
   const int64_t wait = std::max<int64_t>(static_cast<int64_t>(left / cores), kMs);
   cpu_timer_ = r_->TimerAt(reactor::NowNs() + wait, [this] { CheckCpu(); });
 }
@@ -121,7 +129,7 @@ void TaskRun::OnStreamEnd() {
 
 void TaskRun::Finish() {
   finished_ = true;
-  for (auto* op : {&wall_timer_, &cpu_timer_, &pump_})
+  for (auto* op : {&wall_timer_, &cpu_timer_, &pump_, &oom_})
     if (*op) r_->Cancel(std::exchange(*op, 0));
   if (!end_ns_) end_ns_ = reactor::NowNs();
 
@@ -143,7 +151,7 @@ void TaskRun::Finish() {
       res.cpu_ms = static_cast<double>(u->cpu_ns - p_.cpu_baseline_ns) / 1e6;
       res.peak_memory_bytes = u->peak_memory_bytes;
       obs_.oom_kills = u->oom_kills;
-      obs_.memory_max_events = u->memory_max_events;
+      obs_.memory_max_events += u->memory_max_events;
       obs_.pids_max_events = u->pids_max_events;
     }
   }

@@ -25,10 +25,11 @@ struct TaskRunParams {
   Enforcement enforcement = Enforcement::kCgroup;
   int64_t admitted_ns = 0;
   sys::UniqueFd stdout_r, stderr_r, report_r, init_pidfd;
-  int stdin_source = -1;    // pumped into stdin_w (not owned)
-  sys::UniqueFd stdin_w;    // our end of the task's stdin pipe
+  int stdin_source = -1;  // pumped into stdin_w (not owned)
+  sys::UniqueFd stdin_w;  // our end of the task's stdin pipe
   zygote::ZygoteHandle zygote;
   std::unique_ptr<cgroup::Group> group;  // null in rlimit mode
+  sys::UniqueFd oom_event;               // readable when the group hits an OOM (may be empty)
   uint64_t cpu_baseline_ns = 0;
   std::function<void(Result)> on_done;
 };
@@ -59,7 +60,7 @@ class TaskRun {
   bool out_trunc_ = false, err_trunc_ = false;
   int64_t exec_ns_ = 0, end_ns_ = 0;
   int64_t cpu_us_rusage_ = 0, maxrss_kb_ = 0;
-  reactor::Reactor::OpId wall_timer_ = 0, cpu_timer_ = 0, pump_ = 0, zygote_poll_ = 0;
+  reactor::Reactor::OpId wall_timer_ = 0, cpu_timer_ = 0, pump_ = 0, zygote_poll_ = 0, oom_ = 0;
   bool finished_ = false;
 };
 

@@ -28,10 +28,17 @@ Verdict Decide(const Observation& o) {
   }
 
   switch (o.killed) {
-    case KillReason::kWall: v.status = Status::kTimeout; return v;
-    case KillReason::kCpu: v.status = Status::kCpuLimit; return v;
-    case KillReason::kOutput: v.status = Status::kOutputLimit; return v;
-    case KillReason::kNone: break;
+    case KillReason::kWall:
+      v.status = Status::kTimeout;
+      return v;
+    case KillReason::kCpu:
+      v.status = Status::kCpuLimit;
+      return v;
+    case KillReason::kOutput:
+      v.status = Status::kOutputLimit;
+      return v;
+    case KillReason::kNone:
+      break;
   }
   if (!o.exited_report) {
     v.status = Status::kSandboxError;
@@ -45,16 +52,21 @@ Verdict Decide(const Observation& o) {
   }
   if (v.signal) {
     const int sig = *v.signal;
-    if (sig == SIGSYS) v.status = Status::kViolation;
-    else if (sig == SIGXFSZ) v.status = Status::kDiskLimit;
+    if (sig == SIGSYS)
+      v.status = Status::kViolation;
+    else if (sig == SIGXFSZ)
+      v.status = Status::kDiskLimit;
     // rlimit mode: RLIMIT_CPU sends SIGXCPU at the soft limit, SIGKILL at the hard one.
     else if (o.rlimit_mode && (sig == SIGXCPU || (sig == SIGKILL && o.cpu_ms >= o.cpu_budget_ms)))
       v.status = Status::kCpuLimit;
-    else v.status = Status::kSignaled;
+    else
+      v.status = Status::kSignaled;
     return v;
   }
-  if (o.disk_full && !exited_zero) v.status = Status::kDiskLimit;
-  else v.status = exited_zero ? Status::kOk : Status::kFailed;
+  if (o.disk_full && !exited_zero)
+    v.status = Status::kDiskLimit;
+  else
+    v.status = exited_zero ? Status::kOk : Status::kFailed;
   return v;
 }
 

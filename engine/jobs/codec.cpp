@@ -69,10 +69,14 @@ bool IsValidUtf8(std::string_view s) {
     }
     int n;
     uint32_t cp;
-    if ((c & 0xe0) == 0xc0) n = 1, cp = c & 0x1f;
-    else if ((c & 0xf0) == 0xe0) n = 2, cp = c & 0x0f;
-    else if ((c & 0xf8) == 0xf0) n = 3, cp = c & 0x07;
-    else return false;
+    if ((c & 0xe0) == 0xc0)
+      n = 1, cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0)
+      n = 2, cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0)
+      n = 3, cp = c & 0x07;
+    else
+      return false;
     if (end - p <= n) return false;
     for (int i = 1; i <= n; ++i) {
       if ((p[i] & 0xc0) != 0x80) return false;

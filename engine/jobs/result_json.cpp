@@ -25,17 +25,28 @@ Json OrNull(const std::optional<T>& v) {
 
 const char* StatusName(Status s) {
   switch (s) {
-    case Status::kInvalidJob: return "invalid_job";
-    case Status::kSandboxError: return "sandbox_error";
-    case Status::kTimeout: return "timeout";
-    case Status::kCpuLimit: return "cpu_limit";
-    case Status::kOutputLimit: return "output_limit";
-    case Status::kMemoryLimit: return "memory_limit";
-    case Status::kViolation: return "violation";
-    case Status::kSignaled: return "signaled";
-    case Status::kDiskLimit: return "disk_limit";
-    case Status::kFailed: return "failed";
-    case Status::kOk: return "ok";
+    case Status::kInvalidJob:
+      return "invalid_job";
+    case Status::kSandboxError:
+      return "sandbox_error";
+    case Status::kTimeout:
+      return "timeout";
+    case Status::kCpuLimit:
+      return "cpu_limit";
+    case Status::kOutputLimit:
+      return "output_limit";
+    case Status::kMemoryLimit:
+      return "memory_limit";
+    case Status::kViolation:
+      return "violation";
+    case Status::kSignaled:
+      return "signaled";
+    case Status::kDiskLimit:
+      return "disk_limit";
+    case Status::kFailed:
+      return "failed";
+    case Status::kOk:
+      return "ok";
   }
   return "sandbox_error";
 }
@@ -47,14 +58,22 @@ int ExecExitCode(Status s, std::optional<int> exit_code, std::optional<int> sign
     case Status::kDiskLimit:
       if (exit_code) return *exit_code;
       return signal ? 128 + *signal : 1;
-    case Status::kSignaled: return 128 + signal.value_or(SIGKILL);
-    case Status::kTimeout: return 124;
-    case Status::kMemoryLimit: return 137;
-    case Status::kCpuLimit: return 152;
-    case Status::kOutputLimit: return 153;
-    case Status::kViolation: return 159;
-    case Status::kSandboxError: return 125;
-    case Status::kInvalidJob: return 2;
+    case Status::kSignaled:
+      return 128 + signal.value_or(SIGKILL);
+    case Status::kTimeout:
+      return 124;
+    case Status::kMemoryLimit:
+      return 137;
+    case Status::kCpuLimit:
+      return 152;
+    case Status::kOutputLimit:
+      return 153;
+    case Status::kViolation:
+      return 159;
+    case Status::kSandboxError:
+      return 125;
+    case Status::kInvalidJob:
+      return 2;
   }
   return 125;
 }
@@ -81,10 +100,10 @@ std::string ResultToJson(const Result& r) {
     j["limits_hit"] = r.limits_hit;
     j["limits_enforced"] = r.limits_enforced == Enforcement::kCgroup ? "cgroup" : "rlimit";
     const Limits& l = r.limits;
-    j["limits"] = Json{{"wall_ms", l.wall_ms},     {"cpu_ms", l.cpu_ms},
-                       {"memory_mb", l.memory_mb}, {"disk_mb", l.disk_mb},
-                       {"pids", l.pids},           {"output_bytes", l.output_bytes},
-                       {"cpus", l.cpus}};
+    j["limits"] =
+        Json{{"wall_ms", l.wall_ms}, {"cpu_ms", l.cpu_ms}, {"memory_mb", l.memory_mb},
+             {"disk_mb", l.disk_mb}, {"pids", l.pids},     {"output_bytes", l.output_bytes},
+             {"cpus", l.cpus}};
     Json files = Json::object();
     for (const auto& [name, content] : r.files) files[name] = Blob(content);
     j["files"] = std::move(files);

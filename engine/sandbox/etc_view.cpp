@@ -15,13 +15,41 @@ namespace {
 
 // Files and directories programs need: the dynamic loader, name service, time, TLS roots,
 // locale, and interpreter configuration. Directories are bound read-only, files copied.
-constexpr const char* kEtcAllowList[] = {
-    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "nsswitch.conf", "host.conf",
-    "hosts", "resolv.conf", "gai.conf", "services", "protocols", "localtime", "timezone",
-    "ssl/certs", "ssl/openssl.cnf", "ca-certificates", "ca-certificates.conf", "locale.alias",
-    "locale.conf", "default/locale", "mime.types", "os-release", "debian_version", "inputrc",
-    "bash.bashrc", "profile", "environment", "python3", "python3.11", "perl", "gdb", "magic",
-    "java-17-openjdk", "fonts", "mailcap"};
+constexpr const char* kEtcAllowList[] = {"ld.so.cache",
+                                         "ld.so.conf",
+                                         "ld.so.conf.d",
+                                         "alternatives",
+                                         "nsswitch.conf",
+                                         "host.conf",
+                                         "hosts",
+                                         "resolv.conf",
+                                         "gai.conf",
+                                         "services",
+                                         "protocols",
+                                         "localtime",
+                                         "timezone",
+                                         "ssl/certs",
+                                         "ssl/openssl.cnf",
+                                         "ca-certificates",
+                                         "ca-certificates.conf",
+                                         "locale.alias",
+                                         "locale.conf",
+                                         "default/locale",
+                                         "mime.types",
+                                         "os-release",
+                                         "debian_version",
+                                         "inputrc",
+                                         "bash.bashrc",
+                                         "profile",
+                                         "environment",
+                                         "python3",
+                                         "python3.11",
+                                         "perl",
+                                         "gdb",
+                                         "magic",
+                                         "java-17-openjdk",
+                                         "fonts",
+                                         "mailcap"};
 
 constexpr char kPasswd[] =
     "root:x:0:0:root:/root:/usr/sbin/nologin\n"
@@ -63,7 +91,8 @@ sys::Status MkdirP(const std::string& path) {
   for (size_t i = 1; i <= path.size(); ++i) {
     if (i == path.size() || path[i] == '/') {
       std::string p = path.substr(0, i);
-      if (mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) return sys::PosixError("mkdir(" + p + ")");
+      if (mkdir(p.c_str(), 0755) != 0 && errno != EEXIST)
+        return sys::PosixError("mkdir(" + p + ")");
     }
   }
   return sys::OkStatus();

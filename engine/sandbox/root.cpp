@@ -127,8 +127,8 @@ sys::Status BuildAndPivotRoot(const RootConfig& config) {
   // already mounted in the mount namespace. Keep the host's here until each task has mounted
   // its own; the task's init then detaches it (see task.cpp).
   BROOD_RETURN_IF_ERROR(Mount("/proc", root + "/proc", nullptr, MS_BIND | MS_REC));
-  BROOD_RETURN_IF_ERROR(Mount(nullptr, root, nullptr,
-                              MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV));
+  BROOD_RETURN_IF_ERROR(
+      Mount(nullptr, root, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV));
   src_fd.reset();
 
   // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves the

@@ -109,8 +109,7 @@ int SetRlimits(const TaskSpec& spec) {
   if (set(RLIMIT_CORE, 0, 0) != 0) return errno;
   if (set(RLIMIT_NOFILE, 1024, 1024) != 0) return errno;
   rlim_t stack_hard = static_cast<rlim_t>(spec.memory_mb) * mib;
-  if (set(RLIMIT_STACK, 8 * mib < stack_hard ? 8 * mib : stack_hard, stack_hard) != 0)
-    return errno;
+  if (set(RLIMIT_STACK, 8 * mib < stack_hard ? 8 * mib : stack_hard, stack_hard) != 0) return errno;
   if (spec.rlimit_mode) {
     // Weaker stand-ins for the cgroup limits (DESIGN §2): per process, not per task.
     rlim_t cpu_s = static_cast<rlim_t>((spec.cpu_ms + 999) / 1000);
@@ -250,9 +249,9 @@ sys::StatusOr<StartedTask> StartTask(const TaskSpec& spec, const TaskFds& fds,
                                      const SeccompProgram& seccomp) {
   int pidfd = -1;
   // A raw clone (fork semantics, no new stack): the zygote is single-threaded.
-  long pid = syscall(SYS_clone,
-                     CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD,
-                     nullptr, &pidfd, nullptr, nullptr);
+  long pid = syscall(
+      SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD,
+      nullptr, &pidfd, nullptr, nullptr);
   if (pid < 0) return sys::PosixError("clone(NEWPID|NEWNS|NEWIPC|NEWUTS)");
   if (pid == 0) RunInit(spec, fds, seccomp);
   StartedTask t;

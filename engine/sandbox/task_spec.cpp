@@ -48,21 +48,36 @@ std::optional<TaskSpec> DecodeTaskSpec(std::string_view bytes) {
 
 const char* StageName(Stage s) {
   switch (s) {
-    case Stage::kNone: return "none";
-    case Stage::kHostname: return "sethostname";
-    case Stage::kMountProc: return "mount /proc";
-    case Stage::kMountWorkspace: return "mount workspace tmpfs";
-    case Stage::kMountDevpts: return "mount /dev/pts";
-    case Stage::kFork: return "fork task";
-    case Stage::kSession: return "setsid";
-    case Stage::kRlimits: return "setrlimit";
-    case Stage::kSetIds: return "set sandbox uid/gid";
-    case Stage::kFiles: return "write files";
-    case Stage::kChdir: return "chdir cwd";
-    case Stage::kCaps: return "drop capabilities";
-    case Stage::kNoNewPrivs: return "no_new_privs";
-    case Stage::kSeccomp: return "load seccomp";
-    case Stage::kStdio: return "stdio";
+    case Stage::kNone:
+      return "none";
+    case Stage::kHostname:
+      return "sethostname";
+    case Stage::kMountProc:
+      return "mount /proc";
+    case Stage::kMountWorkspace:
+      return "mount workspace tmpfs";
+    case Stage::kMountDevpts:
+      return "mount /dev/pts";
+    case Stage::kFork:
+      return "fork task";
+    case Stage::kSession:
+      return "setsid";
+    case Stage::kRlimits:
+      return "setrlimit";
+    case Stage::kSetIds:
+      return "set sandbox uid/gid";
+    case Stage::kFiles:
+      return "write files";
+    case Stage::kChdir:
+      return "chdir cwd";
+    case Stage::kCaps:
+      return "drop capabilities";
+    case Stage::kNoNewPrivs:
+      return "no_new_privs";
+    case Stage::kSeccomp:
+      return "load seccomp";
+    case Stage::kStdio:
+      return "stdio";
   }
   return "?";
 }

@@ -20,13 +20,13 @@ struct TaskSpec {
   std::vector<std::string> envp;  // "K=V", complete (defaults already applied)
   std::string cwd = "/workspace";
   std::map<std::string, std::string> files;  // relative path -> bytes, written as the sandbox user
-  bool has_stdin = false;         // else the task's stdin is /dev/null
-  int64_t disk_mb = 256;          // the tmpfs for /workspace, /tmp and /dev/shm
+  bool has_stdin = false;                    // else the task's stdin is /dev/null
+  int64_t disk_mb = 256;                     // the tmpfs for /workspace, /tmp and /dev/shm
   uint64_t disk_inodes = 4096;
-  int64_t memory_mb = 512;        // for rlimit mode
-  int64_t cpu_ms = 10000;         // for rlimit mode (RLIMIT_CPU)
-  int64_t pids = 128;             // for rlimit mode (RLIMIT_NPROC)
-  bool rlimit_mode = false;       // no cgroup: rlimits stand in for memory/pids/cpu
+  int64_t memory_mb = 512;   // for rlimit mode
+  int64_t cpu_ms = 10000;    // for rlimit mode (RLIMIT_CPU)
+  int64_t pids = 128;        // for rlimit mode (RLIMIT_NPROC)
+  bool rlimit_mode = false;  // no cgroup: rlimits stand in for memory/pids/cpu
 };
 
 std::string EncodeTaskSpec(const TaskSpec& spec);

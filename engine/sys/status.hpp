@@ -43,7 +43,7 @@ const char* ErrnoName(int err);
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  StatusOr(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   StatusOr(Status status) : v_(std::move(status)) {}  // NOLINT
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {
@@ -59,10 +59,10 @@ class [[nodiscard]] StatusOr {
   std::variant<T, Status> v_;
 };
 
-#define BROOD_RETURN_IF_ERROR(expr)      \
-  do {                                   \
-    ::brood::sys::Status _st = (expr);   \
-    if (!_st.ok()) return _st;           \
+#define BROOD_RETURN_IF_ERROR(expr)    \
+  do {                                 \
+    ::brood::sys::Status _st = (expr); \
+    if (!_st.ok()) return _st;         \
   } while (0)
 
 }  // namespace brood::sys

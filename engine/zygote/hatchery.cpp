@@ -198,7 +198,8 @@ sys::StatusOr<ZygoteHandle> Hatchery::SpawnZygote(const ZygoteConfig& config) {
   uint32_t kind = rr.U32();
   std::string zerr = rr.Str();
   if (ready->bytes.empty()) return sys::Status::Error("zygote exited during setup");
-  if (kind != static_cast<uint32_t>(ZygoteMsg::kReady)) return sys::Status::Error("zygote: bad ready");
+  if (kind != static_cast<uint32_t>(ZygoteMsg::kReady))
+    return sys::Status::Error("zygote: bad ready");
   if (!zerr.empty()) return sys::Status::Error("zygote setup: " + zerr);
   return z;
 }

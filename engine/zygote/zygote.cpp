@@ -2,8 +2,8 @@
 
 #include <sched.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/fsuid.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -142,8 +142,10 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
     auto m = ReceiveMessage(sock);
     if (!m.ok() || (m->bytes.empty() && m->fds.empty())) _exit(0);
     WireReader r(m->bytes);
-    if (r.U32() == static_cast<uint32_t>(ZygoteMsg::kRun)) HandleRun(sock, *m, seccomp);
-    else Reply(sock, ZygoteMsg::kStarted, "zygote: unknown request");
+    if (r.U32() == static_cast<uint32_t>(ZygoteMsg::kRun))
+      HandleRun(sock, *m, seccomp);
+    else
+      Reply(sock, ZygoteMsg::kStarted, "zygote: unknown request");
   }
 }
 

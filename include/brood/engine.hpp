@@ -21,7 +21,7 @@ namespace brood {
 enum class OnViolation { kErrno, kKill };
 
 struct EngineOptions {
-  std::string root_dir;     // empty: the host's /usr /bin /lib* /sbin and /etc view
+  std::string root_dir;  // empty: the host's /usr /bin /lib* /sbin and /etc view
   OnViolation on_violation = OnViolation::kErrno;
   std::string cgroup_root;  // empty: below brood's own cgroup (/proc/self/cgroup)
   uint32_t uid_base = 100000;

@@ -20,9 +20,9 @@ struct Expect {
 
 struct Job {
   std::string id;
-  std::vector<std::string> argv;       // cmd; for "shell" jobs: {"/bin/sh", "-c", shell}
-  std::string stdin_data;              // bytes given to the task's stdin (ignored if stdin_fd set)
-  int stdin_fd = -1;                   // stream this fd into the task's stdin instead (exec)
+  std::vector<std::string> argv;  // cmd; for "shell" jobs: {"/bin/sh", "-c", shell}
+  std::string stdin_data;         // bytes given to the task's stdin (ignored if stdin_fd set)
+  int stdin_fd = -1;              // stream this fd into the task's stdin instead (exec)
   std::map<std::string, std::string> env;    // added to the default environment
   std::map<std::string, std::string> files;  // relative path in /workspace -> content bytes
   std::string cwd = "/workspace";

@@ -2,6 +2,8 @@
 // forwarding, and the same isolation as root and as an unprivileged user.
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
+#include <seccomp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,8 +28,10 @@ struct BroodRun {
 constexpr uid_t kNobody = 65534;
 
 // Runs brood with args, `input` on stdin (a pipe), optionally as another user.
+// deny_userns: brood runs where user namespaces cannot be made (as under a hardened container
+// or Ubuntu's AppArmor restriction), to prove it then refuses rather than run unsandboxed.
 BroodRun Brood(const std::vector<std::string>& args, const std::string& input = "",
-          uid_t as_uid = 0) {
+               uid_t as_uid = 0, bool deny_userns = false) {
   int in[2], out[2], err[2];
   EXPECT_EQ(pipe2(in, O_CLOEXEC), 0);
   EXPECT_EQ(pipe2(out, O_CLOEXEC), 0);
@@ -42,6 +46,14 @@ BroodRun Brood(const std::vector<std::string>& args, const std::string& input = 
       if (setgroups(0, nullptr) != 0 || setresgid(as_uid, as_uid, as_uid) != 0 ||
           setresuid(as_uid, as_uid, as_uid) != 0)
         _exit(99);
+    }
+    if (deny_userns) {
+      scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+      seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
+                       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
+      seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
+      if (seccomp_load(ctx) != 0) _exit(97);
     }
     std::vector<char*> argv{const_cast<char*>(BROOD_BIN)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -133,8 +145,24 @@ TEST(Exec, ImpossibleLimitIsInvalidJobNamingTheField) {
   EXPECT_NE(r.record["error"].get<std::string>().find("memory_mb"), std::string::npos);
 }
 
+TEST(Exec, NeverRunsUnsandboxedWithoutUserNamespaces) {
+  BroodRun r = Brood(Exec({}, {"sh", "-c", "echo ran"}), "", 0, /*deny_userns=*/true);
+  EXPECT_EQ(r.exit_code, 125) << r.out << r.err;
+  EXPECT_EQ(r.record["status"], "sandbox_error");
+  std::string error = r.record["error"];
+  EXPECT_NE(error.find("CLONE_NEWUSER"), std::string::npos) << error;
+  EXPECT_NE(error.find("brood doctor"), std::string::npos) << error;
+  EXPECT_EQ(r.out.find("ran"), std::string::npos);
+}
+
+bool Root() { return geteuid() == 0; }
+#define REQUIRE_ROOT()                                                                        \
+  if (!Root()) GTEST_SKIP() << "needs root to switch to an unprivileged user or hand over a " \
+                               "cgroup"
+
 // Unprivileged: without a writable cgroup, limits cannot be held: sandbox_error naming the fix.
 TEST(ExecUnprivileged, WithoutCgroupsRefusesAndNamesTheFix) {
+  REQUIRE_ROOT();
   BroodRun r = Brood(Exec({}, {"true"}), "", kNobody);
   EXPECT_EQ(r.exit_code, 125) << r.err;
   EXPECT_EQ(r.record["status"], "sandbox_error");
@@ -152,7 +180,7 @@ struct Check {
 const Check kIsolation[] = {
     {"uid", "id -u; id -g", "1000\n1000\n"},
     {"hostname", "hostname", "brood\n"},
-    {"pids", "ls /proc | grep -c '^[0-9]'", "4\n"},  // init, sh, ls, grep
+    {"pids", "ls /proc | grep -c '^[0-9]'", "4\n"},                    // init, sh, ls, grep
     {"fds", "ls /proc/self/fd | sort -n | tr '\\n' ' '", "0 1 2 3 "},  // 3: ls's own dir
     {"host_home", "ls /root /home 2>&1 | grep -c 'No such file'", "2\n"},
     {"build_dir", "test -e " BROOD_SOURCE_DIR " && echo visible || echo gone", "gone\n"},
@@ -175,9 +203,13 @@ void CheckIsolation(std::vector<std::string> opts, uid_t uid, const char* expect
   }
 }
 
-TEST(ExecIsolation, AsRoot) { CheckIsolation({}, 0, "cgroup"); }
+TEST(ExecIsolation, AsRoot) {
+  REQUIRE_ROOT();
+  CheckIsolation({}, 0, "cgroup");
+}
 
 TEST(ExecIsolation, AsUnprivilegedUserWithRlimits) {
+  REQUIRE_ROOT();
   setenv("BROOD_HOST_SECRET", "x", 1);
   CheckIsolation({"--allow-no-cgroups"}, kNobody, "rlimit");
 }
@@ -188,6 +220,7 @@ TEST(ExecIsolation, AsUnprivilegedUserWithRlimits) {
 class DelegatedV1 : public ::testing::Test {
  protected:
   void SetUp() override {
+    REQUIRE_ROOT();
     if (access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) != 0)
       GTEST_SKIP() << "this host has no cgroup v1 memory hierarchy (pure v2?): v1 delegation "
                       "is tested only where v1 runs";
@@ -235,8 +268,8 @@ class DelegatedV1 : public ::testing::Test {
 TEST_F(DelegatedV1, UnprivilegedUserGetsCgroupLimits) {
   CheckIsolation({"--cgroup-root", root_}, kNobody, "cgroup");
   BroodRun r = Brood(Exec({"--cgroup-root", root_, "--memory-mb", "32", "--disk-mb", "8"},
-                     {"python3", "-c", "x = bytearray(200 << 20)"}),
-                "", kNobody);
+                          {"python3", "-c", "x = bytearray(200 << 20)"}),
+                     "", kNobody);
   EXPECT_EQ(r.record["status"], "memory_limit") << r.out << r.err;
 }
 

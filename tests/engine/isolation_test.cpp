@@ -22,9 +22,9 @@ Result Probe(std::vector<std::string> args) {
 
 // GTEST_SKIP inside Probe returns an empty result; stop the test then.
 // The probe exits 1 when the operation it tried failed: PROBE for those, PROBE_OK otherwise.
-#define PROBE(var, ...)                      \
-  Result var = Probe({__VA_ARGS__});         \
-  if (::testing::Test::IsSkipped()) return;  \
+#define PROBE(var, ...)                     \
+  Result var = Probe({__VA_ARGS__});        \
+  if (::testing::Test::IsSkipped()) return; \
   ASSERT_TRUE(var.status == Status::kOk || var.status == Status::kFailed) << var.error.value_or("")
 #define PROBE_OK(var, ...) \
   PROBE(var, __VA_ARGS__); \

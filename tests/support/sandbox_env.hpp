@@ -27,8 +27,8 @@ Result RunChecked(Engine* engine, const Job& job);
 // Host processes whose real uid is `uid` (sandbox users left behind would show up here).
 std::vector<int> ProcessesOfUid(unsigned uid);
 
-#define BROOD_ENGINE_OR_SKIP(var, ...)                                              \
-  ::brood::Engine* var = ::brood::testing::SharedEngine(__VA_ARGS__);               \
+#define BROOD_ENGINE_OR_SKIP(var, ...)                                \
+  ::brood::Engine* var = ::brood::testing::SharedEngine(__VA_ARGS__); \
   if (!var) GTEST_SKIP() << "host cannot sandbox: " << ::brood::testing::EngineError()
 
 }  // namespace brood::testing
