@@ -31,6 +31,10 @@ void TaskRun::Arm() {
   r_->ReadStream(
       p_.report_r.get(), [this](std::span<const char> d) { OnReport(d); },
       [this](int) { OnStreamEnd(); });
+  // init's exit is the fourth "stream": its pidfd turns readable only after the kernel has
+  // killed and reaped every process of the namespace (init's report fd closes earlier, while
+  // they are still dying), so cgroup figures and removal see a group with nothing left in it.
+  r_->PollReadable(p_.init_pidfd.get(), [this](int) { OnStreamEnd(); });
   if (p_.stdin_source >= 0) {
     pump_ = r_->Pump(p_.stdin_source, p_.stdin_w.get(), [this](int) {
       pump_ = 0;

@@ -1,6 +1,7 @@
 // One running task as seen from the reactor thread: a state machine fed only by reactor events.
 //   starting (pipes armed) -> running (execve reported; wall and CPU timers armed)
-//   -> exited (report, stdout and stderr all at EOF) -> collected (cgroup read, verdict)
+//   -> exited (report, stdout, stderr at EOF, init's pidfd readable) -> collected (cgroup read,
+//   verdict)
 //   -> reported (zygote gone, cgroup removed, on_done called).
 #pragma once
 
@@ -53,7 +54,7 @@ class TaskRun {
 
   reactor::Reactor* r_;
   TaskRunParams p_;
-  int open_streams_ = 3;
+  int open_streams_ = 4;  // stdout, stderr, report, init's exit
   Observation obs_;
   std::string out_, err_;
   uint64_t out_bytes_ = 0, err_bytes_ = 0;
