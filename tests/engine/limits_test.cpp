@@ -28,7 +28,7 @@ TEST(Limits, WallClockKillsDaemonizedChildrenToo) {
   job.limits.wall_ms = 200;
   Result r = RunChecked(engine, job);
   EXPECT_EQ(r.status, Status::kTimeout);
-  EXPECT_TRUE(ProcessesOfUid(engine->Info().host_uid).empty());
+  EXPECT_TRUE(SandboxDescendants().empty());
 }
 
 TEST(Limits, CpuTimeOfAllProcessesTogether) {
@@ -76,7 +76,7 @@ TEST(Limits, ForkBombIsContainedByPids) {
   Result r = RunChecked(engine, job);
   EXPECT_EQ(r.status, Status::kTimeout);
   EXPECT_TRUE(Hit(r, "pids"));
-  EXPECT_TRUE(ProcessesOfUid(engine->Info().host_uid).empty());
+  EXPECT_TRUE(SandboxDescendants().empty());
 }
 
 TEST(Limits, OutputFloodIsCutAndKilled) {

@@ -68,23 +68,34 @@ Result RunChecked(Engine* engine, const Job& job) {
   return r;
 }
 
-std::vector<int> ProcessesOfUid(unsigned uid) {
-  std::vector<int> out;
+std::vector<int> SandboxDescendants() {
+  std::map<int, int> parent;
   DIR* d = opendir("/proc");
-  if (!d) return out;
+  if (!d) return {};
   while (dirent* e = readdir(d)) {
     int pid = atoi(e->d_name);
     if (pid <= 0) continue;
-    std::ifstream status("/proc/" + std::string(e->d_name) + "/status");
+    std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
     std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("Uid:", 0) == 0) {
-        if (std::stoul(line.substr(4)) == uid) out.push_back(pid);
+    if (!std::getline(stat, line)) continue;
+    auto close = line.rfind(')');  // comm may hold spaces and parentheses
+    int ppid = 0;
+    if (close == std::string::npos || sscanf(line.c_str() + close + 2, "%*c %d", &ppid) != 1)
+      continue;
+    parent[pid] = ppid;
+  }
+  closedir(d);
+  std::vector<int> out;
+  const int self = getpid();
+  for (auto [pid, ppid] : parent) {
+    int depth = 1;
+    for (int p = ppid; p > 1 && depth < 64; p = parent.count(p) ? parent[p] : 0, ++depth) {
+      if (p == self) {
+        if (depth >= 2) out.push_back(pid);
         break;
       }
     }
   }
-  closedir(d);
   return out;
 }
 

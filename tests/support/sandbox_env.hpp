@@ -24,8 +24,9 @@ Job CmdJob(std::vector<std::string> argv);
 // Runs and checks that the record is valid against the result schema.
 Result RunChecked(Engine* engine, const Job& job);
 
-// Host processes whose real uid is `uid` (sandbox users left behind would show up here).
-std::vector<int> ProcessesOfUid(unsigned uid);
+// Descendants of this process below its direct children (the hatchery, the schema validator):
+// any zygote, task init or task process still alive shows up here.
+std::vector<int> SandboxDescendants();
 
 #define BROOD_ENGINE_OR_SKIP(var, ...)                                \
   ::brood::Engine* var = ::brood::testing::SharedEngine(__VA_ARGS__); \
