@@ -54,8 +54,7 @@ sys::Status WriteIdMaps(pid_t pid, const ZygoteConfig& config) {
   if (write(up, &c, 1) != 1) _exit(1);
   if (read(down, &c, 1) != 1 || c != 'm') _exit(1);
   close(up);
-  close(down);
-  ZygoteMain(config, sock, seccomp);
+  ZygoteMain(config, sock, down, seccomp);
 }
 
 // In the hatchery: one zygote, its maps and cgroup. Replies on `client`.
@@ -101,11 +100,16 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
   }
   sys::Status st = WriteIdMaps(static_cast<pid_t>(pid), config);
   if (!st.ok()) return fail(st.Wrap("user namespace id maps"));
+  c = 'm';
+  if (write(down_w.get(), &c, 1) != 1) return fail(sys::PosixError("write(zygote sync)"));
+  // The zygote builds its root while we put it in its cgroup: on v1 the first attach after a
+  // quiet spell waits ~10 ms for an RCU grace period, which this overlaps. The zygote waits
+  // for 'c' before it says ready, so no task starts outside the cgroup.
   for (const auto& procs : config.cgroup_procs) {
     st = WriteProcFile(procs, std::to_string(pid));
     if (!st.ok()) return fail(st.Wrap("joining the task cgroup"));
   }
-  c = 'm';
+  c = 'c';
   if (write(down_w.get(), &c, 1) != 1) return fail(sys::PosixError("write(zygote sync)"));
   int fds[2] = {zsock.get(), zpidfd.get()};
   reply("", fds, static_cast<pid_t>(pid));

@@ -129,13 +129,16 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
   return std::move(reply->fds[0]);
 }
 
-[[noreturn]] void ZygoteMain(const ZygoteConfig& config, int sock,
+[[noreturn]] void ZygoteMain(const ZygoteConfig& config, int sock, int joined,
                              const sandbox::SeccompProgram& seccomp) {
   sys::Status st = Prepare(config);
   if (!st.ok()) {
     Reply(sock, ZygoteMsg::kReady, st.message());
     _exit(1);
   }
+  char c = 0;
+  if (read(joined, &c, 1) != 1 || c != 'c') _exit(1);  // the hatchery reports the failure
+  close(joined);
   prctl(PR_SET_DUMPABLE, 0);
   Reply(sock, ZygoteMsg::kReady, "");
   for (;;) {

@@ -50,9 +50,9 @@ struct RunFds {
 // Asks the zygote to start a task; returns the pidfd of the task's init.
 sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& fds);
 
-// Zygote side: never returns. `sock` is the zygote's end; `sync` the pipe from the hatchery
-// that says the id maps are written.
-[[noreturn]] void ZygoteMain(const ZygoteConfig& config, int sock,
+// Zygote side: never returns. `sock` is the zygote's end; `joined` the pipe on which the
+// hatchery writes 'c' once the zygote is in its cgroup (the root is built meanwhile).
+[[noreturn]] void ZygoteMain(const ZygoteConfig& config, int sock, int joined,
                              const sandbox::SeccompProgram& seccomp);
 
 }  // namespace brood::zygote
