@@ -15,6 +15,8 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
+#include <vector>
 
 #include "cgroup/cgroup.hpp"
 #include "reactor/reactor.hpp"
@@ -89,6 +91,7 @@ class EngineImpl final : public Engine {
   sys::Status Init();
   Result Run(const Job& job) override;
   void Submit(Job job, std::function<void(Result)> on_result) override;
+  void CancelAll() override;
   EngineInfo Info() const override { return info_; }
 
  private:
@@ -107,6 +110,8 @@ class EngineImpl final : public Engine {
   std::mutex mu_;
   std::condition_variable idle_;
   int in_flight_ = 0;
+  std::atomic<bool> cancelled_{false};
+  std::unordered_set<TaskRun*> running_;  // reactor thread only
 };
 
 sys::Status EngineImpl::Init() {
@@ -166,6 +171,13 @@ EngineImpl::~EngineImpl() {
   if (reactor_thread_.joinable()) reactor_thread_.join();
   hatchery_.reset();
   tree_.reset();
+}
+
+void EngineImpl::CancelAll() {
+  cancelled_ = true;
+  reactor_->Post([this] {
+    for (TaskRun* t : std::vector<TaskRun*>(running_.begin(), running_.end())) t->Cancel();
+  });
 }
 
 Result EngineImpl::Run(const Job& job) {
@@ -267,6 +279,7 @@ void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
   if (std::string e = CheckLimits(limits, opts_.maxima); !e.empty())
     return fail(Status::kInvalidJob, e);
   if (job.argv.empty()) return fail(Status::kInvalidJob, "cmd: empty");
+  if (cancelled_) return fail(Status::kSandboxError, "cancelled: brood is stopping");
   if (!tree_ && !opts_.allow_no_cgroups)
     return fail(Status::kSandboxError, "cgroup limits unavailable: " + cgroup_error_);
 
@@ -284,8 +297,12 @@ void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
     std::lock_guard lock(mu_);
     if (--in_flight_ == 0) idle_.notify_all();
   };
+  params->running = &running_;
   reactor_->Post([this, p = std::make_shared<TaskRunParams>(std::move(params.value()))]() mutable {
     TaskRun::Start(reactor_.get(), std::move(*p));
+    // A CancelAll that ran while this task was starting has missed it: cancel it now.
+    if (cancelled_)
+      for (TaskRun* t : std::vector<TaskRun*>(running_.begin(), running_.end())) t->Cancel();
   });
 }
 

@@ -20,6 +20,7 @@ void TaskRun::Start(reactor::Reactor* reactor, TaskRunParams params) {
 }
 
 void TaskRun::Arm() {
+  if (p_.running) p_.running->insert(this);
   obs_.rlimit_mode = p_.enforcement == Enforcement::kRlimit;
   obs_.cpu_budget_ms = p_.limits.cpu_ms;
   r_->ReadStream(
@@ -177,6 +178,7 @@ void TaskRun::Finish() {
 // is gone.
 void TaskRun::Cleanup(Result result) {
   p_.zygote.sock.reset();
+  if (p_.running) p_.running->erase(this);
   auto done = [this, result = std::move(result)](int) mutable {
     p_.group.reset();
     auto cb = std::move(p_.on_done);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "brood/job.hpp"
 #include "brood/result.hpp"
@@ -33,12 +34,15 @@ struct TaskRunParams {
   sys::UniqueFd oom_event;               // readable when the group hits an OOM (may be empty)
   uint64_t cpu_baseline_ns = 0;
   std::function<void(Result)> on_done;
+  std::unordered_set<class TaskRun*>* running = nullptr;  // the engine's, reactor thread only
 };
 
 class TaskRun {
  public:
   // Arms everything; the TaskRun deletes itself after on_done. Reactor thread only.
   static void Start(reactor::Reactor* reactor, TaskRunParams params);
+  // Kills the task (SIGINT/SIGTERM of brood): its result is a "cancelled" sandbox_error.
+  void Cancel() { Kill(KillReason::kCancelled); }
 
  private:
   TaskRun(reactor::Reactor* r, TaskRunParams p) : r_(r), p_(std::move(p)) {}

@@ -27,6 +27,11 @@ Verdict Decide(const Observation& o) {
     v.signal = SIGKILL;  // brood's SIGKILL to the task's init
   }
 
+  if (o.killed == KillReason::kCancelled) {
+    v.status = Status::kSandboxError;
+    v.error = "cancelled: brood was asked to stop (SIGINT/SIGTERM) and killed the task";
+    return v;
+  }
   switch (o.killed) {
     case KillReason::kWall:
       v.status = Status::kTimeout;

@@ -11,7 +11,7 @@
 
 namespace brood {
 
-enum class KillReason { kNone, kWall, kCpu, kOutput };
+enum class KillReason { kNone, kWall, kCpu, kOutput, kCancelled };
 
 struct Observation {
   std::optional<std::string> setup_error;  // the sandbox could not be set up

@@ -1,8 +1,14 @@
 // The brood command line: a thin client of include/brood/.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +49,33 @@ void AddLimitOptions(CLI::App* app, brood::Limits& l) {
   app->add_option("--cpus", l.cpus, "CPU bandwidth in cores")->capture_default_str();
 }
 
+// Runs the job; a stop signal meanwhile cancels it (the engine kills the task and cleans up).
+brood::Result RunUntilSignal(brood::Engine& engine, brood::Job job, const sigset_t& signals,
+                             std::optional<int>* stopped_by) {
+  int sfd = signalfd(-1, &signals, SFD_CLOEXEC);
+  int done[2];
+  if (sfd < 0 || pipe2(done, O_CLOEXEC) != 0) return engine.Run(job);
+  brood::Result result;
+  engine.Submit(std::move(job), [&result, w = done[1]](brood::Result r) {
+    result = std::move(r);
+    (void)!write(w, "x", 1);
+  });
+  for (;;) {
+    pollfd fds[2] = {{done[0], POLLIN, 0}, {sfd, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) continue;
+    if (fds[0].revents) break;
+    signalfd_siginfo si;
+    if (fds[1].revents && read(sfd, &si, sizeof si) == sizeof si && !*stopped_by) {
+      *stopped_by = static_cast<int>(si.ssi_signo);
+      engine.CancelAll();
+    }
+  }
+  close(sfd);
+  close(done[0]);
+  close(done[1]);
+  return result;
+}
+
 int RunExec(const brood::EngineOptions& opts, const ExecArgs& a) {
   brood::Job job;
   job.id = "exec";
@@ -61,6 +94,13 @@ int RunExec(const brood::EngineOptions& opts, const ExecArgs& a) {
   // Forward our stdin when it is not a terminal; else the task reads /dev/null.
   if (!isatty(0)) job.stdin_fd = 0;
 
+  // SIGINT/SIGTERM/SIGHUP arrive on a signalfd: blocked before any thread exists, so every
+  // engine thread inherits the mask and only the wait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
+  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+
   std::string error;
   auto engine = brood::Engine::Create(opts, &error);
   if (!engine) {
@@ -72,7 +112,13 @@ int RunExec(const brood::EngineOptions& opts, const ExecArgs& a) {
     std::cout << brood::ResultToJson(r) << "\n";
     return 125;
   }
-  brood::Result r = engine->Run(job);
+  std::optional<int> stopped_by;
+  brood::Result r = RunUntilSignal(*engine, std::move(job), stop_signals, &stopped_by);
+  if (stopped_by) {
+    // Like a shell: the task was killed and cleaned up; no record for an interrupted task.
+    std::cerr << "brood exec: stopped by " << strsignal(*stopped_by) << "; the task was killed\n";
+    return 128 + *stopped_by;
+  }
   if (r.status == brood::Status::kInvalidJob) r.line = 1;  // exec's one job is "line 1"
   std::cout << brood::ResultToJson(r) << "\n" << std::flush;
   if (r.status == brood::Status::kSandboxError || r.status == brood::Status::kInvalidJob)

@@ -49,6 +49,11 @@ class Engine {
   // Runs a job and calls on_result (on an engine thread) when it is done. Thread-safe.
   virtual void Submit(Job job, std::function<void(Result)> on_result) = 0;
 
+  // Kills every task that is running or starting, and makes later submissions fail at once:
+  // their results come back as sandbox_error "cancelled". For SIGINT/SIGTERM handling.
+  // Thread-safe, async-signal-unsafe.
+  virtual void CancelAll() = 0;
+
   virtual EngineInfo Info() const = 0;
 };
 

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -155,10 +156,34 @@ TEST(Exec, NeverRunsUnsandboxedWithoutUserNamespaces) {
   EXPECT_EQ(r.out.find("ran"), std::string::npos);
 }
 
+// SIGTERM to brood exec: the task is killed, brood removes its cgroups and exits 128+15.
+TEST(Exec, SigtermKillsTheTaskAndCleansUp) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(BROOD_BIN, BROOD_BIN, "exec", "--", "sleep", "60", nullptr);
+    _exit(98);
+  }
+  usleep(500 * 1000);  // usually running by then; a signal during start-up is handled too
+  kill(pid, SIGTERM);
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st)) << "brood must exit, not die by the signal";
+  EXPECT_EQ(WEXITSTATUS(st), 128 + SIGTERM);
+  for (const char* h : {"/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup"}) {
+    std::string tree = std::string(h) + "/brood-" + std::to_string(pid);
+    EXPECT_NE(access(tree.c_str(), F_OK), 0) << tree << " was left behind";
+  }
+}
+
 bool Root() { return geteuid() == 0; }
-#define REQUIRE_ROOT()                                                                        \
-  if (!Root()) GTEST_SKIP() << "needs root to switch to an unprivileged user or hand over a " \
-                               "cgroup"
+#define REQUIRE_ROOT()                                                           \
+  if (!Root())                                                                   \
+  GTEST_SKIP() << "needs root to switch to an unprivileged user or hand over a " \
+                  "cgroup"
 
 // Unprivileged: without a writable cgroup, limits cannot be held: sandbox_error naming the fix.
 TEST(ExecUnprivileged, WithoutCgroupsRefusesAndNamesTheFix) {

@@ -3,8 +3,8 @@
 
 #include <fstream>
 #include <future>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 #include "support/sandbox_env.hpp"
 
