@@ -15,6 +15,18 @@ namespace {
 constexpr int64_t kMs = 1000000;
 }
 
+// The job's own mistakes (a cwd that cannot be entered, files that cannot be written) are
+// told as such; anything else is the host's, and `brood doctor` helps with those.
+static std::string SetupErrorMessage(sandbox::Stage stage, int err) {
+  std::string what = std::string(sys::ErrnoName(err)) + " (" + std::strerror(err) + ")";
+  if (stage == sandbox::Stage::kChdir)
+    return "the working directory (cwd) cannot be entered in the sandbox: " + what;
+  if (stage == sandbox::Stage::kFiles)
+    return "the job's files cannot be written into /workspace: " + what;
+  return std::string("sandbox setup failed at ") + sandbox::StageName(stage) + ": " + what +
+         "; run `brood doctor` to check this host";
+}
+
 void TaskRun::Start(reactor::Reactor* reactor, TaskRunParams params) {
   (new TaskRun(reactor, std::move(params)))->Arm();
 }
@@ -82,10 +94,7 @@ void TaskRun::OnReport(std::span<const char> d) {
     std::memcpy(&rep, d.data() + off, sizeof rep);
     switch (rep.kind) {
       case sandbox::ReportKind::kSetupError:
-        if (!obs_.setup_error)
-          obs_.setup_error = std::string("sandbox setup failed at ") +
-                             sandbox::StageName(rep.stage) + ": " + sys::ErrnoName(rep.err) + " (" +
-                             std::strerror(rep.err) + "); run `brood doctor` to check this host";
+        if (!obs_.setup_error) obs_.setup_error = SetupErrorMessage(rep.stage, rep.err);
         break;
       case sandbox::ReportKind::kExeced:
         exec_ns_ = rep.time_ns;

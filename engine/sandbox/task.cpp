@@ -100,6 +100,14 @@ int WriteFiles(const TaskSpec& spec) {
   return 0;
 }
 
+// mkdir -p for a directory below /workspace or /tmp (the task's tmpfs), as the sandbox user.
+bool MakeTaskDir(const std::string& dir) {
+  if (dir.rfind("/workspace/", 0) != 0 && dir.rfind("/tmp/", 0) != 0) return false;
+  for (size_t i = dir.find('/', 1); i != std::string::npos; i = dir.find('/', i + 1))
+    if (mkdir(dir.substr(0, i).c_str(), 0755) != 0 && errno != EEXIST) return false;
+  return mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST;
+}
+
 int SetRlimits(const TaskSpec& spec) {
   auto set = [](int res, rlim_t soft, rlim_t hard) {
     rlimit rl{soft, hard};
@@ -148,7 +156,11 @@ int DropCapabilities() {
   if (setresgid(kSandboxGid, kSandboxGid, kSandboxGid) != 0) Fail(rep, Stage::kSetIds, errno);
   if (setresuid(kSandboxUid, kSandboxUid, kSandboxUid) != 0) Fail(rep, Stage::kSetIds, errno);
   if (int err = WriteFiles(spec)) Fail(rep, Stage::kFiles, err);
-  if (chdir(spec.cwd.c_str()) != 0) Fail(rep, Stage::kChdir, errno);
+  if (chdir(spec.cwd.c_str()) != 0) {
+    // Like `docker run -w`: a working directory in the task's own tmpfs is made on demand.
+    if (errno != ENOENT || !MakeTaskDir(spec.cwd)) Fail(rep, Stage::kChdir, errno);
+    if (chdir(spec.cwd.c_str()) != 0) Fail(rep, Stage::kChdir, errno);
+  }
   if (int err = DropCapabilities()) Fail(rep, Stage::kCaps, err);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail(rep, Stage::kNoNewPrivs, errno);
   // Every fd but 0, 1, 2 closes at execve (the report fd stays usable until then).
