@@ -139,7 +139,9 @@ int main(int argc, char** argv) {
   CLI::App* exec = app.add_subcommand("exec", "run one task; print its result record");
   AddEngineOptions(exec, opts, on_violation);
   AddLimitOptions(exec, exec_args.limits);
-  exec->add_option("--env", exec_args.env, "KEY=VALUE added to the task's environment");
+  exec->add_option("--env", exec_args.env, "KEY=VALUE added to the task's environment (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   exec->add_option("--cwd", exec_args.cwd, "working directory inside the sandbox")
       ->capture_default_str();
   exec->add_option("--network", exec_args.network, "none: own namespace, loopback only")
