@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "sys/proctitle.hpp"
+
 namespace brood::sandbox {
 namespace {
 
@@ -193,6 +195,7 @@ int DropCapabilities() {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   ResetSignals();
   prctl(PR_SET_DUMPABLE, 0);
+  sys::SetProcessTitle("brood-init");
   if (sethostname("brood", 5) != 0) Fail(rep, Stage::kHostname, errno);
   // Fresh /proc: mounted aside while the host's is still there (the kernel requires a fully
   // visible procfs in the namespace), then the host's is detached and the new one moved in.

@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "sys/proctitle.hpp"
 #include "zygote/wire.hpp"
 
 namespace brood::zygote {
@@ -43,6 +44,7 @@ sys::Status WriteIdMaps(pid_t pid, const ZygoteConfig& config) {
                               pid_t hatchery, const sandbox::SeccompProgram& seccomp) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != hatchery) _exit(1);
+  sys::SetProcessTitle("brood-zygote");
   if (unshare(CLONE_NEWUSER) != 0) {
     WireWriter w;
     w.U32(static_cast<uint32_t>(ZygoteMsg::kReady));
@@ -153,7 +155,7 @@ sys::StatusOr<std::unique_ptr<Hatchery>> Hatchery::Start(const sandbox::SeccompP
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != self) _exit(1);
-    prctl(PR_SET_NAME, "brood-hatchery");
+    sys::ScrubProcessArea("brood-hatchery");
     // Keep stderr for diagnostics; the supervisor's stdin/stdout are not ours to hold open.
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     dup2(devnull, 0);
