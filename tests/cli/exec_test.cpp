@@ -209,7 +209,7 @@ const Check kIsolation[] = {
     // depends on scheduling): a handful, never the host's hundreds.
     {"pids", "n=$(ls /proc | grep -c '^[0-9]'); [ $n -le 6 ] && echo few || echo $n", "few\n"},
     // pid 1 is brood's init, and shows nothing of brood's own command line or environment.
-    {"pid1", "cat /proc/1/cmdline; echo; cat /proc/1/environ 2>/dev/null | wc -c",
+    {"pid1", "tr -d '\\0' < /proc/1/cmdline; echo; cat /proc/1/environ 2>/dev/null | wc -c",
      "brood-init\n0\n"},
     {"fds", "ls /proc/self/fd | sort -n | tr '\\n' ' '", "0 1 2 3 "},  // 3: ls's own dir
     {"host_home", "ls /root /home 2>&1 | grep -c 'No such file'", "2\n"},
