@@ -24,6 +24,7 @@
 #include "sandbox/task_spec.hpp"
 #include "task_run.hpp"
 #include "zygote/hatchery.hpp"
+#include "zygote/pool.hpp"
 
 namespace brood {
 namespace {
@@ -62,7 +63,7 @@ sys::StatusOr<sys::UniqueFd> MemfdWith(const std::string& bytes, const char* nam
 
 // One cgroup tree per process and --cgroup-root, shared by every Engine in it (the tree is
 // brood-<pid>; on v2 it also holds the process's own leaf). Group names are unique across them.
-std::atomic<uint64_t> g_group_seq{0};
+std::atomic<uint64_t> g_engine_seq{0};
 sys::StatusOr<std::shared_ptr<cgroup::Tree>> SharedTree(const std::string& root) {
   static std::mutex mu;
   static std::map<std::string, std::weak_ptr<cgroup::Tree>> trees;
@@ -95,7 +96,9 @@ class EngineImpl final : public Engine {
   EngineInfo Info() const override { return info_; }
 
  private:
-  sys::StatusOr<TaskRunParams> Prepare(const Job& job, const Limits& limits, int64_t admitted);
+  // *zygote_failed: the slot's zygote failed the request (it was recycled; a retry may work).
+  sys::StatusOr<TaskRunParams> Prepare(const Job& job, const Limits& limits, int64_t admitted,
+                                       bool* zygote_failed);
 
   EngineOptions opts_;
   EngineInfo info_;
@@ -103,6 +106,7 @@ class EngineImpl final : public Engine {
   std::shared_ptr<cgroup::Tree> tree_;
   std::string cgroup_error_;  // why tasks cannot have cgroup limits (when not allowed to go on)
   std::unique_ptr<zygote::Hatchery> hatchery_;
+  std::unique_ptr<zygote::Pool> pool_;
   std::unique_ptr<reactor::Reactor> reactor_;
   std::thread reactor_thread_;
   sys::UniqueFd uid_lock_;
@@ -155,6 +159,20 @@ sys::Status EngineImpl::Init() {
   if (!hatchery.ok()) return hatchery.status();
   hatchery_ = std::move(hatchery.value());
 
+  zygote::PoolConfig pc;
+  pc.slots = opts_.slots > 0 ? opts_.slots : std::max(1u, std::thread::hardware_concurrency());
+  if (pc.slots > static_cast<int>(kUidsPerInstance))
+    return sys::Status::Error("at most " + std::to_string(kUidsPerInstance) + " slots");
+  pc.system_root = opts_.root_dir.empty() ? "/" : opts_.root_dir;
+  pc.host_uid_base = host_uid_;
+  pc.host_gid_base = host_gid_;
+  pc.same_uid_for_all = geteuid() != 0;
+  pc.warm = opts_.warm;
+  pc.group_prefix = "e" + std::to_string(g_engine_seq++) + "s";
+  auto pool = zygote::Pool::Create(pc, hatchery_.get(), tree_.get());
+  if (!pool.ok()) return pool.status();
+  pool_ = std::move(pool.value());
+
   auto reactor = reactor::Reactor::Create();
   if (!reactor.ok()) return reactor.status().Wrap("io_uring");
   reactor_ = std::move(reactor.value());
@@ -169,6 +187,7 @@ EngineImpl::~EngineImpl() {
   }
   if (reactor_) reactor_->Stop();
   if (reactor_thread_.joinable()) reactor_thread_.join();
+  pool_.reset();
   hatchery_.reset();
   tree_.reset();
 }
@@ -188,35 +207,40 @@ Result EngineImpl::Run(const Job& job) {
 }
 
 sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& limits,
-                                                 int64_t admitted) {
+                                                 int64_t admitted, bool* zygote_failed) {
   TaskRunParams p;
   p.id = job.id;
   p.limits = limits;
   p.admitted_ns = admitted;
   p.enforcement = tree_ ? Enforcement::kCgroup : Enforcement::kRlimit;
 
-  zygote::ZygoteConfig zc;
-  zc.network_none = job.network == Network::kNone;
-  zc.system_root = opts_.root_dir.empty() ? "/" : opts_.root_dir;
-  zc.host_uid = host_uid_;
-  zc.host_gid = host_gid_;
-  if (tree_) {
-    auto group = tree_->MakeGroup("t" + std::to_string(g_group_seq++));
-    if (!group.ok()) return group.status();
+  const auto shape = job.network == Network::kHost ? zygote::kNetHost : zygote::kNetNone;
+  auto acquired = pool_->Acquire(shape);
+  if (!acquired.ok()) return acquired.status();
+  zygote::Slot* slot = *acquired;
+  zygote::Pool* pool = pool_.get();
+  // From here on the slot goes back to the pool on every path.
+  p.release = [pool, slot, shape](bool anomaly) { pool->Release(slot, shape, anomaly); };
+  auto give_back = [&](sys::Status st, bool anomaly) {
+    p.release(anomaly);
+    return st;
+  };
+  if (slot->group) {
     // tmpfs pages are charged to the task's memory cgroup: the limit covers memory and disk,
-    // or a full disk would turn into an OOM kill. pids: + the zygote and the task's init.
+    // or a full disk would turn into an OOM kill. pids: + the task's init and the zygotes.
     cgroup::GroupLimits gl;
     gl.memory_bytes = static_cast<uint64_t>(limits.memory_mb + limits.disk_mb) << 20;
-    gl.pids = static_cast<uint64_t>(limits.pids) + 2;
+    gl.pids = static_cast<uint64_t>(limits.pids) + 1 + slot->zygotes();
     gl.cpus = limits.cpus;
-    BROOD_RETURN_IF_ERROR((*group)->SetLimits(gl));
-    zc.cgroup_procs = (*group)->ProcsFiles();
-    if (auto oom = (*group)->OomEventFd(); oom.ok()) p.oom_event = std::move(oom.value());
-    p.group = std::move(group.value());
+    if (!slot->limits || slot->limits->memory_bytes != gl.memory_bytes ||
+        slot->limits->pids != gl.pids || slot->limits->cpus != gl.cpus) {
+      slot->limits.reset();
+      if (auto st = slot->group->SetLimits(gl); !st.ok()) return give_back(st, false);
+      slot->limits = gl;
+    }
+    p.group = slot->group.get();
+    if (auto oom = slot->group->OomEventFd(); oom.ok()) p.oom_event = std::move(oom.value());
   }
-  auto z = hatchery_->SpawnZygote(zc);
-  if (!z.ok()) return z.status();
-  p.zygote = std::move(z.value());
 
   sandbox::TaskSpec spec;
   spec.argv = job.argv;
@@ -234,29 +258,32 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   spec.rlimit_mode = !tree_;
 
   auto spec_fd = MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
-  if (!spec_fd.ok()) return spec_fd.status();
+  if (!spec_fd.ok()) return give_back(spec_fd.status(), false);
   auto out = MakePipe(), err = MakePipe(), report = MakePipe(O_DIRECT);
-  if (!out.ok() || !err.ok() || !report.ok()) return sys::PosixError("pipe2");
+  if (!out.ok() || !err.ok() || !report.ok()) return give_back(sys::PosixError("pipe2"), false);
   sys::UniqueFd stdin_task;
   if (job.stdin_fd >= 0) {
     auto in = MakePipe();
-    if (!in.ok()) return in.status();
+    if (!in.ok()) return give_back(in.status(), false);
     stdin_task = std::move(in->r);
     p.stdin_w = std::move(in->w);
     p.stdin_source = job.stdin_fd;
   } else if (!job.stdin_data.empty()) {
     auto mem = MemfdWith(job.stdin_data, "brood-stdin");
-    if (!mem.ok()) return mem.status();
+    if (!mem.ok()) return give_back(mem.status(), false);
     stdin_task = std::move(mem.value());
   }
   if (p.group) {
-    (void)p.group->ResetPeak();  // the zygote built its root in the group
-    if (auto u = p.group->ReadUsage(); u.ok()) p.cpu_baseline_ns = u->cpu_ns;
+    (void)p.group->ResetPeak();  // peak memory is per task; the other counters are deltas
+    if (auto u = p.group->ReadUsage(); u.ok()) p.baseline = *u;
   }
   zygote::RunFds fds{spec_fd->get(), stdin_task ? stdin_task.get() : -1, out->w.get(), err->w.get(),
                      report->w.get()};
-  auto pidfd = zygote::RunInZygote(p.zygote, fds);
-  if (!pidfd.ok()) return pidfd.status();
+  auto pidfd = zygote::RunInZygote(*slot->zygote[shape], fds);
+  if (!pidfd.ok()) {
+    *zygote_failed = true;
+    return give_back(pidfd.status(), /*anomaly=*/true);
+  }
   p.init_pidfd = std::move(pidfd.value());
   p.stdout_r = std::move(out->r);
   p.stderr_r = std::move(err->r);
@@ -283,7 +310,13 @@ void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
   if (!tree_ && !opts_.allow_no_cgroups)
     return fail(Status::kSandboxError, "cgroup limits unavailable: " + cgroup_error_);
 
-  auto params = Prepare(job, limits, admitted);
+  bool zygote_failed = false;
+  auto params = Prepare(job, limits, admitted, &zygote_failed);
+  if (!params.ok() && zygote_failed) {
+    // A zygote that died or misbehaved (killed from outside, say) was replaced: retry once.
+    zygote_failed = false;
+    params = Prepare(job, limits, admitted, &zygote_failed);
+  }
   if (!params.ok()) {
     std::string msg = params.status().message();
     return fail(Status::kSandboxError, "sandbox setup failed: " + msg + kDoctorHint);

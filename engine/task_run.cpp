@@ -120,7 +120,7 @@ void TaskRun::CheckCpu() {
   if (finished_ || obs_.killed != KillReason::kNone) return;
   auto usage = p_.group->ReadUsage();
   if (!usage.ok()) return;
-  const int64_t used = static_cast<int64_t>(usage->cpu_ns - p_.cpu_baseline_ns);
+  const int64_t used = static_cast<int64_t>(usage->cpu_ns - p_.baseline.cpu_ns);
   const int64_t left = p_.limits.cpu_ms * kMs - used;
   if (left <= 0) return Kill(KillReason::kCpu);
   const double cores =
@@ -162,11 +162,12 @@ void TaskRun::Finish() {
   res.peak_memory_bytes = static_cast<uint64_t>(maxrss_kb_) * 1024;
   if (p_.group) {
     if (auto u = p_.group->ReadUsage(); u.ok()) {
-      res.cpu_ms = static_cast<double>(u->cpu_ns - p_.cpu_baseline_ns) / 1e6;
+      const cgroup::Usage& b = p_.baseline;
+      res.cpu_ms = static_cast<double>(u->cpu_ns - b.cpu_ns) / 1e6;
       res.peak_memory_bytes = u->peak_memory_bytes;
-      obs_.oom_kills = u->oom_kills;
-      obs_.memory_max_events += u->memory_max_events;
-      obs_.pids_max_events = u->pids_max_events;
+      obs_.oom_kills = u->oom_kills - b.oom_kills;
+      obs_.memory_max_events += u->memory_max_events - b.memory_max_events;
+      obs_.pids_max_events = u->pids_max_events - b.pids_max_events;
     }
   }
   obs_.cpu_ms = res.cpu_ms;
@@ -180,26 +181,21 @@ void TaskRun::Finish() {
   res.signal = v.signal;
   res.limits_hit = std::move(v.limits_hit);
   res.error = std::move(v.error);
-  Cleanup(std::move(res));
+  Report(std::move(res));
 }
 
-// The zygote served its one task: closing its socket ends it. Its cgroup can go only once it
-// is gone.
-void TaskRun::Cleanup(Result result) {
-  p_.zygote.sock.reset();
+// Every process of the task is gone (init's pidfd fired): the slot can serve the next task.
+// A task whose setup failed, or whose init died without reporting, is an anomaly: its zygote
+// is replaced rather than trusted again.
+void TaskRun::Report(Result result) {
   if (p_.running) p_.running->erase(this);
-  auto done = [this, result = std::move(result)](int) mutable {
-    p_.group.reset();
-    auto cb = std::move(p_.on_done);
-    Result r = std::move(result);
-    delete this;
-    cb(std::move(r));
-  };
-  if (p_.zygote.pidfd) {
-    zygote_poll_ = r_->PollReadable(p_.zygote.pidfd.get(), std::move(done));
-  } else {
-    done(0);
-  }
+  const bool anomaly =
+      obs_.setup_error.has_value() || (!obs_.exited_report && obs_.killed == KillReason::kNone);
+  auto release = std::move(p_.release);
+  auto on_done = std::move(p_.on_done);
+  delete this;
+  if (release) release(anomaly);
+  on_done(std::move(result));
 }
 
 }  // namespace brood

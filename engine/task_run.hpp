@@ -2,7 +2,7 @@
 //   starting (pipes armed) -> running (execve reported; wall and CPU timers armed)
 //   -> exited (report, stdout, stderr at EOF, init's pidfd readable) -> collected (cgroup read,
 //   verdict)
-//   -> reported (zygote gone, cgroup removed, on_done called).
+//   -> reported (slot released, on_done called).
 #pragma once
 
 #include <functional>
@@ -17,7 +17,6 @@
 #include "reactor/reactor.hpp"
 #include "sys/fd.hpp"
 #include "verdict.hpp"
-#include "zygote/zygote.hpp"
 
 namespace brood {
 
@@ -27,12 +26,13 @@ struct TaskRunParams {
   Enforcement enforcement = Enforcement::kCgroup;
   int64_t admitted_ns = 0;
   sys::UniqueFd stdout_r, stderr_r, report_r, init_pidfd;
-  int stdin_source = -1;  // pumped into stdin_w (not owned)
-  sys::UniqueFd stdin_w;  // our end of the task's stdin pipe
-  zygote::ZygoteHandle zygote;
-  std::unique_ptr<cgroup::Group> group;  // null in rlimit mode
-  sys::UniqueFd oom_event;               // readable when the group hits an OOM (may be empty)
-  uint64_t cpu_baseline_ns = 0;
+  int stdin_source = -1;           // pumped into stdin_w (not owned)
+  sys::UniqueFd stdin_w;           // our end of the task's stdin pipe
+  cgroup::Group* group = nullptr;  // the slot's; null in rlimit mode
+  cgroup::Usage baseline;          // the group's counters before this task
+  sys::UniqueFd oom_event;         // readable when the group hits an OOM (may be empty)
+  // Gives the slot back once every process of the task is gone; `anomaly` recycles the zygote.
+  std::function<void(bool anomaly)> release;
   std::function<void(Result)> on_done;
   std::unordered_set<class TaskRun*>* running = nullptr;  // the engine's, reactor thread only
 };
@@ -54,7 +54,7 @@ class TaskRun {
   void CheckCpu();
   void Kill(KillReason why);
   void Finish();
-  void Cleanup(Result result);
+  void Report(Result result);
 
   reactor::Reactor* r_;
   TaskRunParams p_;
@@ -65,7 +65,7 @@ class TaskRun {
   bool out_trunc_ = false, err_trunc_ = false;
   int64_t exec_ns_ = 0, end_ns_ = 0;
   int64_t cpu_us_rusage_ = 0, maxrss_kb_ = 0;
-  reactor::Reactor::OpId wall_timer_ = 0, cpu_timer_ = 0, pump_ = 0, zygote_poll_ = 0, oom_ = 0;
+  reactor::Reactor::OpId wall_timer_ = 0, cpu_timer_ = 0, pump_ = 0, oom_ = 0;
   bool finished_ = false;
 };
 

@@ -76,7 +76,7 @@ brood::Result RunUntilSignal(brood::Engine& engine, brood::Job job, const sigset
   return result;
 }
 
-int RunExec(const brood::EngineOptions& opts, const ExecArgs& a) {
+int RunExec(brood::EngineOptions opts, const ExecArgs& a) {
   brood::Job job;
   job.id = "exec";
   job.argv = a.cmd;
@@ -102,6 +102,8 @@ int RunExec(const brood::EngineOptions& opts, const ExecArgs& a) {
   sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::string error;
+  opts.slots = 1;     // one task
+  opts.warm = false;  // its zygote is made when it is needed, on this thread
   auto engine = brood::Engine::Create(opts, &error);
   if (!engine) {
     std::cerr << "brood: cannot sandbox on this host: " << error << "\n";

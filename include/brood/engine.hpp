@@ -26,6 +26,8 @@ struct EngineOptions {
   std::string cgroup_root;  // empty: below brood's own cgroup (/proc/self/cgroup)
   uint32_t uid_base = 100000;
   bool allow_no_cgroups = false;  // rlimits stand in when no writable cgroup exists
+  int slots = 0;                  // tasks at once (each with its own uid and cgroup); 0: cores
+  bool warm = true;               // start zygotes ahead of demand (false: on first use)
   LimitMaxima maxima;
 };
 

@@ -91,7 +91,7 @@ std::vector<int> SandboxDescendants() {
     int depth = 1;
     for (int p = ppid; p > 1 && depth < 64; p = parent.count(p) ? parent[p] : 0, ++depth) {
       if (p == self) {
-        if (depth >= 2) out.push_back(pid);
+        if (depth >= 3) out.push_back(pid);
         break;
       }
     }

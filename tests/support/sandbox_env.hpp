@@ -24,8 +24,8 @@ Job CmdJob(std::vector<std::string> argv);
 // Runs and checks that the record is valid against the result schema.
 Result RunChecked(Engine* engine, const Job& job);
 
-// Descendants of this process below its direct children (the hatchery, the schema validator):
-// any zygote, task init or task process still alive shows up here.
+// Task processes still alive: descendants of this process at depth 3 or more (this process ->
+// the hatchery -> zygotes, which live as long as the engine -> task inits -> tasks).
 std::vector<int> SandboxDescendants();
 
 #define BROOD_ENGINE_OR_SKIP(var, ...)                                \

@@ -1,0 +1,197 @@
+// The job record's rules (DESIGN §2, job.schema.json) over a strictly parsed document. Field
+// values are moved out of the document, never copied: a line may carry 64 MiB of files.
+#include "jobs/job_parser.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "jobs/codec.hpp"
+#include "jobs/job_fields.hpp"
+#include "jobs/strict_json.hpp"
+
+namespace brood::jobs {
+namespace {
+
+constexpr size_t kMaxIdChars = 1024;  // the schema's maxLength: characters, not bytes
+
+using Reader = std::string (*)(Json&, Job&);
+
+struct Field {
+  std::string_view name;
+  Reader read;
+};
+
+std::string ReadCmd(Json& v, Job& job) {
+  if (!v.is_array() || v.empty())
+    return "cmd: expected a non-empty array of strings, got " + Describe(v);
+  auto& items = v.get_ref<Json::array_t&>();
+  job.argv.clear();
+  job.argv.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string field = "cmd[" + std::to_string(i) + "]";
+    if (!items[i].is_string()) return field + ": expected a string, got " + Describe(items[i]);
+    std::string& arg = items[i].get_ref<std::string&>();
+    if (HasNul(arg)) return field + ": contains a NUL byte";  // execve cannot pass it
+    job.argv.push_back(std::move(arg));
+  }
+  return {};
+}
+
+std::string ReadShell(Json& v, Job& job) {
+  if (!v.is_string() || v.empty()) return "shell: expected a non-empty string, got " + Describe(v);
+  std::string& script = v.get_ref<std::string&>();
+  if (HasNul(script)) return "shell: contains a NUL byte";
+  job.argv = {"/bin/sh", "-c", std::move(script)};
+  return {};
+}
+
+std::string ReadStdin(Json& v, Job& job) { return ReadBlob(v, "stdin", job.stdin_data); }
+
+std::string ReadCwd(Json& v, Job& job) {
+  if (!v.is_string() || !v.get_ref<const std::string&>().starts_with('/'))
+    return "cwd: expected an absolute path, got " + Describe(v);
+  std::string& cwd = v.get_ref<std::string&>();
+  if (HasNul(cwd)) return "cwd: contains a NUL byte";
+  job.cwd = std::move(cwd);
+  return {};
+}
+
+std::string ReadNetwork(Json& v, Job& job) {
+  if (v == "none") {
+    job.network = Network::kNone;
+  } else if (v == "host") {
+    job.network = Network::kHost;
+  } else {
+    return "network: expected \"none\" or \"host\", got " + Describe(v);
+  }
+  return {};
+}
+
+std::string ReadCollect(Json& v, Job& job) {
+  if (!v.is_array()) return "collect: expected an array of path patterns, got " + Describe(v);
+  auto& items = v.get_ref<Json::array_t&>();
+  job.collect.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string field = "collect[" + std::to_string(i) + "]";
+    if (!items[i].is_string()) return field + ": expected a string, got " + Describe(items[i]);
+    std::string& pattern = items[i].get_ref<std::string&>();
+    if (auto problem = PathProblem(pattern); !problem.empty())
+      return field + ": " + Quote(pattern) + ": " + problem;
+    job.collect.push_back(std::move(pattern));
+  }
+  return {};
+}
+
+std::string ReadExpect(Json& v, Job& job) {
+  if (!v.is_object())
+    return "expect: expected an object {\"stdout\": ..., \"match\": ...}, got " + Describe(v);
+  Expect expect;
+  bool has_stdout = false;
+  for (auto& [name, value] : v.get_ref<Json::object_t&>()) {
+    if (name == "stdout") {
+      if (!value.is_string()) return "expect.stdout: expected a string, got " + Describe(value);
+      expect.stdout_text = std::move(value.get_ref<std::string&>());
+      has_stdout = true;
+    } else if (name == "match") {
+      if (value == "exact") {
+        expect.match = MatchMode::kExact;
+      } else if (value == "trim") {
+        expect.match = MatchMode::kTrim;
+      } else if (value == "tokens") {
+        expect.match = MatchMode::kTokens;
+      } else {
+        return "expect.match: expected \"exact\", \"trim\" or \"tokens\", got " + Describe(value);
+      }
+    } else {
+      return "expect: unknown field " + Quote(name);
+    }
+  }
+  if (!has_stdout) return "expect.stdout: required field is missing";
+  job.expect = std::move(expect);
+  return {};
+}
+
+// In the order a reader expects to see them; looked up by a scan, as there are eleven.
+constexpr Field kFields[] = {
+    {"cmd", ReadCmd},       {"shell", ReadShell},     {"stdin", ReadStdin},
+    {"env", ReadEnv},       {"files", ReadFiles},     {"cwd", ReadCwd},
+    {"limits", ReadLimits}, {"network", ReadNetwork}, {"collect", ReadCollect},
+    {"expect", ReadExpect},
+};
+
+std::string CheckId(const Json* v) {
+  if (v == nullptr) return "id: required field is missing";
+  if (!v->is_string() || v->empty()) return "id: expected a non-empty string, got " + Describe(*v);
+  const std::string& id = v->get_ref<const std::string&>();
+  // The parser has checked UTF-8, so the characters are the bytes that do not continue one.
+  size_t chars = std::count_if(id.begin(), id.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  });
+  if (chars > kMaxIdChars) return "id: longer than 1024 characters";
+  return {};
+}
+
+}  // namespace
+
+ParsedJob ParseJobLine(std::string_view line, const LimitMaxima& maxima) {
+  ParsedJob out;
+  if (line.ends_with('\r')) line.remove_suffix(1);
+  if (line.size() > kMaxJobLine) {
+    out.error = "line is longer than " + std::to_string(kMaxJobLine >> 20) + " MiB";
+    return out;
+  }
+  JsonDoc doc = ParseStrictJson(line);
+  if (!doc.syntax_error.empty()) {
+    out.error = "line is not valid JSON: " + doc.syntax_error;
+    return out;
+  }
+  if (!doc.value.is_object()) {
+    out.error = "line is not a JSON object, got " + Describe(doc.value);
+    return out;
+  }
+  auto& fields = doc.value.get_ref<Json::object_t&>();
+
+  // The id first, so that even an invalid job's result carries it; an id given twice is not
+  // known (which one would --resume look for?).
+  auto id_it = fields.find("id");
+  std::string error = CheckId(id_it == fields.end() ? nullptr : &id_it->second);
+  bool id_twice = std::find(doc.duplicate_fields.begin(), doc.duplicate_fields.end(), "id") !=
+                  doc.duplicate_fields.end();
+  if (error.empty() && !id_twice) out.id = id_it->second.get_ref<const std::string&>();
+  if (!doc.duplicate.empty()) error = std::move(doc.duplicate);
+  if (!error.empty()) {
+    out.error = std::move(error);
+    return out;
+  }
+
+  Job job;
+  job.id = *out.id;
+  for (auto& [name, value] : fields) {
+    if (name == "id") continue;
+    auto field = std::find_if(std::begin(kFields), std::end(kFields),
+                              [&name](const Field& f) { return f.name == name; });
+    if (field == std::end(kFields)) {
+      out.error = "unknown field " + Quote(name);
+      return out;
+    }
+    if (auto problem = field->read(value, job); !problem.empty()) {
+      out.error = std::move(problem);
+      return out;
+    }
+  }
+  bool has_cmd = fields.contains("cmd"), has_shell = fields.contains("shell");
+  if (has_cmd == has_shell) {
+    out.error = std::string("cmd, shell: a job needs exactly one of them, got ") +
+                (has_cmd ? "both" : "neither");
+    return out;
+  }
+  if (auto problem = CheckLimits(job.limits, maxima); !problem.empty()) {
+    out.error = std::move(problem);
+    return out;
+  }
+  out.job = std::move(job);
+  return out;
+}
+
+}  // namespace brood::jobs

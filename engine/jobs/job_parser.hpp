@@ -1,0 +1,29 @@
+// One line of a job file (DESIGN §2, shared/schema/job.schema.json) into a Job, or into the
+// reason it is an invalid job. Never throws; every malformed input has an error naming the field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "brood/job.hpp"
+#include "brood/limits.hpp"
+
+namespace brood::jobs {
+
+constexpr size_t kMaxJobLine = 64u << 20;  // a longer line is invalid_job
+
+struct ParsedJob {
+  std::optional<Job> job;  // set when the line is a valid job
+  std::string error;       // set when it is not: "limits.memory_mb: expected a positive integer"
+  std::optional<std::string> id;  // the id when it could be read (even for an invalid line)
+};
+
+// `line` without its trailing newline (a trailing '\r' is tolerated). Checks everything the
+// schema says, plus limits against `maxima` (CheckLimits) and file paths (no absolute path, no
+// "..", no empty component, no path that is both a file and a directory of another file).
+// Duplicate ids are the caller's business (it sees every line).
+ParsedJob ParseJobLine(std::string_view line, const LimitMaxima& maxima);
+
+}  // namespace brood::jobs

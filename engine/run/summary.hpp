@@ -1,0 +1,59 @@
+// What `brood run` tells about a run while it goes and at the end (DESIGN §1): counts per
+// status, tasks/s, ETA, and p50/p99 of start_latency_us and wall_ms. Memory is bounded: the
+// quantiles come from log-linear histograms (1% relative precision), not from stored samples.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "brood/result.hpp"
+
+namespace brood::run {
+
+// A log-linear histogram of non-negative values; Quantile() is within 1% of the exact value.
+class Histogram {
+ public:
+  void Add(double v);
+  double Quantile(double q) const;  // q in [0,1]; 0 when empty
+  uint64_t count() const { return count_; }
+
+ private:
+  // Bucket 0 holds 0 and everything below 2^-24; then each power of two from 2^-24 up to 2^39
+  // (~5.5e11; larger values share the last bucket) is split into 64 equal sub-buckets, so a
+  // bucket's midpoint is within 1/128 (0.78%) of any value in it.
+  static constexpr int kSubBuckets = 64;
+  static constexpr int kOctaves = 63;
+  static int Index(double v);
+  static double Midpoint(int index);
+
+  std::array<uint64_t, 1 + kOctaves * kSubBuckets> buckets_{};
+  uint64_t count_ = 0;
+  double min_ = 0, max_ = 0;  // quantiles are clamped to them: exact at q=0 and q=1
+};
+
+class Summary {
+ public:
+  // Counts a result (thread-compatible: the caller serializes).
+  void Add(const Result& r);
+  uint64_t done() const;
+  uint64_t count(Status s) const;
+
+  // One line for a terminal, no newline, e.g.
+  // "1200/10000 12%  2350 tasks/s  ok 1150 failed 40 timeout 10  ETA 4s"
+  // total: the number of jobs when known. elapsed_s: since the run started.
+  std::string ProgressLine(std::optional<uint64_t> total, double elapsed_s) const;
+  // The end-of-run summary, several lines, for stderr.
+  std::string Text(double elapsed_s) const;
+  // The same as one JSON object: {"total":N,"elapsed_s":..,"tasks_per_s":..,
+  //  "statuses":{"ok":N,...every status...},"start_latency_us":{"p50":..,"p99":..},
+  //  "wall_ms":{"p50":..,"p99":..}}
+  std::string Json(double elapsed_s) const;
+
+ private:
+  std::array<uint64_t, 11> counts_{};
+  Histogram start_latency_us_, wall_ms_;
+};
+
+}  // namespace brood::run
