@@ -161,6 +161,7 @@ sys::Status EngineImpl::Init() {
 
   zygote::PoolConfig pc;
   pc.slots = opts_.slots > 0 ? opts_.slots : std::max(1u, std::thread::hardware_concurrency());
+  info_.slots = pc.slots;
   if (pc.slots > static_cast<int>(kUidsPerInstance))
     return sys::Status::Error("at most " + std::to_string(kUidsPerInstance) + " slots");
   pc.system_root = opts_.root_dir.empty() ? "/" : opts_.root_dir;

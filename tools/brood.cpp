@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -9,10 +10,13 @@
 #include <cstring>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "brood/engine.hpp"
+#include "brood/run.hpp"
 #include "doctor.hpp"
 
 namespace {
@@ -74,6 +78,53 @@ brood::Result RunUntilSignal(brood::Engine& engine, brood::Job job, const sigset
   close(done[0]);
   close(done[1]);
   return result;
+}
+
+// Job-record limit defaults, from the one place they live (brood::Limits).
+std::string LimitDefaultsText() {
+  brood::Limits l;
+  std::ostringstream out;
+  out << "Job limits and their defaults (a job's \"limits\" object overrides them):\n"
+      << "  wall_ms " << l.wall_ms << "   cpu_ms = wall_ms   memory_mb " << l.memory_mb
+      << "   disk_mb " << l.disk_mb << "   pids " << l.pids << "   output_bytes " << l.output_bytes
+      << "   cpus " << l.cpus << "\n";
+  return out.str();
+}
+
+int RunJobs(brood::EngineOptions opts, brood::RunOptions run_opts) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
+  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::string error;
+  auto engine = brood::Engine::Create(opts, &error);
+  if (!engine) {
+    std::cerr << "brood: cannot sandbox on this host: " << error << "\n";
+    return 1;
+  }
+  run_opts.maxima = opts.maxima;
+  run_opts.progress = isatty(2);
+  brood::JobRun job_run(*engine, run_opts, std::cerr);
+  // SIGINT/SIGTERM: stop admitting; running tasks get 5 s, then are killed (DESIGN §1).
+  int sfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
+  int wake = eventfd(0, EFD_CLOEXEC);
+  std::thread watcher([&] {
+    pollfd fds[2] = {{sfd, POLLIN, 0}, {wake, POLLIN, 0}};
+    while (poll(fds, 2, -1) >= 0 && !fds[1].revents) {
+      signalfd_siginfo si;
+      if (fds[0].revents && read(sfd, &si, sizeof si) == sizeof si) {
+        std::cerr << "\nbrood run: " << strsignal(static_cast<int>(si.ssi_signo))
+                  << ": no new tasks; running ones get 5 s\n";
+        job_run.Stop(5000);
+      }
+    }
+  });
+  int code = job_run.Run();
+  (void)!eventfd_write(wake, 1);
+  watcher.join();
+  close(sfd);
+  close(wake);
+  return code;
 }
 
 int RunExec(brood::EngineOptions opts, const ExecArgs& a) {
@@ -151,6 +202,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   exec->add_option("cmd", exec_args.cmd, "-- CMD [ARG...]")->required();
 
+  brood::RunOptions run_opts;
+  CLI::App* run = app.add_subcommand("run", "run a job file; write one result record per job");
+  AddEngineOptions(run, opts, on_violation);
+  run->add_option("jobs", run_opts.jobs, "JOBS.jsonl, or - for stdin")->required();
+  run->add_option("-o,--output", run_opts.results, "RESULTS.jsonl, or - for stdout")
+      ->capture_default_str();
+  run->add_flag("--resume", run_opts.resume, "skip jobs whose results are already in -o");
+  run->add_option("-j,--jobs", opts.slots, "tasks at once (default: the number of cores)");
+  run->add_flag("--ordered", run_opts.ordered, "write results in input order");
+  run->add_option("--summary-json", run_opts.summary_json, "also write the summary as JSON");
+  run->footer(LimitDefaultsText());
+
   brood::DoctorOptions doctor_opts;
   CLI::App* doctor = app.add_subcommand("doctor", "what this host supports, and how to fix it");
   doctor->add_option("--cgroup-root", doctor_opts.cgroup_root, "as for exec/run");
@@ -164,6 +227,17 @@ int main(int argc, char** argv) {
   opts.on_violation =
       on_violation == "kill" ? brood::OnViolation::kKill : brood::OnViolation::kErrno;
   if (*exec) return RunExec(opts, exec_args);
+  if (*run) {
+    if (run_opts.resume && run_opts.results == "-") {
+      std::cerr << "brood run: --resume needs -o RESULTS.jsonl (a file to resume)\n";
+      return 2;
+    }
+    if (opts.slots < 0 || opts.slots > 1024) {
+      std::cerr << "brood run: -j " << opts.slots << ": expected 1 to 1024\n";
+      return 2;
+    }
+    return RunJobs(opts, run_opts);
+  }
   if (*doctor) return brood::RunDoctor(doctor_opts, std::cout);
   std::cout << app.help();
   return 2;

@@ -3,10 +3,8 @@
 #include "jobs/job_parser.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <utility>
 
-#include "jobs/codec.hpp"
 #include "jobs/job_fields.hpp"
 #include "jobs/strict_json.hpp"
 
@@ -39,28 +37,30 @@ std::string ReadCmd(Json& v, Job& job) {
 }
 
 std::string ReadShell(Json& v, Job& job) {
-  if (!v.is_string() || v.empty()) return "shell: expected a non-empty string, got " + Describe(v);
-  std::string& script = v.get_ref<std::string&>();
-  if (HasNul(script)) return "shell: contains a NUL byte";
-  job.argv = {"/bin/sh", "-c", std::move(script)};
+  std::string* script = AsString(v);
+  if (script == nullptr || script->empty())
+    return "shell: expected a non-empty string, got " + Describe(v);
+  if (HasNul(*script)) return "shell: contains a NUL byte";
+  job.argv = {"/bin/sh", "-c", std::move(*script)};
   return {};
 }
 
 std::string ReadStdin(Json& v, Job& job) { return ReadBlob(v, "stdin", job.stdin_data); }
 
 std::string ReadCwd(Json& v, Job& job) {
-  if (!v.is_string() || !v.get_ref<const std::string&>().starts_with('/'))
+  std::string* cwd = AsString(v);
+  if (cwd == nullptr || !cwd->starts_with('/'))
     return "cwd: expected an absolute path, got " + Describe(v);
-  std::string& cwd = v.get_ref<std::string&>();
-  if (HasNul(cwd)) return "cwd: contains a NUL byte";
-  job.cwd = std::move(cwd);
+  if (HasNul(*cwd)) return "cwd: contains a NUL byte";
+  job.cwd = std::move(*cwd);
   return {};
 }
 
 std::string ReadNetwork(Json& v, Job& job) {
-  if (v == "none") {
+  const std::string* name = AsString(v);
+  if (name != nullptr && *name == "none") {
     job.network = Network::kNone;
-  } else if (v == "host") {
+  } else if (name != nullptr && *name == "host") {
     job.network = Network::kHost;
   } else {
     return "network: expected \"none\" or \"host\", got " + Describe(v);
@@ -94,11 +94,12 @@ std::string ReadExpect(Json& v, Job& job) {
       expect.stdout_text = std::move(value.get_ref<std::string&>());
       has_stdout = true;
     } else if (name == "match") {
-      if (value == "exact") {
+      const std::string* mode = AsString(value);
+      if (mode != nullptr && *mode == "exact") {
         expect.match = MatchMode::kExact;
-      } else if (value == "trim") {
+      } else if (mode != nullptr && *mode == "trim") {
         expect.match = MatchMode::kTrim;
-      } else if (value == "tokens") {
+      } else if (mode != nullptr && *mode == "tokens") {
         expect.match = MatchMode::kTokens;
       } else {
         return "expect.match: expected \"exact\", \"trim\" or \"tokens\", got " + Describe(value);
@@ -122,10 +123,10 @@ constexpr Field kFields[] = {
 
 std::string CheckId(const Json* v) {
   if (v == nullptr) return "id: required field is missing";
-  if (!v->is_string() || v->empty()) return "id: expected a non-empty string, got " + Describe(*v);
-  const std::string& id = v->get_ref<const std::string&>();
+  const std::string* id = AsString(*v);
+  if (id == nullptr || id->empty()) return "id: expected a non-empty string, got " + Describe(*v);
   // The parser has checked UTF-8, so the characters are the bytes that do not continue one.
-  size_t chars = std::count_if(id.begin(), id.end(), [](char c) {
+  size_t chars = std::count_if(id->begin(), id->end(), [](char c) {
     return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
   });
   if (chars > kMaxIdChars) return "id: longer than 1024 characters";

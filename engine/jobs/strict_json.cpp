@@ -130,8 +130,8 @@ class Builder {
     for (size_t i = 1; i < stack_.size(); ++i) {
       const Json& parent = *stack_[i - 1];
       if (parent.is_array()) {
-        path += "[" + std::to_string(stack_[i] - parent.get_ref<const Json::array_t&>().data()) +
-                "]";
+        path +=
+            "[" + std::to_string(stack_[i] - parent.get_ref<const Json::array_t&>().data()) + "]";
         continue;
       }
       for (const auto& [name, value] : parent.get_ref<const Json::object_t&>()) {

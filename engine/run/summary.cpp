@@ -17,17 +17,17 @@ constexpr int kMinExp = -23;
 constexpr size_t kWidth = 120;
 
 constexpr Status kAllStatuses[] = {
-    Status::kInvalidJob, Status::kSandboxError, Status::kTimeout,  Status::kCpuLimit,
-    Status::kOutputLimit, Status::kMemoryLimit, Status::kViolation, Status::kSignaled,
-    Status::kDiskLimit,  Status::kFailed,       Status::kOk};
+    Status::kInvalidJob,  Status::kSandboxError, Status::kTimeout,   Status::kCpuLimit,
+    Status::kOutputLimit, Status::kMemoryLimit,  Status::kViolation, Status::kSignaled,
+    Status::kDiskLimit,   Status::kFailed,       Status::kOk};
 static_assert(std::size(kAllStatuses) == static_cast<size_t>(Status::kOk) + 1);
 
 // For people: the common outcomes first (as a reader scans for them), then the rest in DESIGN
 // §3 order.
 constexpr Status kDisplayOrder[] = {
-    Status::kOk,         Status::kFailed,      Status::kInvalidJob,  Status::kSandboxError,
-    Status::kTimeout,    Status::kCpuLimit,    Status::kOutputLimit, Status::kMemoryLimit,
-    Status::kViolation,  Status::kSignaled,    Status::kDiskLimit};
+    Status::kOk,        Status::kFailed,   Status::kInvalidJob,  Status::kSandboxError,
+    Status::kTimeout,   Status::kCpuLimit, Status::kOutputLimit, Status::kMemoryLimit,
+    Status::kViolation, Status::kSignaled, Status::kDiskLimit};
 
 std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string Format(const char* fmt, ...) {
@@ -74,15 +74,17 @@ int Histogram::Index(double v) {
   int exp;
   const double mantissa = std::frexp(v, &exp);  // v = mantissa * 2^exp, mantissa in [0.5, 1)
   const int octave = exp - kMinExp;
-  if (octave >= kOctaves) return kOctaves * kSubBuckets;
+  if (octave >= kOctaves) return kOverflow;
   const int sub = static_cast<int>((mantissa - 0.5) * 2 * kSubBuckets);
   return 1 + octave * kSubBuckets + sub;
 }
 
-double Histogram::Midpoint(int index) {
+double Histogram::Representative(int index) const {
+  if (index == kOverflow) return max_;
   if (index == 0) return 0;
   const int octave = (index - 1) / kSubBuckets, sub = (index - 1) % kSubBuckets;
-  return std::ldexp(1.0 + (sub + 0.5) / kSubBuckets, octave + kMinExp - 1);
+  const double mid = std::ldexp(1.0 + (sub + 0.5) / kSubBuckets, octave + kMinExp - 1);
+  return std::clamp(mid, min_, max_);
 }
 
 void Histogram::Add(double v) {
@@ -101,7 +103,7 @@ double Histogram::Quantile(double q) const {
   uint64_t seen = 0;
   for (size_t i = 0; i < buckets_.size(); ++i) {
     seen += buckets_[i];
-    if (seen >= rank) return std::clamp(Midpoint(static_cast<int>(i)), min_, max_);
+    if (seen >= rank) return Representative(static_cast<int>(i));
   }
   return max_;
 }
@@ -152,8 +154,9 @@ std::string Summary::ProgressLine(std::optional<uint64_t> total, double elapsed_
     if (line.size() <= kWidth || shown.empty()) return line.substr(0, kWidth);
     // Too many kinds of outcome for one line: the rarest are folded into "other" (the summary
     // at the end names them all).
-    auto rarest = std::min_element(shown.rbegin(), shown.rend(),
-                                   [](const auto& a, const auto& b) { return a.second < b.second; });
+    auto rarest = std::min_element(shown.rbegin(), shown.rend(), [](const auto& a, const auto& b) {
+      return a.second < b.second;
+    });
     other += rarest->second;
     shown.erase(std::next(rarest).base());
   }

@@ -21,14 +21,15 @@ class Histogram {
 
  private:
   // Bucket 0 holds 0 and everything below 2^-24; then each power of two from 2^-24 up to 2^39
-  // (~5.5e11; larger values share the last bucket) is split into 64 equal sub-buckets, so a
-  // bucket's midpoint is within 1/128 (0.78%) of any value in it.
+  // (~5.5e11) is split into 64 equal sub-buckets, so a bucket's midpoint is within 1/128 (0.78%)
+  // of any value in it; a last bucket holds what is larger (its representative is max_).
   static constexpr int kSubBuckets = 64;
   static constexpr int kOctaves = 63;
+  static constexpr int kOverflow = 1 + kOctaves * kSubBuckets;
   static int Index(double v);
-  static double Midpoint(int index);
+  double Representative(int index) const;
 
-  std::array<uint64_t, 1 + kOctaves * kSubBuckets> buckets_{};
+  std::array<uint64_t, kOverflow + 1> buckets_{};
   uint64_t count_ = 0;
   double min_ = 0, max_ = 0;  // quantiles are clamped to them: exact at q=0 and q=1
 };

@@ -36,6 +36,7 @@ struct EngineInfo {
   std::string cgroup_version;  // "v1", "v2" or "none"
   Enforcement enforcement = Enforcement::kCgroup;
   uint32_t host_uid = 0;  // host uid of the sandbox user of slot 0
+  int slots = 1;          // tasks that can run at once
 };
 
 class Engine {

@@ -70,13 +70,15 @@ TEST_F(ResultsFile, ResumeCollectsKeysAndCutsTheTornLine) {
   const std::string complete =
       Record(1) + "\n" + R"({"id":null,"line":2,"status":"invalid_job","error":"cmd: missing"})" +
       "\n" + R"({"id":"task/1","line":3,"status":"invalid_job","error":"id: duplicate"})" + "\n" +
-      R"({"id":"nested","status":"timeout","files":{"status":"x","id":"y"},"line":[1]})" + "\n";
+      R"({"id":"nested","status":"timeout","files":{"status":"x","id":"y"},"line":[1]})" + "\n" +
+      R"({"id":"q\"\u00e9","status":"ok"})" + "\n";
   WriteAll(path_, complete + Record(4).substr(0, 100));
   auto st = LoadResume(path_);
   ASSERT_TRUE(st.ok()) << st.status().message();
-  EXPECT_EQ(st->records, 4u);
+  EXPECT_EQ(st->records, 5u);
   EXPECT_TRUE(st->torn_line_removed);
-  EXPECT_EQ(st->done, (std::unordered_set<std::string>{"task/1", "line:2", "line:3", "nested"}));
+  EXPECT_EQ(st->done,
+            (std::unordered_set<std::string>{"task/1", "line:2", "line:3", "nested", "q\"\u00e9"}));
   EXPECT_EQ(ReadAll(path_), complete);  // cut exactly after the last newline
 
   // Loading again changes nothing.
@@ -98,12 +100,12 @@ TEST_F(ResultsFile, AFileThatIsNotOursIsAnErrorAndStaysUntouched) {
   const std::pair<std::string, int> cases[] = {
       {Record(1) + "\n" + R"({"id":"a","cmd":["true"]})" + "\n" + Record(3).substr(0, 50), 2},
       {"just some text\nmore", 1},
-      {Record(1) + "\n\n" + Record(3) + "\n", 2},                           // empty line
-      {R"(["ok"])" "\n", 1},                                              // not an object
-      {R"({"id":"a","status":"great"})" "\n", 1},                         // unknown status
-      {R"({"id":"a","status":"ok"} trailing)" "\n", 1},                   // not JSON
-      {R"({"id":null,"status":"ok"})" "\n", 1},                           // no id to key on
-      {R"({"id":null,"status":"invalid_job"})" "\n", 1},                  // no line to key on
+      {Record(1) + "\n\n" + Record(3) + "\n", 2},                        // an empty line
+      {std::string(R"(["ok"])") + "\n", 1},                              // not an object
+      {std::string(R"({"id":"a","status":"great"})") + "\n", 1},         // unknown status
+      {std::string(R"({"id":"a" "status":"ok"})") + "\n", 1},            // not JSON
+      {std::string(R"({"id":null,"status":"ok"})") + "\n", 1},           // no id to key on
+      {std::string(R"({"id":null,"status":"invalid_job"})") + "\n", 1},  // nor a line
       {Record(1) + "\n" + "a torn tail that is not a record", 2},
   };
   for (const auto& [content, bad_line] : cases) {
@@ -118,8 +120,8 @@ TEST_F(ResultsFile, AFileThatIsNotOursIsAnErrorAndStaysUntouched) {
 
 TEST_F(ResultsFile, LinesLongerThanTheReadBufferAreRead) {
   const std::string big(5 << 20, 'x');  // a task's 5 MiB of output in one record
-  const std::string content = Record(1) + "\n" + R"({"id":"big","status":"ok","stdout":")" +
-                              big + "\"}\n" + Record(3) + "\n";
+  const std::string content = Record(1) + "\n" + R"({"id":"big","status":"ok","stdout":")" + big +
+                              "\"}\n" + Record(3) + "\n";
   WriteAll(path_, content);
   auto st = LoadResume(path_);
   ASSERT_TRUE(st.ok()) << st.status().message();
@@ -157,10 +159,10 @@ TEST_F(ResultsFile, ResumeStreamsAHugeFile) {
   EXPECT_TRUE(st->done.count("task/199999"));
 
   const long growth_kb = PeakRssKb() - before_kb;
-  std::printf("LoadResume: %d records, %.1f MiB in %.3f s: %.0f records/s, %.0f MiB/s; peak RSS "
-              "+%ld KiB (the key set)\n",
-              kRecords, sb.st_size / 1048576.0, s, kRecords / s, sb.st_size / 1048576.0 / s,
-              growth_kb);
+  std::printf(
+      "LoadResume: %d records, %.1f MiB in %.3f s: %.0f records/s, %.0f MiB/s; peak RSS "
+      "+%ld KiB (the key set)\n",
+      kRecords, sb.st_size / 1048576.0, s, kRecords / s, sb.st_size / 1048576.0 / s, growth_kb);
   // Memory is the key set (~80 bytes per short id here), not the file's 60 MiB.
   EXPECT_LT(growth_kb * 1024, sb.st_size / 2);
 #ifdef NDEBUG
@@ -199,6 +201,26 @@ TEST_F(ResultsFile, WriterAppendsWholeLines) {
             "open(" + dir_ + "/no/such/dir): ENOENT (No such file or directory)");
 }
 
+TEST(ResultWriterStdout, DashWritesToFdOneWithoutOwningIt) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  const int saved = dup(STDOUT_FILENO);
+  ASSERT_EQ(dup2(fds[1], STDOUT_FILENO), STDOUT_FILENO);
+  {
+    auto w = ResultWriter::Open("-", /*append=*/false);
+    ASSERT_TRUE(w.ok()) << w.status().message();
+    ASSERT_TRUE(w->Write(R"({"id":"a","status":"ok"})").ok());
+  }
+  EXPECT_GE(fcntl(STDOUT_FILENO, F_GETFD), 0);  // the writer closed its own copy only
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  close(fds[1]);
+  char buf[64] = {};
+  EXPECT_EQ(read(fds[0], buf, sizeof buf), 25);
+  EXPECT_STREQ(buf, "{\"id\":\"a\",\"status\":\"ok\"}\n");
+  close(fds[0]);
+}
+
 // In a forked child (the mount namespace change must not touch the test process): fills a
 // 64 KiB tmpfs with records, `flush_bytes` at a time. Returns what went wrong, "" if nothing.
 std::string FillTinyDisk(size_t flush_bytes) {
@@ -218,7 +240,7 @@ std::string FillTinyDisk(size_t flush_bytes) {
     if (st.ok()) problems += "64 KiB took 1000 records; ";
     const std::string want = "write(" + path + "): ENOSPC (No space left on device)";
     if (st.message() != want) problems += "error was: " + st.message() + "; ";
-    if (w->Write(Record(i)).ok()) problems += "a write after the disk filled succeeded; ";
+    if (w->Write(Record(i)).ok() && w->Flush().ok()) problems += "a flush on a full disk worked; ";
   }
   auto resume = LoadResume(path);
   if (!resume.ok()) {

@@ -1,0 +1,33 @@
+#include "run/admission.hpp"
+
+#include "jobs/results_file.hpp"
+
+namespace brood::run {
+
+void Admission::Invalid(Work& w, std::string error) {
+  w.kind = Work::kResult;
+  if (done_.count(jobs::ResultKey("invalid_job", "", w.line.number))) {
+    w.kind = Work::kSkip;
+    return;
+  }
+  Result& r = w.result;
+  r.status = Status::kInvalidJob;
+  r.line = w.line.number;
+  r.id_known = w.parsed.id.has_value();
+  if (w.parsed.id) r.id = *w.parsed.id;
+  r.error = std::move(error);
+}
+
+void Admission::Decide(Work& w) {
+  if (w.line.too_long) return Invalid(w, "the line is longer than 64 MiB");
+  if (w.line.text.find_first_not_of(" \t\r") == std::string::npos) {
+    w.kind = Work::kSkip;  // blank lines (a trailing newline, say) are not jobs
+    return;
+  }
+  if (!w.parsed.job) return Invalid(w, w.parsed.error);
+  const std::string& id = w.parsed.job->id;
+  if (!seen_.insert(id).second) return Invalid(w, "id: \"" + id + "\" is a duplicate");
+  w.kind = done_.count(id) ? Work::kSkip : Work::kRun;
+}
+
+}  // namespace brood::run

@@ -1,0 +1,260 @@
+// `brood run` as a TBB flow graph:
+//
+//   read (serial) -> window limiter -> parse (parallel) -> sequencer -> admit (serial)
+//     admit: runnable -> slot limiter -> run (async: the engine's reactor completes it)
+//            invalid / skipped ---------------------------------------------.
+//   -> finish (parallel: judge, serialize) -> [sequencer if --ordered] -> write (serial)
+//
+// A flow graph rather than parallel_pipeline because tasks complete outside TBB (on the
+// reactor thread): the async node gives a worker back while a task runs, and the two limiters
+// are the back-pressure: the window bounds lines in memory (also the --ordered hold-back), the
+// slot limiter keeps submissions at the engine's concurrency so a worker never waits for a slot.
+#include <fcntl.h>
+#include <oneapi/tbb/flow_graph.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "brood/run.hpp"
+#include "jobs/judge.hpp"
+#include "jobs/results_file.hpp"
+#include "reactor/reactor.hpp"
+#include "run/admission.hpp"
+#include "run/summary.hpp"
+
+namespace brood {
+
+namespace flow = oneapi::tbb::flow;
+using run::Work;
+using run::WorkPtr;
+
+struct JobRun::Impl {
+  Impl(Engine& e, RunOptions o, std::ostream& l) : engine(e), opts(std::move(o)), log(l) {}
+  int Run();
+  void Stop(int grace_ms);
+  void Write(const WorkPtr& w);
+  void CountLinesInBackground();
+
+  Engine& engine;
+  RunOptions opts;
+  std::ostream& log;
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> total{-1};  // lines in the job file, once counted
+  std::thread counter;
+  std::mutex cancel_mu;
+  std::condition_variable cancel_cv;
+  bool finished = false;
+  std::thread canceller;
+
+  // Written by the serial writer only.
+  std::optional<jobs::ResultWriter> writer;
+  sys::Status write_error;
+  run::Summary summary;
+  uint64_t not_run = 0;  // cancelled by a stop
+  int64_t start_ns = 0, last_progress_ns = 0;
+};
+
+JobRun::JobRun(Engine& engine, RunOptions options, std::ostream& log)
+    : impl_(std::make_unique<Impl>(engine, std::move(options), log)) {}
+JobRun::~JobRun() {
+  if (impl_->counter.joinable()) impl_->counter.join();
+  {
+    std::lock_guard lock(impl_->cancel_mu);
+    impl_->finished = true;
+  }
+  impl_->cancel_cv.notify_all();
+  if (impl_->canceller.joinable()) impl_->canceller.join();
+}
+int JobRun::Run() { return impl_->Run(); }
+void JobRun::Stop(int grace_ms) { impl_->Stop(grace_ms); }
+
+void JobRun::Impl::Stop(int grace_ms) {
+  if (stopping.exchange(true)) return;
+  canceller = std::thread([this, grace_ms] {
+    std::unique_lock lock(cancel_mu);
+    if (!cancel_cv.wait_for(lock, std::chrono::milliseconds(grace_ms), [&] { return finished; }))
+      engine.CancelAll();
+  });
+}
+
+// The total for the progress line: counted on the side, since a job file can be large.
+void JobRun::Impl::CountLinesInBackground() {
+  if (opts.jobs == "-" || !opts.progress) return;
+  counter = std::thread([this] {
+    std::ifstream in(opts.jobs, std::ios::binary);
+    char buf[1 << 16];
+    int64_t n = 0;
+    char last = '\n';
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+      for (std::streamsize i = 0; i < in.gcount(); ++i) n += buf[i] == '\n';
+      last = buf[in.gcount() - 1];
+    }
+    total = n + (last != '\n');
+  });
+}
+
+void JobRun::Impl::Write(const WorkPtr& w) {
+  if (w->kind == Work::kSkip) return;
+  const Result& r = w->result;
+  if (r.status == Status::kSandboxError && r.error && r.error->rfind("cancelled", 0) == 0) {
+    ++not_run;  // stopped: not written, so --resume runs it again
+    return;
+  }
+  summary.Add(r);
+  if (write_error.ok()) write_error = writer->Write(w->json);
+  const int64_t now = reactor::NowNs();
+  if (opts.progress && now - last_progress_ns > 100'000'000) {
+    last_progress_ns = now;
+    int64_t t = total.load();
+    log << "\r"
+        << summary.ProgressLine(t >= 0 ? std::optional<uint64_t>(t) : std::nullopt,
+                                (now - start_ns) / 1e9)
+        << "\033[K" << std::flush;
+  }
+}
+
+int JobRun::Impl::Run() {
+  start_ns = reactor::NowNs();
+  std::unordered_set<std::string> done;
+  if (opts.resume) {
+    auto state = jobs::LoadResume(opts.results);
+    if (!state.ok()) {
+      log << "brood run: --resume: " << state.status().message() << "\n";
+      return 1;
+    }
+    done = std::move(state->done);
+    if (state->torn_line_removed)
+      log << "brood run: " << opts.results << ": removed a torn last line; that job runs again\n";
+  }
+  auto w = jobs::ResultWriter::Open(opts.results, opts.resume, 64 * 1024);
+  if (!w.ok()) {
+    log << "brood run: " << w.status().message() << "\n";
+    return 1;
+  }
+  writer.emplace(std::move(w.value()));
+  int in_fd = 0;
+  sys::UniqueFd owned;
+  if (opts.jobs != "-") {
+    owned.reset(open(opts.jobs.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!owned) {
+      log << "brood run: " << sys::PosixError("open(" + opts.jobs + ")").message() << "\n";
+      return 1;
+    }
+    in_fd = owned.get();
+  }
+  CountLinesInBackground();
+
+  const int slots = std::max(1, engine.Info().slots);
+  const size_t window = static_cast<size_t>(4 * slots + 64);
+  jobs::LineReader reader(in_fd, jobs::kMaxJobLine);
+  run::Admission admission(std::move(done));
+  uint64_t next_seq = 0;
+
+  flow::graph g;
+  flow::input_node<WorkPtr> read(g, [&](oneapi::tbb::flow_control& fc) -> WorkPtr {
+    auto item = std::make_shared<Work>();
+    if (stopping || !reader.Next(&item->line)) {
+      fc.stop();
+      return nullptr;
+    }
+    item->seq = next_seq++;
+    return item;
+  });
+  flow::limiter_node<WorkPtr> window_limit(g, window);
+  flow::function_node<WorkPtr, WorkPtr> parse(g, flow::unlimited, [&](WorkPtr item) {
+    if (!item->line.too_long) item->parsed = jobs::ParseJobLine(item->line.text, opts.maxima);
+    return item;
+  });
+  auto by_seq = [](const WorkPtr& item) { return static_cast<size_t>(item->seq); };
+  flow::sequencer_node<WorkPtr> in_order(g, by_seq);
+  using Admit = flow::multifunction_node<WorkPtr, std::tuple<WorkPtr, WorkPtr>>;
+  Admit admit(g, flow::serial, [&](WorkPtr item, Admit::output_ports_type& out) {
+    admission.Decide(*item);
+    if (item->kind == Work::kRun && stopping) item->kind = Work::kSkip;  // not run: not written
+    if (item->kind == Work::kRun)
+      std::get<0>(out).try_put(item);
+    else
+      std::get<1>(out).try_put(item);
+  });
+  // A limiter does not buffer, and a multifunction port cannot hold an item it refuses: the
+  // queue keeps runnable jobs until the limiter pulls them.
+  flow::queue_node<WorkPtr> runnable(g);
+  flow::limiter_node<WorkPtr> slot_limit(g, static_cast<size_t>(slots));
+  using RunNode = flow::async_node<WorkPtr, WorkPtr>;
+  RunNode run(g, flow::unlimited, [&](WorkPtr item, RunNode::gateway_type& gw) {
+    gw.reserve_wait();
+    item->expect = item->parsed.job->expect;
+    engine.Submit(std::move(*item->parsed.job), [item, &gw](Result r) {
+      item->result = std::move(r);
+      gw.try_put(item);
+      gw.release_wait();
+    });
+  });
+  flow::function_node<WorkPtr, WorkPtr> finish(g, flow::unlimited, [&](WorkPtr item) {
+    if (item->kind == Work::kRun) {
+      slot_limit.decrementer().try_put(flow::continue_msg());
+      item->result.line = std::nullopt;
+      Job judged;
+      judged.expect = std::move(item->expect);
+      jobs::Judge(judged, item->result);
+    }
+    if (item->kind != Work::kSkip) item->json = ResultToJson(item->result);
+    return item;
+  });
+  flow::sequencer_node<WorkPtr> out_order(g, by_seq);
+  flow::function_node<WorkPtr, flow::continue_msg> write(g, flow::serial, [&](WorkPtr item) {
+    Write(item);
+    return flow::continue_msg();
+  });
+
+  flow::make_edge(read, window_limit);
+  flow::make_edge(window_limit, parse);
+  flow::make_edge(parse, in_order);
+  flow::make_edge(in_order, admit);
+  flow::make_edge(flow::output_port<0>(admit), runnable);
+  flow::make_edge(runnable, slot_limit);
+  flow::make_edge(slot_limit, run);
+  flow::make_edge(run, finish);
+  flow::make_edge(flow::output_port<1>(admit), finish);
+  if (opts.ordered) {
+    flow::make_edge(finish, out_order);
+    flow::make_edge(out_order, write);
+  } else {
+    flow::make_edge(finish, write);
+  }
+  flow::make_edge(write, window_limit.decrementer());
+  read.activate();
+  g.wait_for_all();
+
+  if (write_error.ok()) write_error = writer->Flush();
+  const double elapsed = (reactor::NowNs() - start_ns) / 1e9;
+  if (opts.progress) log << "\r\033[K";
+  log << summary.Text(elapsed);
+  if (!opts.summary_json.empty()) {
+    std::ofstream f(opts.summary_json);
+    f << summary.Json(elapsed) << "\n";
+    if (!f) log << "brood run: cannot write " << opts.summary_json << "\n";
+  }
+  if (!reader.error().ok()) {
+    log << "brood run: " << reader.error().message() << "\n";
+    return 1;
+  }
+  if (!write_error.ok()) {
+    log << "brood run: " << write_error.message()
+        << "; the results so far are whole lines: rerun with --resume once there is room\n";
+    return 1;
+  }
+  if (stopping) {
+    log << "brood run: stopped; " << not_run
+        << " running task(s) were killed and not written. Rerun with --resume to finish.\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace brood

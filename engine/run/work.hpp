@@ -1,0 +1,27 @@
+// One line of a job file on its way through `brood run`'s flow graph.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "brood/result.hpp"
+#include "jobs/job_parser.hpp"
+#include "jobs/line_reader.hpp"
+
+namespace brood::run {
+
+struct Work {
+  enum Kind { kRun, kResult, kSkip };
+  uint64_t seq = 0;  // 0-based input order (every line gets one, for --ordered)
+  jobs::Line line;
+  jobs::ParsedJob parsed;
+  Kind kind = kSkip;
+  std::optional<Expect> expect;  // kept aside: the job itself is moved into the engine
+  Result result;
+  std::string json;  // the serialized record
+};
+using WorkPtr = std::shared_ptr<Work>;
+
+}  // namespace brood::run

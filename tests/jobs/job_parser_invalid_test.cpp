@@ -1,0 +1,208 @@
+// Every way a job line can be invalid, one test each: the error names the field, and where the
+// schema also rejects the line, brood::testing::ValidJob agrees. Where brood is stricter than
+// the schema (what execve or the file system cannot take, maxima, base64), ValidJob accepts.
+#include <gtest/gtest.h>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "jobs/job_parser.hpp"
+#include "support/schema.hpp"
+
+namespace brood::jobs {
+namespace {
+
+enum class Schema { kRejects, kAccepts, kUnchecked };
+
+struct Case {
+  std::string name;
+  std::string line;
+  std::string error;
+  Schema schema;
+  bool error_is_prefix = false;  // for messages that quote nlohmann's own wording
+};
+
+// Test names list the case by name, not as a dump of its (possibly 200 KB) line.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+// A valid minimal job plus `fields`.
+std::string With(const std::string& fields) { return R"({"id":"a","cmd":["x"],)" + fields + "}"; }
+
+std::vector<Case> Cases() {
+  const std::string long_id(1025, 'i');
+  const std::string long_path(4097, 'p');
+  const std::string long_name(256, 'n');
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += '[';
+  deep = R"({"id":"a","cmd":)" + deep + std::string(100000, ']') + "}";
+  const auto R = Schema::kRejects, A = Schema::kAccepts;
+  return {
+      // The line as a whole.
+      {"NotJson", R"({"id":"a","cmd":["x"])", "line is not valid JSON: at column ", R, true},
+      {"TrailingGarbage", R"({"id":"a","cmd":["x"]} x)", "line is not valid JSON: at ", R, true},
+      {"InvalidUtf8", "{\"id\":\"\xff\",\"cmd\":[\"x\"]}", "line is not valid JSON: at ", R, true},
+      // Python's json accepts a lone surrogate escape; it is not UTF-8, so nlohmann does not.
+      {"LoneSurrogate", R"({"id":"\ud800","cmd":["x"]})", "line is not valid JSON: at ", A, true},
+      {"NotAnObject", R"(["id","a"])", "line is not a JSON object, got an array", R},
+      {"DuplicateField", With(R"("cmd":["y"])"), "duplicate field \"cmd\"", R},
+      {"DuplicateEnvKey", With(R"("env":{"A":"1","A":"2"})"), "env: duplicate key \"A\"", R},
+      {"DuplicateBlobKey", With(R"("files":{"a/b":{"base64":"AA","base64":"AA"}})"),
+       "files[\"a/b\"]: duplicate key \"base64\"", R},
+      {"DuplicateLimit", With(R"("limits":{"pids":1,"pids":2})"), "limits: duplicate key \"pids\"",
+       R},
+      {"UnknownField", With(R"("timeout":5)"), "unknown field \"timeout\"", R},
+      // id
+      {"MissingId", R"({"cmd":["x"]})", "id: required field is missing", R},
+      {"IdNotString", R"({"id":5,"cmd":["x"]})", "id: expected a non-empty string, got 5", R},
+      {"IdEmpty", R"({"id":"","cmd":["x"]})", "id: expected a non-empty string, got \"\"", R},
+      {"IdTooLong", R"({"id":")" + long_id + R"(","cmd":["x"]})", "id: longer than 1024 characters",
+       R},
+      // cmd, shell
+      {"CmdAndShell", With(R"("shell":"ls")"),
+       "cmd, shell: a job needs exactly one of them, got both", R},
+      {"NeitherCmdNorShell", R"({"id":"a"})",
+       "cmd, shell: a job needs exactly one of them, got neither", R},
+      {"CmdEmpty", R"({"id":"a","cmd":[]})", "cmd: expected a non-empty array of strings, got []",
+       R},
+      {"CmdString", R"({"id":"a","cmd":"ls"})",
+       "cmd: expected a non-empty array of strings, got \"ls\"", R},
+      {"CmdItemNotString", R"({"id":"a","cmd":["ls",5]})", "cmd[1]: expected a string, got 5", R},
+      {"CmdNul", R"({"id":"a","cmd":["ls","a\u0000b"]})", "cmd[1]: contains a NUL byte", A},
+      {"CmdDeeplyNested", deep, "cmd[0]: expected a string, got an array", Schema::kUnchecked},
+      {"ShellEmpty", R"({"id":"a","shell":""})", "shell: expected a non-empty string, got \"\"", R},
+      {"ShellNotString", R"({"id":"a","shell":["ls"]})",
+       "shell: expected a non-empty string, got an array", R},
+      {"ShellNul", R"({"id":"a","shell":"ls\u0000"})", "shell: contains a NUL byte", A},
+      // stdin (and blobs)
+      {"StdinNumber", With(R"("stdin":5)"),
+       R"(stdin: expected a string or {"base64": "..."}, got 5)", R},
+      {"StdinEmptyObject", With(R"("stdin":{})"),
+       R"(stdin: expected a string or {"base64": "..."}, got {})", R},
+      {"StdinBlobExtraField", With(R"("stdin":{"base64":"AA","gzip":true})"),
+       "stdin: unknown field \"gzip\"", R},
+      {"StdinBase64NotString", With(R"("stdin":{"base64":5})"),
+       "stdin: \"base64\" must be a string, got 5", R},
+      {"StdinBadBase64", With(R"("stdin":{"base64":"A"})"), "stdin: invalid base64", A},
+      // env
+      {"EnvNotObject", With(R"("env":["A=1"])"), "env: expected an object of strings, got an array",
+       R},
+      {"EnvValueNotString", With(R"("env":{"A":1})"), "env: \"A\": expected a string, got 1", R},
+      {"EnvEmptyName", With(R"("env":{"":"1"})"), "env: a variable name is empty", R},
+      {"EnvNameWithEquals", With(R"("env":{"A=B":"1"})"), "env: \"A=B\": name contains '='", R},
+      {"EnvNameNul", With(R"("env":{"A\u0000":"1"})"),
+       "env: \"A\\u0000\": name contains a NUL byte", R},
+      {"EnvValueNul", With(R"("env":{"A":"x\u0000"})"), "env: \"A\": value contains a NUL byte", A},
+      // files
+      {"FilesNotObject", With(R"("files":"x")"),
+       "files: expected an object of path -> content, got \"x\"", R},
+      {"FilesAbsolute", With(R"("files":{"/etc/x":"1"})"), "files: \"/etc/x\": path is absolute",
+       R},
+      {"FilesDotDot", With(R"("files":{"../x":"1"})"),
+       "files: \"../x\": path climbs out of the workspace", R},
+      {"FilesDotDotInside", With(R"("files":{"a/../../x":"1"})"),
+       "files: \"a/../../x\": path climbs out of the workspace", R},
+      {"FilesEmptyPath", With(R"("files":{"":"1"})"), "files: \"\": path is empty", R},
+      {"FilesDoubleSlash", With(R"("files":{"a//b":"1"})"),
+       "files: \"a//b\": path has an empty component", A},
+      {"FilesTrailingSlash", With(R"("files":{"a/":"1"})"),
+       "files: \"a/\": path has an empty component", A},
+      {"FilesDotComponent", With(R"("files":{"./a":"1"})"),
+       "files: \"./a\": path has a \".\" component", A},
+      {"FilesNul", With(R"("files":{"a\u0000b":"1"})"),
+       "files: \"a\\u0000b\": path contains a NUL byte", A},
+      {"FilesPathTooLong", With(R"("files":{")" + long_path + R"(":"1"})"),
+       "files: \"" + std::string(64, 'p') + "...\": path is longer than 4096 bytes", A},
+      {"FilesNameTooLong", With(R"("files":{"d/)" + long_name + R"(":"1"})"),
+       "files: \"d/" + std::string(62, 'n') + "...\": path has a component longer than 255 bytes",
+       A},
+      {"FilesValueNumber", With(R"("files":{"a":1})"),
+       R"(files: "a": expected a string or {"base64": "..."}, got 1)", R},
+      {"FilesBadBase64", With(R"("files":{"a.bin":{"base64":"*"}})"),
+       "files: \"a.bin\": invalid base64", A},
+      {"FilesFileAndDirectory", With(R"("files":{"a":"1","a-b":"2","a/b":"3"})"),
+       "files: \"a\" is both a file and a directory of \"a/b\"", A},
+      // cwd
+      {"CwdRelative", With(R"("cwd":"work")"), "cwd: expected an absolute path, got \"work\"", R},
+      {"CwdNotString", With(R"("cwd":1)"), "cwd: expected an absolute path, got 1", R},
+      {"CwdNul", With(R"("cwd":"/a\u0000")"), "cwd: contains a NUL byte", A},
+      // limits
+      {"LimitsNotObject", With(R"("limits":5)"), "limits: expected an object, got 5", R},
+      {"LimitsUnknown", With(R"("limits":{"timeout_ms":1})"),
+       "limits: unknown field \"timeout_ms\"", R},
+      {"LimitZero", With(R"("limits":{"memory_mb":0})"),
+       "limits.memory_mb: expected a positive integer, got 0", R},
+      {"LimitNegative", With(R"("limits":{"pids":-1})"),
+       "limits.pids: expected a positive integer, got -1", R},
+      {"LimitFraction", With(R"("limits":{"wall_ms":1.5})"),
+       "limits.wall_ms: expected a positive integer, got 1.5", R},
+      {"LimitString", With(R"("limits":{"disk_mb":"256"})"),
+       "limits.disk_mb: expected a positive integer, got \"256\"", R},
+      {"LimitBoolean", With(R"("limits":{"output_bytes":true})"),
+       "limits.output_bytes: expected a positive integer, got true", R},
+      {"LimitNull", With(R"("limits":{"cpu_ms":null})"),
+       "limits.cpu_ms: expected a positive integer, got null", R},
+      {"LimitAboveInt64", With(R"("limits":{"wall_ms":9223372036854775808})"),
+       "limits.wall_ms: expected a positive integer, got 9223372036854775808", A},
+      {"LimitHugeFloat", With(R"("limits":{"wall_ms":1e300})"),
+       "limits.wall_ms: expected a positive integer, got 1e+300", A},
+      {"LimitAboveMaximum", With(R"("limits":{"wall_ms":86400001})"),
+       "limits.wall_ms: 86400001 is above the maximum 86400000", A},
+      {"CpusZero", With(R"("limits":{"cpus":0})"), "limits.cpus: expected a positive number, got 0",
+       R},
+      {"CpusNegative", With(R"("limits":{"cpus":-0.5})"),
+       "limits.cpus: expected a positive number, got -0.5", R},
+      {"CpusString", With(R"("limits":{"cpus":"1"})"),
+       "limits.cpus: expected a positive number, got \"1\"", R},
+      {"CpusBoolean", With(R"("limits":{"cpus":true})"),
+       "limits.cpus: expected a positive number, got true", R},
+      {"CpusAboveMaximum", With(R"("limits":{"cpus":2000})"), "limits.cpus: 2000", A, true},
+      // network, collect, expect
+      {"NetworkUnknown", With(R"("network":"bridge")"),
+       "network: expected \"none\" or \"host\", got \"bridge\"", R},
+      {"NetworkNotString", With(R"("network":false)"),
+       "network: expected \"none\" or \"host\", got false", R},
+      {"CollectNotArray", With(R"("collect":"out/*")"),
+       "collect: expected an array of path patterns, got \"out/*\"", R},
+      {"CollectItemNotString", With(R"("collect":[1])"), "collect[0]: expected a string, got 1", R},
+      {"CollectAbsolute", With(R"("collect":["*.txt","/etc/passwd"])"),
+       "collect[1]: \"/etc/passwd\": path is absolute", R},
+      {"CollectDotDot", With(R"("collect":["out/../../x"])"),
+       "collect[0]: \"out/../../x\": path climbs out of the workspace", R},
+      {"CollectEmpty", With(R"("collect":[""])"), "collect[0]: \"\": path is empty", R},
+      {"ExpectNotObject", With(R"("expect":"1\n")"),
+       R"(expect: expected an object {"stdout": ..., "match": ...}, got "1\n")", R},
+      {"ExpectMissingStdout", With(R"("expect":{"match":"exact"})"),
+       "expect.stdout: required field is missing", R},
+      {"ExpectStdoutNotString", With(R"("expect":{"stdout":1})"),
+       "expect.stdout: expected a string, got 1", R},
+      {"ExpectBadMatch", With(R"("expect":{"stdout":"","match":"regex"})"),
+       "expect.match: expected \"exact\", \"trim\" or \"tokens\", got \"regex\"", R},
+      {"ExpectUnknownField", With(R"("expect":{"stdout":"","stderr":""})"),
+       "expect: unknown field \"stderr\"", R},
+  };
+}
+
+class InvalidJob : public ::testing::TestWithParam<Case> {};
+
+TEST_P(InvalidJob, IsRejectedNamingTheField) {
+  const Case& c = GetParam();
+  ParsedJob parsed = ParseJobLine(c.line, LimitMaxima{});
+  EXPECT_FALSE(parsed.job.has_value());
+  if (c.error_is_prefix) {
+    EXPECT_TRUE(parsed.error.starts_with(c.error)) << parsed.error;
+  } else {
+    EXPECT_EQ(parsed.error, c.error);
+  }
+  if (c.schema == Schema::kRejects) {
+    EXPECT_FALSE(testing::ValidJob(c.line));
+  } else if (c.schema == Schema::kAccepts) {
+    EXPECT_TRUE(testing::ValidJob(c.line));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Parser, InvalidJob, ::testing::ValuesIn(Cases()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace brood::jobs

@@ -1,0 +1,174 @@
+#include "run/summary.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <vector>
+
+namespace brood::run {
+namespace {
+
+// The exact nearest-rank quantile, the definition Histogram::Quantile approximates.
+double Exact(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const auto rank = std::max<size_t>(1, static_cast<size_t>(std::ceil(q * v.size())));
+  return v[rank - 1];
+}
+
+void ExpectWithinOnePercent(const std::vector<double>& values, const char* what) {
+  Histogram h;
+  for (double v : values) h.Add(v);
+  EXPECT_EQ(h.count(), values.size());
+  for (double q : {0.0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1.0}) {
+    const double exact = Exact(values, q), got = h.Quantile(q);
+    EXPECT_LE(std::abs(got - exact), 0.01 * exact) << what << " q=" << q << " exact " << exact;
+  }
+}
+
+TEST(HistogramTest, QuantilesWithinOnePercentOfExact) {
+  std::mt19937_64 rng(42);
+  std::vector<double> uniform, wide, small, latency_us;
+  std::uniform_real_distribution<double> u(0, 1e9);
+  std::uniform_real_distribution<double> exp10(-6, 9.5);  // 1e-6 .. 3e9, every octave
+  std::uniform_real_distribution<double> below_one(0, 1);
+  std::lognormal_distribution<double> lat(std::log(180.0), 0.6);
+  for (int i = 0; i < 100'000; ++i) {
+    uniform.push_back(u(rng));
+    wide.push_back(std::pow(10.0, exp10(rng)));
+    small.push_back(below_one(rng));
+    latency_us.push_back(std::round(lat(rng)));  // integers, many repeats
+  }
+  ExpectWithinOnePercent(uniform, "uniform 0..1e9");
+  ExpectWithinOnePercent(wide, "log-uniform 1e-6..3e9");
+  ExpectWithinOnePercent(small, "uniform 0..1");
+  ExpectWithinOnePercent(latency_us, "lognormal latencies");
+}
+
+TEST(HistogramTest, EdgeValues) {
+  Histogram h;
+  EXPECT_EQ(h.Quantile(0.5), 0);  // empty
+  h.Add(0);
+  EXPECT_EQ(h.Quantile(0.5), 0);
+  h.Add(1e9);
+  EXPECT_EQ(h.Quantile(0.5), 0);
+  EXPECT_EQ(h.Quantile(1), 1e9);
+  Histogram one;
+  one.Add(1.2);
+  EXPECT_EQ(one.Quantile(0.5), 1.2);  // clamped to the only value seen: exact
+  Histogram odd;
+  odd.Add(-5);  // nonsense becomes 0 rather than corrupting a bucket
+  odd.Add(NAN);
+  odd.Add(1e300);
+  EXPECT_EQ(odd.Quantile(0), 0);
+  EXPECT_EQ(odd.Quantile(1), 1e300);
+}
+
+Result R(Status s, int64_t latency_us = 180, double wall_ms = 1.2) {
+  Result r;
+  r.id = "x";
+  r.status = s;
+  r.start_latency_us = latency_us;
+  r.wall_ms = wall_ms;
+  return r;
+}
+
+TEST(SummaryTest, CountsEveryStatusAndTimesOnlyTasksThatRan) {
+  Summary s;
+  for (int i = 0; i < 3; ++i) s.Add(R(Status::kOk));
+  s.Add(R(Status::kTimeout, 200, 10000));
+  s.Add(R(Status::kInvalidJob, 0, 0));
+  s.Add(R(Status::kSandboxError, 0, 0));
+  EXPECT_EQ(s.done(), 6u);
+  EXPECT_EQ(s.count(Status::kOk), 3u);
+  EXPECT_EQ(s.count(Status::kTimeout), 1u);
+  EXPECT_EQ(s.count(Status::kFailed), 0u);
+  // The zeros of the two that never ran are not in the quantiles.
+  EXPECT_EQ(s.Text(1.0),
+            "brood: 6 tasks in 1.0s (6 tasks/s)\n"
+            "  ok 3  invalid_job 1  sandbox_error 1  timeout 1\n"
+            "  start_latency_us p50 181 p99 200\n"  // 180's bucket midpoint: 1% precision
+            "  wall_ms p50 1.2 p99 10000\n");
+}
+
+TEST(SummaryTest, TextMatchesTheDocumentedShape) {
+  Summary s;
+  for (int i = 0; i < 9990; ++i) s.Add(R(Status::kOk, 180, 1.2));
+  for (int i = 0; i < 10; ++i) s.Add(R(Status::kFailed, 180, 1.2));
+  EXPECT_EQ(s.Text(4.2),
+            "brood: 10000 tasks in 4.2s (2381 tasks/s)\n"
+            "  ok 9990  failed 10\n"
+            "  start_latency_us p50 180 p99 180\n"
+            "  wall_ms p50 1.2 p99 1.2\n");
+  EXPECT_EQ(Summary().Text(0), "brood: 0 tasks in 0.0s (0 tasks/s)\n");
+}
+
+TEST(SummaryTest, ProgressLine) {
+  Summary s;
+  for (int i = 0; i < 1150; ++i) s.Add(R(Status::kOk));
+  for (int i = 0; i < 40; ++i) s.Add(R(Status::kFailed));
+  for (int i = 0; i < 10; ++i) s.Add(R(Status::kTimeout));
+  EXPECT_EQ(s.ProgressLine(10000, 0.5),
+            "1200/10000 12%  2400 tasks/s  ok 1150 failed 40 timeout 10  ETA 4s");
+  EXPECT_EQ(s.ProgressLine(std::nullopt, 0.5), "1200  2400 tasks/s  ok 1150 failed 40 timeout 10");
+  EXPECT_EQ(s.ProgressLine(1200, 0.5),
+            "1200/1200 100%  2400 tasks/s  ok 1150 failed 40 timeout 10  ETA 0s");
+  EXPECT_EQ(s.ProgressLine(1'000'000, 1),
+            "1200/1000000 0%  1200 tasks/s  ok 1150 failed 40 timeout 10  ETA 13m52s");
+  EXPECT_EQ(Summary().ProgressLine(100, 0), "0/100 0%  0 tasks/s  ETA ?");
+}
+
+TEST(SummaryTest, ProgressLineFitsATerminalWithEveryStatus) {
+  Summary s;
+  // Every status non-zero with wide counts: too long for 120 columns in full.
+  for (int st = 0; st <= static_cast<int>(Status::kOk); ++st) {
+    for (int i = 0; i <= st * 3; ++i) s.Add(R(static_cast<Status>(st)));
+  }
+  for (int i = 0; i < 1'000'000; ++i) s.Add(R(Status::kOk));
+  const std::string line = s.ProgressLine(100'000'000'000ULL, 3.3);
+  EXPECT_LE(line.size(), 120u) << line;
+  EXPECT_NE(line.find("ok 1000031"), std::string::npos) << line;
+  EXPECT_NE(line.find(" other "), std::string::npos) << line;
+  EXPECT_NE(line.find("  ETA "), std::string::npos) << line;
+}
+
+TEST(SummaryTest, JsonHasTheDocumentedShape) {
+  Summary s;
+  s.Add(R(Status::kOk, 180, 1.2));
+  s.Add(R(Status::kOk, 420, 3.4));
+  s.Add(R(Status::kInvalidJob));
+  const auto j = nlohmann::json::parse(s.Json(2.0));
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j.size(), 6u);
+  EXPECT_EQ(j.at("total"), 3);
+  EXPECT_EQ(j.at("elapsed_s"), 2.0);
+  EXPECT_EQ(j.at("tasks_per_s"), 1.5);
+  const auto& st = j.at("statuses");
+  EXPECT_EQ(st.size(), 11u);
+  for (int i = 0; i <= static_cast<int>(Status::kOk); ++i) {
+    const char* name = StatusName(static_cast<Status>(i));
+    ASSERT_TRUE(st.contains(name)) << name;
+    EXPECT_TRUE(st.at(name).is_number_unsigned()) << name;
+  }
+  EXPECT_EQ(st.at("ok"), 2);
+  EXPECT_EQ(st.at("invalid_job"), 1);
+  EXPECT_EQ(st.at("timeout"), 0);
+  for (const char* h : {"start_latency_us", "wall_ms"}) {
+    EXPECT_EQ(j.at(h).size(), 2u);
+    EXPECT_TRUE(j.at(h).at("p50").is_number()) << h;
+    EXPECT_TRUE(j.at(h).at("p99").is_number()) << h;
+  }
+  EXPECT_NEAR(j.at("start_latency_us").at("p50").get<double>(), 180, 1.8);
+  EXPECT_NEAR(j.at("wall_ms").at("p99").get<double>(), 3.4, 0.034);
+
+  // Nothing ran, no time passed: still the whole shape, and valid JSON (no NaN).
+  const auto empty = nlohmann::json::parse(Summary().Json(0));
+  EXPECT_EQ(empty.at("tasks_per_s"), 0);
+  EXPECT_EQ(empty.at("statuses").size(), 11u);
+  EXPECT_EQ(empty.at("wall_ms").at("p50"), 0);
+}
+
+}  // namespace
+}  // namespace brood::run
