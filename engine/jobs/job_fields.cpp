@@ -67,7 +67,7 @@ std::string PathProblem(std::string_view path) {
   }
 }
 
-std::string ReadBlob(Json& v, std::string_view field, std::string& out) {
+std::string ReadBlob(Json& v, std::string& out) {
   if (std::string* text = AsString(v)) {
     out = std::move(*text);
     return {};
@@ -75,15 +75,14 @@ std::string ReadBlob(Json& v, std::string_view field, std::string& out) {
   const std::string* encoded = nullptr;
   if (v.is_object()) {
     for (auto& [name, value] : v.get_ref<Json::object_t&>()) {
-      if (name != "base64") return std::string(field) + ": unknown field " + Quote(name);
+      if (name != "base64") return "unknown field " + Quote(name);
       encoded = AsString(value);
-      if (encoded == nullptr)
-        return std::string(field) + ": \"base64\" must be a string, got " + Describe(value);
+      if (encoded == nullptr) return "\"base64\" must be a string, got " + Describe(value);
     }
   }
-  if (encoded == nullptr) return std::string(field) + ": " + kBlobShape + Describe(v);
+  if (encoded == nullptr) return kBlobShape + Describe(v);
   auto bytes = Base64Decode(*encoded);
-  if (!bytes) return std::string(field) + ": invalid base64";
+  if (!bytes) return "invalid base64";
   out = std::move(*bytes);
   return {};
 }
@@ -106,10 +105,10 @@ std::string ReadEnv(Json& v, Job& job) {
 std::string ReadFiles(Json& v, Job& job) {
   if (!v.is_object()) return "files: expected an object of path -> content, got " + Describe(v);
   for (auto& [path, content] : v.get_ref<Json::object_t&>()) {
-    std::string field = "files: " + Quote(path);
-    if (auto problem = PathProblem(path); !problem.empty()) return field + ": " + problem;
+    std::string problem = PathProblem(path);
     std::string bytes;
-    if (auto problem = ReadBlob(content, field, bytes); !problem.empty()) return problem;
+    if (problem.empty()) problem = ReadBlob(content, bytes);
+    if (!problem.empty()) return "files: " + Quote(path) + ": " + problem;
     // Keys arrive sorted as std::map sorts them, so each lands at the end.
     job.files.emplace_hint(job.files.end(), path, std::move(bytes));
   }

@@ -21,8 +21,8 @@ inline bool HasNul(std::string_view s) { return s.find('\0') != std::string_view
 // (which would let "a" and "./a" be two entries for one file), not "..".
 std::string PathProblem(std::string_view path);
 
-// A blob: a string, or {"base64": "..."}. `field` names it in errors ("stdin").
-std::string ReadBlob(Json& v, std::string_view field, std::string& out);
+// A blob: a string, or {"base64": "..."}. The error is for the caller to prefix with the field.
+std::string ReadBlob(Json& v, std::string& out);
 
 std::string ReadEnv(Json& v, Job& job);
 std::string ReadFiles(Json& v, Job& job);

@@ -20,6 +20,11 @@ struct Field {
   Reader read;
 };
 
+// "cmd[1]": built only for an error, as the loops that name items run for every line.
+std::string Item(const char* array, size_t i) {
+  return std::string(array) + "[" + std::to_string(i) + "]";
+}
+
 std::string ReadCmd(Json& v, Job& job) {
   if (!v.is_array() || v.empty())
     return "cmd: expected a non-empty array of strings, got " + Describe(v);
@@ -27,11 +32,10 @@ std::string ReadCmd(Json& v, Job& job) {
   job.argv.clear();
   job.argv.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
-    std::string field = "cmd[" + std::to_string(i) + "]";
-    if (!items[i].is_string()) return field + ": expected a string, got " + Describe(items[i]);
-    std::string& arg = items[i].get_ref<std::string&>();
-    if (HasNul(arg)) return field + ": contains a NUL byte";  // execve cannot pass it
-    job.argv.push_back(std::move(arg));
+    std::string* arg = AsString(items[i]);
+    if (arg == nullptr) return Item("cmd", i) + ": expected a string, got " + Describe(items[i]);
+    if (HasNul(*arg)) return Item("cmd", i) + ": contains a NUL byte";  // execve cannot pass it
+    job.argv.push_back(std::move(*arg));
   }
   return {};
 }
@@ -45,7 +49,10 @@ std::string ReadShell(Json& v, Job& job) {
   return {};
 }
 
-std::string ReadStdin(Json& v, Job& job) { return ReadBlob(v, "stdin", job.stdin_data); }
+std::string ReadStdin(Json& v, Job& job) {
+  std::string problem = ReadBlob(v, job.stdin_data);
+  return problem.empty() ? problem : "stdin: " + problem;
+}
 
 std::string ReadCwd(Json& v, Job& job) {
   std::string* cwd = AsString(v);
@@ -73,12 +80,12 @@ std::string ReadCollect(Json& v, Job& job) {
   auto& items = v.get_ref<Json::array_t&>();
   job.collect.reserve(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
-    std::string field = "collect[" + std::to_string(i) + "]";
-    if (!items[i].is_string()) return field + ": expected a string, got " + Describe(items[i]);
-    std::string& pattern = items[i].get_ref<std::string&>();
-    if (auto problem = PathProblem(pattern); !problem.empty())
-      return field + ": " + Quote(pattern) + ": " + problem;
-    job.collect.push_back(std::move(pattern));
+    std::string* pattern = AsString(items[i]);
+    if (pattern == nullptr)
+      return Item("collect", i) + ": expected a string, got " + Describe(items[i]);
+    if (auto problem = PathProblem(*pattern); !problem.empty())
+      return Item("collect", i) + ": " + Quote(*pattern) + ": " + problem;
+    job.collect.push_back(std::move(*pattern));
   }
   return {};
 }
