@@ -46,7 +46,8 @@ sys::StatusOr<std::pair<uint32_t, sys::UniqueFd>> ClaimUidBlock(uint32_t base) {
   return sys::Status::Error("no free uid block under /run/brood");
 }
 
-sys::StatusOr<sys::UniqueFd> MemfdWith(const std::string& bytes, const char* name) {
+sys::StatusOr<sys::UniqueFd> MemfdWith(const std::string& bytes, const char* name,
+                                       bool seal = true) {
   sys::UniqueFd fd(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd) return sys::PosixError("memfd_create");
   size_t off = 0;
@@ -56,7 +57,7 @@ sys::StatusOr<sys::UniqueFd> MemfdWith(const std::string& bytes, const char* nam
     if (n < 0) return sys::PosixError("write(memfd)");
     off += static_cast<size_t>(n);
   }
-  fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  if (seal) fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
   lseek(fd.get(), 0, SEEK_SET);
   return fd;
 }
@@ -251,6 +252,7 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   for (const auto& [k, v] : env) spec.envp.push_back(k + "=" + v);
   spec.cwd = job.cwd;
   spec.files = job.files;
+  spec.collect = job.collect;
   spec.disk_mb = limits.disk_mb;
   spec.disk_inodes = WorkspaceInodes(limits.disk_mb);
   spec.memory_mb = limits.memory_mb;
@@ -278,8 +280,14 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
     (void)p.group->ResetPeak();  // peak memory is per task; the other counters are deltas
     if (auto u = p.group->ReadUsage(); u.ok()) p.baseline = *u;
   }
-  zygote::RunFds fds{spec_fd->get(), stdin_task ? stdin_task.get() : -1, out->w.get(), err->w.get(),
-                     report->w.get()};
+  if (!job.collect.empty()) {
+    auto mem = MemfdWith("", "brood-collect", /*seal=*/false);
+    if (!mem.ok()) return give_back(mem.status(), false);
+    p.collect = std::move(mem.value());
+  }
+  zygote::RunFds fds{spec_fd->get(),  stdin_task ? stdin_task.get() : -1,
+                     out->w.get(),    err->w.get(),
+                     report->w.get(), p.collect ? p.collect.get() : -1};
   auto pidfd = zygote::RunInZygote(*slot->zygote[shape], fds);
   if (!pidfd.ok()) {
     *zygote_failed = true;

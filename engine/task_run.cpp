@@ -1,6 +1,7 @@
 #include "task_run.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "sandbox/collect.hpp"
 #include "sandbox/task_spec.hpp"
 
 namespace brood {
@@ -25,6 +27,31 @@ static std::string SetupErrorMessage(sandbox::Stage stage, int err) {
     return "the job's files cannot be written into /workspace: " + what;
   return std::string("sandbox setup failed at ") + sandbox::StageName(stage) + ": " + what +
          "; run `brood doctor` to check this host";
+}
+
+static std::string ReadMemfd(int fd) {
+  std::string out;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size <= 0) return out;
+  out.resize(static_cast<size_t>(st.st_size));
+  ssize_t n = pread(fd, out.data(), out.size(), 0);
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+void TaskRun::CollectFiles(Result& res) {
+  auto collected = sandbox::DecodeCollected(ReadMemfd(p_.collect.get()));
+  if (!collected) {
+    if (obs_.exited_report) collect_error_ = "collect: the collected files could not be read";
+    return;
+  }
+  res.files = std::move(collected->files);
+  if (!collected->left_out.empty()) {
+    std::string msg = "collect left out:";
+    for (const auto& what : collected->left_out) msg += " " + what + ";";
+    msg.pop_back();
+    collect_error_ = msg;
+  }
 }
 
 void TaskRun::Start(reactor::Reactor* reactor, TaskRunParams params) {
@@ -170,6 +197,7 @@ void TaskRun::Finish() {
       obs_.pids_max_events = u->pids_max_events - b.pids_max_events;
     }
   }
+  if (p_.collect) CollectFiles(res);
   obs_.cpu_ms = res.cpu_ms;
   if (exec_ns_) {
     res.wall_ms = static_cast<double>(end_ns_ - exec_ns_) / 1e6;
@@ -181,6 +209,7 @@ void TaskRun::Finish() {
   res.signal = v.signal;
   res.limits_hit = std::move(v.limits_hit);
   res.error = std::move(v.error);
+  if (!res.error && !collect_error_.empty()) res.error = collect_error_;
   Report(std::move(res));
 }
 

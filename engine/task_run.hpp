@@ -28,6 +28,7 @@ struct TaskRunParams {
   sys::UniqueFd stdout_r, stderr_r, report_r, init_pidfd;
   int stdin_source = -1;           // pumped into stdin_w (not owned)
   sys::UniqueFd stdin_w;           // our end of the task's stdin pipe
+  sys::UniqueFd collect;           // memfd the task's init fills with `collect` files
   cgroup::Group* group = nullptr;  // the slot's; null in rlimit mode
   cgroup::Usage baseline;          // the group's counters before this task
   sys::UniqueFd oom_event;         // readable when the group hits an OOM (may be empty)
@@ -55,6 +56,7 @@ class TaskRun {
   void Kill(KillReason why);
   void Finish();
   void Report(Result result);
+  void CollectFiles(Result& res);
 
   reactor::Reactor* r_;
   TaskRunParams p_;
@@ -67,6 +69,7 @@ class TaskRun {
   int64_t cpu_us_rusage_ = 0, maxrss_kb_ = 0;
   reactor::Reactor::OpId wall_timer_ = 0, cpu_timer_ = 0, pump_ = 0, oom_ = 0;
   bool finished_ = false;
+  std::string collect_error_;
 };
 
 }  // namespace brood

@@ -209,7 +209,8 @@ int main(int argc, char** argv) {
   run->add_option("-o,--output", run_opts.results, "RESULTS.jsonl, or - for stdout")
       ->capture_default_str();
   run->add_flag("--resume", run_opts.resume, "skip jobs whose results are already in -o");
-  run->add_option("-j,--jobs", opts.slots, "tasks at once (default: the number of cores)");
+  run->add_option("-j,--jobs", opts.slots, "tasks at once (default: the number of cores)")
+      ->check(CLI::Range(1, 1024));
   run->add_flag("--ordered", run_opts.ordered, "write results in input order");
   run->add_option("--summary-json", run_opts.summary_json, "also write the summary as JSON");
   run->footer(LimitDefaultsText());
@@ -230,10 +231,6 @@ int main(int argc, char** argv) {
   if (*run) {
     if (run_opts.resume && run_opts.results == "-") {
       std::cerr << "brood run: --resume needs -o RESULTS.jsonl (a file to resume)\n";
-      return 2;
-    }
-    if (opts.slots < 0 || opts.slots > 1024) {
-      std::cerr << "brood run: -j " << opts.slots << ": expected 1 to 1024\n";
       return 2;
     }
     return RunJobs(opts, run_opts);

@@ -55,7 +55,8 @@ struct JobRun::Impl {
   std::optional<jobs::ResultWriter> writer;
   sys::Status write_error;
   run::Summary summary;
-  uint64_t not_run = 0;  // cancelled by a stop
+  uint64_t not_run = 0;  // stopped: cancelled while running, or never started
+  bool input_done = false;  // the reader saw the end of the job file
   int64_t start_ns = 0, last_progress_ns = 0;
 };
 
@@ -99,6 +100,7 @@ void JobRun::Impl::CountLinesInBackground() {
 }
 
 void JobRun::Impl::Write(const WorkPtr& w) {
+  if (w->not_started) ++not_run;
   if (w->kind == Work::kSkip) return;
   const Result& r = w->result;
   if (r.status == Status::kSandboxError && r.error && r.error->rfind("cancelled", 0) == 0) {
@@ -158,7 +160,12 @@ int JobRun::Impl::Run() {
   flow::graph g;
   flow::input_node<WorkPtr> read(g, [&](oneapi::tbb::flow_control& fc) -> WorkPtr {
     auto item = std::make_shared<Work>();
-    if (stopping || !reader.Next(&item->line)) {
+    if (stopping) {
+      fc.stop();
+      return nullptr;
+    }
+    if (!reader.Next(&item->line)) {
+      input_done = true;
       fc.stop();
       return nullptr;
     }
@@ -188,6 +195,12 @@ int JobRun::Impl::Run() {
   using RunNode = flow::async_node<WorkPtr, WorkPtr>;
   RunNode run(g, flow::unlimited, [&](WorkPtr item, RunNode::gateway_type& gw) {
     gw.reserve_wait();
+    if (stopping) {  // queued before the stop: not started, not written, run again by --resume
+      item->not_started = true;
+      gw.try_put(item);
+      gw.release_wait();
+      return;
+    }
     item->expect = item->parsed.job->expect;
     engine.Submit(std::move(*item->parsed.job), [item, &gw](Result r) {
       item->result = std::move(r);
@@ -196,8 +209,9 @@ int JobRun::Impl::Run() {
     });
   });
   flow::function_node<WorkPtr, WorkPtr> finish(g, flow::unlimited, [&](WorkPtr item) {
+    if (item->kind == Work::kRun) slot_limit.decrementer().try_put(flow::continue_msg());
+    if (item->not_started) item->kind = Work::kSkip;
     if (item->kind == Work::kRun) {
-      slot_limit.decrementer().try_put(flow::continue_msg());
       item->result.line = std::nullopt;
       Job judged;
       judged.expect = std::move(item->expect);
@@ -249,9 +263,9 @@ int JobRun::Impl::Run() {
         << "; the results so far are whole lines: rerun with --resume once there is room\n";
     return 1;
   }
-  if (stopping) {
-    log << "brood run: stopped; " << not_run
-        << " running task(s) were killed and not written. Rerun with --resume to finish.\n";
+  if (stopping && (!input_done || not_run > 0)) {
+    log << "brood run: stopped before every job had a result (" << not_run
+        << " started or queued were not written); rerun with --resume to finish\n";
     return 1;
   }
   return 0;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/collect.hpp"
 #include "sys/proctitle.hpp"
 
 namespace brood::sandbox {
@@ -189,6 +190,19 @@ int DropCapabilities() {
   _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
 }
 
+// `collect`, by a child with the sandbox user's ids and no capabilities: it reads only what the
+// task could have read.
+void Collect(const TaskSpec& spec, int out_fd) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setresgid(kSandboxGid, kSandboxGid, kSandboxGid) != 0 ||
+        setresuid(kSandboxUid, kSandboxUid, kSandboxUid) != 0 || DropCapabilities() != 0)
+      _exit(1);
+    _exit(CollectInto(out_fd, spec.collect) == 0 ? 0 : 1);
+  }
+  if (pid > 0) waitpid(pid, nullptr, 0);
+}
+
 // pid 1 of the task's namespaces.
 [[noreturn]] void RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp) {
   const int rep = fds.report_fd;
@@ -227,7 +241,7 @@ int DropCapabilities() {
   if (main_pid < 0) Fail(rep, Stage::kFork, errno);
   if (main_pid == 0) RunMain(spec, fds, seccomp);
 
-  // init keeps only the report fd: the task's pipes must see EOF when the task is gone.
+  // init keeps only the report and collect fds: the task's pipes must see EOF when it is gone.
   for (int fd : {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd})
     if (fd >= 0) close(fd);
   int status = 0;
@@ -245,6 +259,12 @@ int DropCapabilities() {
     }
     if (p < 0 && errno != EINTR) break;
   }
+  // The task ends with its main process: what it left running dies now, before anything of
+  // the workspace is read (nothing can change it under the collector).
+  kill(-1, SIGKILL);
+  while (wait4(-1, nullptr, 0, nullptr) > 0 || errno == EINTR) {
+  }
+  if (fds.collect_fd >= 0 && !spec.collect.empty()) Collect(spec, fds.collect_fd);
   Report out{};
   out.kind = ReportKind::kExited;
   out.time_ns = end_ns ? end_ns : MonotonicNs();

@@ -23,6 +23,7 @@ struct TaskFds {
   int stdout_fd = -1;
   int stderr_fd = -1;
   int report_fd = -1;
+  int collect_fd = -1;  // a memfd for `collect` (-1: nothing to collect)
 };
 
 struct StartedTask {

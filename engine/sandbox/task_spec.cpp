@@ -15,6 +15,7 @@ std::string EncodeTaskSpec(const TaskSpec& s) {
   w.Strs(s.envp);
   w.Str(s.cwd);
   w.Map(s.files);
+  w.Strs(s.collect);
   w.U32(s.has_stdin);
   w.I64(s.disk_mb);
   w.I64(static_cast<int64_t>(s.disk_inodes));
@@ -33,6 +34,7 @@ std::optional<TaskSpec> DecodeTaskSpec(std::string_view bytes) {
   s.envp = r.Strs();
   s.cwd = r.Str();
   s.files = r.Map();
+  s.collect = r.Strs();
   s.has_stdin = r.U32() != 0;
   s.disk_mb = r.I64();
   s.disk_inodes = static_cast<uint64_t>(r.I64());

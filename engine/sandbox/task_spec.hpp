@@ -20,6 +20,7 @@ struct TaskSpec {
   std::vector<std::string> envp;  // "K=V", complete (defaults already applied)
   std::string cwd = "/workspace";
   std::map<std::string, std::string> files;  // relative path -> bytes, written as the sandbox user
+  std::vector<std::string> collect;          // workspace globs returned after the task
   bool has_stdin = false;                    // else the task's stdin is /dev/null
   int64_t disk_mb = 256;                     // the tmpfs for /workspace, /tmp and /dev/shm
   uint64_t disk_inodes = 4096;

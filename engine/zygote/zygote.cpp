@@ -59,7 +59,8 @@ void HandleRun(int sock, Message& m, const sandbox::SeccompProgram& seccomp) {
   WireReader r(m.bytes);
   r.U32();  // kind
   uint32_t has_stdin = r.U32();
-  size_t want = has_stdin ? 5 : 4;
+  uint32_t has_collect = r.U32();
+  size_t want = 4 + (has_stdin != 0) + (has_collect != 0);
   if (!r.done() || m.fds.size() != want) {
     Reply(sock, ZygoteMsg::kStarted, "zygote: malformed RUN request");
     return;
@@ -74,6 +75,7 @@ void HandleRun(int sock, Message& m, const sandbox::SeccompProgram& seccomp) {
   fds.stderr_fd = m.fds[2].get();
   fds.report_fd = m.fds[3].get();
   fds.stdin_fd = has_stdin ? m.fds[4].get() : -1;
+  fds.collect_fd = has_collect ? m.fds[want - 1].get() : -1;
   auto started = sandbox::StartTask(*spec, fds, seccomp);
   if (!started.ok()) {
     Reply(sock, ZygoteMsg::kStarted, "zygote: " + started.status().message());
@@ -113,9 +115,12 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
   WireWriter w;
   w.U32(static_cast<uint32_t>(ZygoteMsg::kRun));
   w.U32(f.stdin_fd >= 0);
-  int fds[5] = {f.spec_memfd, f.stdout_fd, f.stderr_fd, f.report_fd, f.stdin_fd};
-  BROOD_RETURN_IF_ERROR(
-      SendMessage(z.sock, w.bytes(), std::span<const int>(fds, f.stdin_fd >= 0 ? 5 : 4)));
+  w.U32(f.collect_fd >= 0);
+  int fds[6] = {f.spec_memfd, f.stdout_fd, f.stderr_fd, f.report_fd};
+  size_t n = 4;
+  if (f.stdin_fd >= 0) fds[n++] = f.stdin_fd;
+  if (f.collect_fd >= 0) fds[n++] = f.collect_fd;
+  BROOD_RETURN_IF_ERROR(SendMessage(z.sock, w.bytes(), std::span<const int>(fds, n)));
   auto reply = ReceiveMessage(z.sock);
   if (!reply.ok()) return reply.status().Wrap("zygote");
   WireReader r(reply->bytes);

@@ -46,6 +46,7 @@ struct ZygoteHandle {
 
 struct RunFds {
   int spec_memfd, stdin_fd /* -1: /dev/null */, stdout_fd, stderr_fd, report_fd;
+  int collect_fd = -1;  // -1: nothing to collect
 };
 // Asks the zygote to start a task; returns the pidfd of the task's init.
 sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& fds);

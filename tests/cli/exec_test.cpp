@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "support/cli.hpp"
 #include "support/schema.hpp"
 
 namespace brood::testing {
@@ -28,56 +28,11 @@ struct BroodRun {
 
 constexpr uid_t kNobody = 65534;
 
-// Runs brood with args, `input` on stdin (a pipe), optionally as another user.
-// deny_userns: brood runs where user namespaces cannot be made (as under a hardened container
-// or Ubuntu's AppArmor restriction), to prove it then refuses rather than run unsandboxed.
+// Runs brood (support/cli.hpp) and parses the record it prints, checking it against the schema.
 BroodRun Brood(const std::vector<std::string>& args, const std::string& input = "",
                uid_t as_uid = 0, bool deny_userns = false) {
-  int in[2], out[2], err[2];
-  EXPECT_EQ(pipe2(in, O_CLOEXEC), 0);
-  EXPECT_EQ(pipe2(out, O_CLOEXEC), 0);
-  EXPECT_EQ(pipe2(err, O_CLOEXEC), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(in[0], 0);
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    if (as_uid != 0) {
-      // An ordinary user: no groups, no capabilities, dumpable (as after a login).
-      if (setgroups(0, nullptr) != 0 || setresgid(as_uid, as_uid, as_uid) != 0 ||
-          setresuid(as_uid, as_uid, as_uid) != 0)
-        _exit(99);
-    }
-    if (deny_userns) {
-      scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-      seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
-                       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
-      seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-                       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
-      if (seccomp_load(ctx) != 0) _exit(97);
-    }
-    std::vector<char*> argv{const_cast<char*>(BROOD_BIN)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(BROOD_BIN, argv.data());
-    _exit(98);
-  }
-  close(in[0]);
-  close(out[1]);
-  close(err[1]);
-  if (!input.empty()) EXPECT_EQ(write(in[1], input.data(), input.size()), (ssize_t)input.size());
-  close(in[1]);
-  BroodRun r;
-  char buf[65536];
-  for (int fd : {out[0], err[0]}) {
-    std::string& dst = fd == out[0] ? r.out : r.err;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) dst.append(buf, n);
-    close(fd);
-  }
-  int st;
-  waitpid(pid, &st, 0);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  CliRun c = RunBrood(args, {input, as_uid, deny_userns});
+  BroodRun r{c.exit_code, c.out, c.err, {}};
   if (!r.out.empty() && r.out[0] == '{') {
     r.record = Json::parse(r.out, nullptr, false);
     EXPECT_TRUE(ValidResult(r.out.substr(0, r.out.find('\n')))) << r.out;

@@ -1,0 +1,225 @@
+// `brood run` as users run it: job files in, one valid result per job out, whatever happens.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "support/cli.hpp"
+#include "support/schema.hpp"
+
+namespace brood::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+std::vector<Json> Records(const std::string& text) {
+  std::vector<Json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    EXPECT_TRUE(ValidResult(line)) << line;
+    out.push_back(Json::parse(line, nullptr, false));
+  }
+  return out;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+std::string EchoJob(const std::string& id, int sleep_ms = 0) {
+  std::string cmd = sleep_ms ? "sleep " + std::to_string(sleep_ms / 1000.0) + "; " : "";
+  return Json{{"id", id}, {"shell", cmd + "echo " + id}}.dump();
+}
+
+TEST(Run, ExampleSuiteMatchesItsAnswerKey) {
+  CliRun r = RunBrood({"run", BROOD_SOURCE_DIR "/examples/suite.jsonl", "-j", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, Json> by_id;
+  for (Json& rec : Records(r.out)) by_id[rec["id"]] = rec;
+  std::ifstream key(BROOD_SOURCE_DIR "/examples/suite.expected.txt");
+  int checked = 0;
+  for (std::string line; std::getline(key, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream f(line);
+    std::string id, status, passed;
+    f >> id >> status >> passed;
+    ASSERT_TRUE(by_id.count(id)) << id << " has no result";
+    EXPECT_EQ(by_id[id]["status"], status) << id << ": " << by_id[id].dump().substr(0, 400);
+    EXPECT_EQ(by_id[id]["passed"], passed == "true") << id;
+    ++checked;
+  }
+  EXPECT_EQ(checked, static_cast<int>(by_id.size()));
+  EXPECT_GE(checked, 50);
+  EXPECT_NE(r.err.find("ok "), std::string::npos) << "the summary on stderr: " << r.err;
+}
+
+TEST(Run, EveryMalformedLineIsAnInvalidJobAndTheRunGoesOn) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"{not json", "JSON"},
+      {"[1, 2]", "object"},
+      {R"({"id": "u", "cmd": ["true"], "timeout": 5})", "timeout"},
+      {R"({"id": "t", "cmd": "true"})", "cmd"},
+      {R"({"cmd": ["true"]})", "id"},
+      {R"({"id": "dup", "cmd": ["true"]})", ""},  // the first "dup" is fine
+      {R"({"id": "dup", "cmd": ["true"]})", "duplicate"},
+      {R"({"id": "m", "cmd": ["true"], "limits": {"memory_mb": 0}})", "memory_mb"},
+      {R"({"id": "abs", "cmd": ["true"], "files": {"/etc/x": "y"}})", "files"},
+      {R"({"id": "up", "cmd": ["true"], "files": {"a/../../x": "y"}})", "files"},
+      {R"({"id": "b64", "cmd": ["true"], "stdin": {"base64": "!!"}})", "stdin"},
+      {R"({"id": "both", "cmd": ["true"], "shell": "true"})", "shell"},
+      {"{\"id\": \"huge\", \"cmd\": [\"" + std::string((64u << 20) + 10, 'a') + "\"]}", "64 MiB"},
+      {R"({"id": "after", "cmd": ["echo", "still running"]})", ""},
+  };
+  std::string file;
+  for (const auto& [line, _] : bad) file += line + "\n";
+  CliRun r = RunBrood({"run", "-", "-j", "2", "--ordered"}, {file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<Json> recs = Records(r.out);
+  ASSERT_EQ(recs.size(), bad.size());
+  for (size_t i = 0; i < bad.size(); ++i) {
+    const std::string& want = bad[i].second;
+    if (want.empty()) {
+      EXPECT_EQ(recs[i]["status"], "ok") << i;
+      continue;
+    }
+    EXPECT_EQ(recs[i]["status"], "invalid_job") << i << ": " << recs[i].dump();
+    EXPECT_EQ(recs[i]["line"], i + 1);
+    std::string error = recs[i]["error"];
+    EXPECT_NE(error.find(want), std::string::npos) << "line " << i + 1 << ": " << error;
+  }
+  EXPECT_EQ(recs.back()["stdout"], "still running\n");
+}
+
+TEST(Run, OrderedWritesInInputOrder) {
+  std::string file;
+  for (int i = 0; i < 12; ++i) file += EchoJob("o" + std::to_string(i), (12 - i) * 20) + "\n";
+  CliRun r = RunBrood({"run", "-", "-j", "4", "--ordered"}, {file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<Json> recs = Records(r.out);
+  ASSERT_EQ(recs.size(), 12u);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(recs[i]["id"], "o" + std::to_string(i));
+}
+
+TEST(Run, ResultsGoToTheOutputFileAndSummaryJson) {
+  std::string jobs = TempFile("jobs.jsonl", EchoJob("a") + "\n" + EchoJob("b") + "\n");
+  std::string out = jobs + ".results", summary = jobs + ".summary.json";
+  CliRun r = RunBrood({"run", jobs, "-o", out, "--summary-json", summary});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.out.empty()) << "nothing but results on stdout, and they went to -o";
+  EXPECT_EQ(Records(ReadAll(out)).size(), 2u);
+  Json s = Json::parse(ReadAll(summary), nullptr, false);
+  ASSERT_TRUE(s.is_object()) << ReadAll(summary);
+  EXPECT_EQ(s["statuses"]["ok"], 2);
+}
+
+TEST(Run, UsageErrorsExitTwo) {
+  EXPECT_EQ(RunBrood({"run"}).exit_code, 2);
+  EXPECT_EQ(RunBrood({"run", "-", "--resume"}).exit_code, 2) << "--resume needs -o";
+  EXPECT_EQ(RunBrood({"run", "-", "-j", "0"}).exit_code, 2);
+  EXPECT_EQ(RunBrood({"run", "/nonexistent/jobs.jsonl"}).exit_code, 1);
+}
+
+TEST(Run, CollectReturnsRegularFilesWithinBounds) {
+  std::string script =
+      "mkdir -p out && echo '{\"a\": 1}' > out/a.json && head -c 2000000 /dev/zero > out/big.json"
+      " && ln -s /etc/passwd out/link.json && mkfifo out/fifo.json && printf '\\377' > out/b.json";
+  Json job = {{"id", "c"}, {"shell", script}, {"collect", {"out/*.json", "missing/*"}}};
+  CliRun r = RunBrood({"run", "-"}, {job.dump() + "\n"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<Json> recs = Records(r.out);
+  ASSERT_EQ(recs.size(), 1u);
+  const Json& files = recs[0]["files"];
+  EXPECT_EQ(files["out/a.json"], "{\"a\": 1}\n");
+  EXPECT_EQ(files["out/b.json"]["base64"], "/w==") << "non-UTF-8 content comes back as base64";
+  EXPECT_FALSE(files.contains("out/big.json"));
+  EXPECT_FALSE(files.contains("out/link.json")) << "never through a symlink";
+  EXPECT_FALSE(files.contains("out/fifo.json"));
+  std::string error = recs[0]["error"];
+  for (const char* name : {"out/big.json", "out/link.json", "out/fifo.json"})
+    EXPECT_NE(error.find(name), std::string::npos) << name << " not named in: " << error;
+}
+
+// Kill brood with SIGKILL at random moments, resume until done: every key exactly once.
+TEST(Run, ResumeAfterSigkillGivesEveryResultExactlyOnce) {
+  std::string jobs_text;
+  const int n = 300;
+  for (int i = 0; i < n; ++i)
+    jobs_text += EchoJob("k" + std::to_string(i), i % 7 == 0 ? 30 : 0) + "\n";
+  jobs_text += "{broken line\n";  // keyed "line:301"
+  std::string jobs = TempFile("jobs.jsonl", jobs_text);
+  std::string out = jobs + ".results";
+  std::mt19937 rng(12345);
+  int kills = 0;
+  for (int round = 0; round < 20; ++round) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      int devnull = open("/dev/null", O_RDWR);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+      execl(BROOD_BIN, BROOD_BIN, "run", jobs.c_str(), "-o", out.c_str(), "--resume", "-j", "2",
+            nullptr);
+      _exit(98);
+    }
+    bool kill_it = round < 4;
+    if (kill_it) {
+      usleep(std::uniform_int_distribution<int>(100, 700)(rng) * 1000);
+      if (kill(pid, SIGKILL) == 0) ++kills;
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!kill_it || (WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+      ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "round " << round;
+      break;
+    }
+  }
+  EXPECT_GE(kills, 1);
+  std::string text = ReadAll(out);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n') << "no torn last line";
+  std::multiset<std::string> keys;
+  for (const Json& rec : Records(text))
+    keys.insert(rec["status"] == "invalid_job" ? "line:" + std::to_string(rec["line"].get<int>())
+                                               : rec["id"].get<std::string>());
+  EXPECT_EQ(keys.size(), static_cast<size_t>(n + 1)) << "a result lost or duplicated";
+  for (int i = 0; i < n; ++i) EXPECT_EQ(keys.count("k" + std::to_string(i)), 1u) << i;
+  EXPECT_EQ(keys.count("line:" + std::to_string(n + 1)), 1u);
+}
+
+// SIGTERM: no new tasks, running ones finish (or are killed after 5 s); exit 1; resumable.
+TEST(Run, SigtermStopsAndTheRunResumes) {
+  std::string jobs_text;
+  for (int i = 0; i < 40; ++i) jobs_text += EchoJob("s" + std::to_string(i), 100) + "\n";
+  std::string jobs = TempFile("jobs.jsonl", jobs_text);
+  std::string out = jobs + ".results";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 2);
+    execl(BROOD_BIN, BROOD_BIN, "run", jobs.c_str(), "-o", out.c_str(), "-j", "2", nullptr);
+    _exit(98);
+  }
+  usleep(600 * 1000);
+  kill(pid, SIGTERM);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 1) << "stopped before every job had a result";
+  size_t first = Records(ReadAll(out)).size();
+  EXPECT_LT(first, 40u);
+  CliRun again = RunBrood({"run", jobs, "-o", out, "--resume"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  std::set<std::string> ids;
+  for (const Json& rec : Records(ReadAll(out))) EXPECT_TRUE(ids.insert(rec["id"]).second);
+  EXPECT_EQ(ids.size(), 40u);
+}
+
+}  // namespace
+}  // namespace brood::testing
