@@ -1,0 +1,112 @@
+// The warm pool: zygotes are reused, replaced when killed from outside, and no more than
+// `slots` tasks run at once.
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include "support/sandbox_env.hpp"
+
+namespace brood::testing {
+namespace {
+
+std::vector<int> ChildrenOf(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<int> out;
+  for (int c; in >> c;) out.push_back(c);
+  return out;
+}
+
+std::string Comm(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+// The zygotes of engines in this process: children of our brood-hatchery children.
+std::vector<int> Zygotes() {
+  std::vector<int> out;
+  for (int h : ChildrenOf(getpid()))
+    if (Comm(h) == "brood-hatchery")
+      for (int z : ChildrenOf(h))
+        if (Comm(z) == "brood-zygote") out.push_back(z);
+  return out;
+}
+
+std::unique_ptr<Engine> MakeEngine(int slots) {
+  EngineOptions o;
+  o.slots = slots;
+  o.allow_no_cgroups = geteuid() != 0;
+  std::string error;
+  auto e = Engine::Create(o, &error);
+  EXPECT_TRUE(e) << error;
+  return e;
+}
+
+TEST(Pool, ZygotesAreReusedAcrossTasks) {
+  auto before = Zygotes();
+  auto engine = MakeEngine(2);
+  ASSERT_TRUE(engine);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(engine->Run(CmdJob({"true"})).status, Status::kOk);
+  auto after = Zygotes();
+  EXPECT_EQ(after.size(), before.size() + 2) << "one warm zygote per slot, reused";
+}
+
+TEST(Pool, AZygoteKilledFromOutsideIsReplaced) {
+  auto engine = MakeEngine(1);
+  ASSERT_TRUE(engine);
+  ASSERT_EQ(engine->Run(CmdJob({"true"})).status, Status::kOk);
+  auto before = Zygotes();
+  ASSERT_FALSE(before.empty());
+  for (int z : before) kill(z, SIGKILL);
+  // The next tasks still run: the dead zygote is noticed and replaced (or retried once).
+  for (int i = 0; i < 5; ++i) {
+    Result r = engine->Run(CmdJob({"echo", "after"}));
+    EXPECT_EQ(r.status, Status::kOk) << r.error.value_or("");
+    EXPECT_EQ(r.stdout_data, "after\n");
+  }
+  auto after = Zygotes();
+  for (int z : after)
+    EXPECT_EQ(std::count(before.begin(), before.end(), z), 0) << "a killed zygote is not reused";
+  EXPECT_FALSE(after.empty());
+}
+
+TEST(Pool, NoMoreThanSlotsTasksRunAtOnce) {
+  auto engine = MakeEngine(2);
+  ASSERT_TRUE(engine);
+  // Each task prints when it started and ended (the host's clock, shared by the sandbox).
+  std::vector<std::future<Result>> results;
+  std::vector<std::thread> submitters;
+  std::vector<std::promise<Result>> promises(6);
+  for (auto& p : promises) results.push_back(p.get_future());
+  for (int i = 0; i < 6; ++i)
+    submitters.emplace_back([&, i] {
+      engine->Submit(CmdJob({"sh", "-c", "date +%s%N; sleep 0.3; date +%s%N"}),
+                     [&, i](Result r) { promises[i].set_value(std::move(r)); });
+    });
+  std::vector<std::pair<int64_t, int>> events;
+  for (auto& f : results) {
+    Result r = f.get();
+    ASSERT_EQ(r.status, Status::kOk) << r.error.value_or("");
+    std::istringstream in(r.stdout_data);
+    int64_t start = 0, end = 0;
+    in >> start >> end;
+    events.push_back({start, +1});
+    events.push_back({end, -1});
+  }
+  for (auto& t : submitters) t.join();
+  std::sort(events.begin(), events.end());
+  int running = 0, most = 0;
+  for (auto [t, d] : events) most = std::max(most, running += d);
+  EXPECT_LE(most, 2) << "slots bound the tasks running at once";
+  EXPECT_EQ(most, 2) << "and both slots were used";
+}
+
+}  // namespace
+}  // namespace brood::testing
