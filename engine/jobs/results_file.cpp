@@ -140,7 +140,7 @@ sys::StatusOr<ResumeState> LoadResume(const std::string& path) {
       const size_t stop = static_cast<const char*>(nl) - buf.data();
       std::optional<std::string> key = KeyOf(std::string_view(buf.data() + start, stop - start));
       if (!key) return NotARecord(state.records + 1);
-      state.done.insert(std::move(*key));
+      state.done.Mark(*key, KeySet::kDone);
       ++state.records;
       good_end += stop + 1 - start;
       start = scan = stop + 1;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "jobs/key_set.hpp"
 #include "sys/fd.hpp"
 #include "sys/status.hpp"
 
@@ -20,7 +21,7 @@ namespace brood::jobs {
 std::string ResultKey(std::string_view status, std::string_view id, int64_t line);
 
 struct ResumeState {
-  std::unordered_set<std::string> done;  // keys already in the file
+  KeySet done;  // keys already in the file (marked KeySet::kDone)
   uint64_t records = 0;                  // complete records found
   bool torn_line_removed = false;
 };

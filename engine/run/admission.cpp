@@ -6,7 +6,7 @@ namespace brood::run {
 
 void Admission::Invalid(Work& w, std::string error) {
   w.kind = Work::kResult;
-  if (done_.count(jobs::ResultKey("invalid_job", "", w.line.number))) {
+  if (keys_.Get(jobs::ResultKey("invalid_job", "", w.line.number)) & jobs::KeySet::kDone) {
     w.kind = Work::kSkip;
     return;
   }
@@ -26,8 +26,9 @@ void Admission::Decide(Work& w) {
   }
   if (!w.parsed.job) return Invalid(w, w.parsed.error);
   const std::string& id = w.parsed.job->id;
-  if (!seen_.insert(id).second) return Invalid(w, "id: \"" + id + "\" is a duplicate");
-  w.kind = done_.count(id) ? Work::kSkip : Work::kRun;
+  const uint8_t before = keys_.Mark(id, jobs::KeySet::kSeen);
+  if (before & jobs::KeySet::kSeen) return Invalid(w, "id: \"" + id + "\" is a duplicate");
+  w.kind = (before & jobs::KeySet::kDone) ? Work::kSkip : Work::kRun;
 }
 
 }  // namespace brood::run

@@ -3,22 +3,22 @@
 #pragma once
 
 #include <string>
-#include <unordered_set>
 
+#include "jobs/key_set.hpp"
 #include "run/work.hpp"
 
 namespace brood::run {
 
 class Admission {
  public:
-  explicit Admission(std::unordered_set<std::string> done) : done_(std::move(done)) {}
+  // `keys`: what --resume found done (KeySet::kDone); ids seen in this run get kSeen.
+  explicit Admission(jobs::KeySet keys) : keys_(std::move(keys)) {}
   // Sets w.kind (and w.result for an invalid line).
   void Decide(Work& w);
 
  private:
   void Invalid(Work& w, std::string error);
-  std::unordered_set<std::string> done_;  // keys already in the results file
-  std::unordered_set<std::string> seen_;  // ids of valid jobs so far
+  jobs::KeySet keys_;
 };
 
 }  // namespace brood::run

@@ -55,7 +55,7 @@ struct JobRun::Impl {
   std::optional<jobs::ResultWriter> writer;
   sys::Status write_error;
   run::Summary summary;
-  uint64_t not_run = 0;  // stopped: cancelled while running, or never started
+  uint64_t not_run = 0;     // stopped: cancelled while running, or never started
   bool input_done = false;  // the reader saw the end of the job file
   int64_t start_ns = 0, last_progress_ns = 0;
 };
@@ -122,7 +122,7 @@ void JobRun::Impl::Write(const WorkPtr& w) {
 
 int JobRun::Impl::Run() {
   start_ns = reactor::NowNs();
-  std::unordered_set<std::string> done;
+  jobs::KeySet done;
   if (opts.resume) {
     auto state = jobs::LoadResume(opts.results);
     if (!state.ok()) {

@@ -18,6 +18,15 @@
 namespace brood::jobs {
 namespace {
 
+// The set holds exactly these keys (KeySet keeps fingerprints: check members and the count).
+::testing::AssertionResult HasExactly(const KeySet& set, std::initializer_list<const char*> keys) {
+  for (const char* k : keys)
+    if (!(set.Get(k) & KeySet::kDone)) return ::testing::AssertionFailure() << k << " missing";
+  if (set.size() != keys.size())
+    return ::testing::AssertionFailure() << set.size() << " keys, expected " << keys.size();
+  return ::testing::AssertionSuccess();
+}
+
 class ResultsFile : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -61,7 +70,7 @@ TEST(ResultKeyTest, InvalidJobIsKeyedByLine) {
 TEST_F(ResultsFile, MissingFileIsAnEmptyState) {
   auto st = LoadResume(path_);
   ASSERT_TRUE(st.ok()) << st.status().message();
-  EXPECT_TRUE(st->done.empty());
+  EXPECT_EQ(st->done.size(), 0u);
   EXPECT_EQ(st->records, 0u);
   EXPECT_FALSE(st->torn_line_removed);
 }
@@ -77,8 +86,7 @@ TEST_F(ResultsFile, ResumeCollectsKeysAndCutsTheTornLine) {
   ASSERT_TRUE(st.ok()) << st.status().message();
   EXPECT_EQ(st->records, 5u);
   EXPECT_TRUE(st->torn_line_removed);
-  EXPECT_EQ(st->done,
-            (std::unordered_set<std::string>{"task/1", "line:2", "line:3", "nested", "q\"\u00e9"}));
+  EXPECT_TRUE(HasExactly(st->done, {"task/1", "line:2", "line:3", "nested", "q\"\u00e9"}));
   EXPECT_EQ(ReadAll(path_), complete);  // cut exactly after the last newline
 
   // Loading again changes nothing.
@@ -125,7 +133,7 @@ TEST_F(ResultsFile, LinesLongerThanTheReadBufferAreRead) {
   WriteAll(path_, content);
   auto st = LoadResume(path_);
   ASSERT_TRUE(st.ok()) << st.status().message();
-  EXPECT_EQ(st->done, (std::unordered_set<std::string>{"task/1", "big", "task/3"}));
+  EXPECT_TRUE(HasExactly(st->done, {"task/1", "big", "task/3"}));
 }
 
 long PeakRssKb() {
@@ -156,7 +164,7 @@ TEST_F(ResultsFile, ResumeStreamsAHugeFile) {
   ASSERT_TRUE(st.ok()) << st.status().message();
   EXPECT_EQ(st->records, static_cast<uint64_t>(kRecords));
   EXPECT_EQ(st->done.size(), static_cast<size_t>(kRecords));
-  EXPECT_TRUE(st->done.count("task/199999"));
+  EXPECT_TRUE(st->done.Get("task/199999") & KeySet::kDone);
 
   const long growth_kb = PeakRssKb() - before_kb;
   std::printf(
@@ -249,7 +257,7 @@ std::string FillTinyDisk(size_t flush_bytes) {
     const std::string data = ReadAll(path);
     if (resume->torn_line_removed) problems += "a torn line was left; ";
     if (resume->records == 0 || data.empty() || data.back() != '\n') problems += "no whole lines; ";
-    if (!resume->done.count("task/" + std::to_string(resume->records - 1))) {
+    if (!(resume->done.Get("task/" + std::to_string(resume->records - 1)) & KeySet::kDone)) {
       problems += "records out of order; ";
     }
   }
