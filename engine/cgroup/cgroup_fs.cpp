@@ -77,6 +77,37 @@ sys::StatusOr<uint64_t> ReadU64(const std::string& path) {
   return *v;
 }
 
+HeldFile::~HeldFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+sys::StatusOr<std::string> HeldFile::Read() {
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return sys::PosixError("open(" + path_ + ")");
+  }
+  char buf[1024];
+  ssize_t n;
+  do {
+    n = ::pread(fd_, buf, sizeof buf, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return sys::PosixError("pread(" + path_ + ")");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+sys::StatusOr<uint64_t> HeldFile::ReadU64() {
+  auto text = Read();
+  if (!text.ok()) return text.status();
+  auto v = ParseU64(*text);
+  if (!v) return sys::Status::Error("parse(" + path_ + "): not a number: " + *text);
+  return *v;
+}
+
+uint64_t HeldFile::ReadKeyed(std::string_view key) {
+  auto text = Read();
+  return text.ok() ? KeyedValue(*text, key).value_or(0) : 0;
+}
+
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 std::optional<uint64_t> KeyedValue(std::string_view text, std::string_view key) {

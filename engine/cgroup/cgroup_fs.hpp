@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sys/status.hpp"
@@ -29,6 +30,26 @@ bool Exists(const std::string& path);
 std::optional<uint64_t> KeyedValue(std::string_view text, std::string_view key);
 // Reads a keyed file; a missing file or key reads as 0 (older kernels lack some counters).
 uint64_t ReadKeyed(const std::string& path, std::string_view key);
+
+// A counter file kept open and re-read with pread at offset 0 (cgroupfs regenerates the text on
+// every read from 0): one syscall per read instead of open/read/close, for the per-task reads.
+class HeldFile {
+ public:
+  explicit HeldFile(std::string path) : path_(std::move(path)) {}
+  sys::StatusOr<std::string> Read();  // opens on first use
+  sys::StatusOr<uint64_t> ReadU64();
+  uint64_t ReadKeyed(std::string_view key);  // a missing file or key reads as 0
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+
+ public:
+  HeldFile(HeldFile&& o) noexcept : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)) {}
+  HeldFile(const HeldFile&) = delete;
+  ~HeldFile();
+};
 
 // mkdir(path, 0755); EEXIST is an error unless `exist_ok`.
 sys::Status MakeDir(const std::string& path, bool exist_ok = false);

@@ -50,7 +50,13 @@ class V1Group final : public Group {
         distinct_(Distinct(dirs)),
         name_(std::move(name)),
         owned_(owned),
-        memsw_(fs::Exists(d_.memory + "/memory.memsw.limit_in_bytes")) {}
+        memsw_(fs::Exists(d_.memory + "/memory.memsw.limit_in_bytes")),
+        cpu_usage_(d_.cpuacct + "/cpuacct.usage"),
+        max_usage_(d_.memory + "/memory.max_usage_in_bytes"),
+        oom_control_(d_.memory + "/memory.oom_control"),
+        failcnt_(d_.memory + "/memory.failcnt"),
+        memsw_failcnt_(d_.memory + "/memory.memsw.failcnt"),
+        pids_events_(d_.pids + "/pids.events") {}
 
   ~V1Group() override {
     if (!owned_) return;
@@ -81,26 +87,26 @@ class V1Group final : public Group {
 
   sys::StatusOr<Usage> ReadUsage() override {
     Usage u;
-    auto cpu = fs::ReadU64(d_.cpuacct + "/cpuacct.usage");
+    auto cpu = cpu_usage_.ReadU64();
     if (!cpu.ok()) return cpu.status();
     u.cpu_ns = *cpu;
-    auto peak = fs::ReadU64(d_.memory + "/memory.max_usage_in_bytes");
+    auto peak = max_usage_.ReadU64();
     if (!peak.ok()) return peak.status();
     // Not memsw.max_usage: a charge that memsw accepts and memory then refuses is undone, but
     // leaves memsw's watermark a page over the limit. Swap is at most a page (SetMemory).
     u.peak_memory_bytes = *peak;
     // oom_kill exists since 4.13; it is the reliable OOM signal (the eventfd can lag ~30 ms).
-    u.oom_kills = fs::ReadKeyed(d_.memory + "/memory.oom_control", "oom_kill");
+    u.oom_kills = oom_control_.ReadKeyed("oom_kill");
     // Failed charges (see SetMemory for why memsw sits a page above). An OOM kill implies the
     // limit was hit, so it is a floor where the kernel counted nothing.
-    auto fail = fs::ReadU64(d_.memory + "/memory.failcnt");
+    auto fail = failcnt_.ReadU64();
     u.memory_max_events = fail.ok() ? *fail : 0;
     if (memsw_) {
-      auto swfail = fs::ReadU64(d_.memory + "/memory.memsw.failcnt");
+      auto swfail = memsw_failcnt_.ReadU64();
       if (swfail.ok()) u.memory_max_events += *swfail;
     }
     u.memory_max_events = std::max(u.memory_max_events, u.oom_kills);
-    u.pids_max_events = fs::ReadKeyed(d_.pids + "/pids.events", "max");
+    u.pids_max_events = pids_events_.ReadKeyed("max");
     return u;
   }
 
@@ -187,6 +193,8 @@ class V1Group final : public Group {
   std::string name_;
   bool owned_;
   bool memsw_;
+  // Read for every task: kept open (pread), see fs::HeldFile.
+  fs::HeldFile cpu_usage_, max_usage_, oom_control_, failcnt_, memsw_failcnt_, pids_events_;
 };
 
 class V1Tree final : public Tree {
