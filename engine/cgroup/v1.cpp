@@ -56,7 +56,10 @@ class V1Group final : public Group {
         oom_control_(d_.memory + "/memory.oom_control"),
         failcnt_(d_.memory + "/memory.failcnt"),
         memsw_failcnt_(d_.memory + "/memory.memsw.failcnt"),
-        pids_events_(d_.pids + "/pids.events") {}
+        pids_events_(d_.pids + "/pids.events") {
+    // Open the counter files now: a group's fds stay constant over its tasks.
+    if (owned_) (void)ReadUsage();
+  }
 
   ~V1Group() override {
     if (!owned_) return;
