@@ -49,10 +49,10 @@ void SendReport(int fd, const Report& r) {
   _exit(126);
 }
 
+// The hatchery reset everything else (ResetAllSignals); it ignores these two.
 void ResetSignals() {
-  struct sigaction sa {};
-  sa.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &sa, nullptr);
+  signal(SIGPIPE, SIG_DFL);
+  signal(SIGCHLD, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -134,8 +134,9 @@ int SetRlimits(const TaskSpec& spec) {
 }
 
 int DropCapabilities() {
-  for (int cap = 0; cap <= 63; ++cap) {
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+  // The zygote emptied the bounding set (DropBoundingSet); only check that it did.
+  if (prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0) {
+    if (int err = DropBoundingSet()) return err;
   }
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return errno;
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -279,6 +280,22 @@ void Collect(const TaskSpec& spec, int out_fd) {
 }
 
 }  // namespace
+
+void ResetAllSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &sa, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+int DropBoundingSet() {
+  for (int cap = 0; cap <= 63; ++cap) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+  }
+  return 0;
+}
 
 sys::StatusOr<StartedTask> StartTask(const TaskSpec& spec, const TaskFds& fds,
                                      const SeccompProgram& seccomp) {

@@ -31,6 +31,12 @@ struct StartedTask {
   pid_t pid = -1;
 };
 
+// Once, in the hatchery: every signal to its default action and none blocked (the supervisor
+// may have changed both). Tasks then only undo what the hatchery itself ignores.
+void ResetAllSignals();
+// Once per zygote: an empty capability bounding set, inherited by every task it starts.
+int DropBoundingSet();
+
 // Called in the (single-threaded) zygote. The fds stay owned by the caller.
 sys::StatusOr<StartedTask> StartTask(const TaskSpec& spec, const TaskFds& fds,
                                      const SeccompProgram& seccomp);

@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "sandbox/task.hpp"
 #include "sys/proctitle.hpp"
 #include "zygote/wire.hpp"
 
@@ -118,6 +119,10 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
 }
 
 [[noreturn]] void HatcheryMain(int sock, const sandbox::SeccompProgram& seccomp) {
+  // Away from the terminal: Ctrl-C goes to brood's foreground process group, and the kernel
+  // delivers it even to a task's init. Only the supervisor decides what a stop kills (DESIGN §1).
+  setsid();
+  sandbox::ResetAllSignals();
   signal(SIGPIPE, SIG_IGN);
   // Zygotes (and, inherited, the zygotes' task inits) are reaped by the kernel the moment they
   // exit: their ends are watched through pidfds, and no zombie may hold a pid or a cgroup.

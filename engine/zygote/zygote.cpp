@@ -52,6 +52,7 @@ sys::Status Prepare(const ZygoteConfig& config) {
   setfsgid(sandbox::kSandboxGid);
   setfsuid(sandbox::kSandboxUid);
   BROOD_RETURN_IF_ERROR(sandbox::BuildAndPivotRoot({config.system_root}));
+  if (int err = sandbox::DropBoundingSet()) return sys::PosixError("PR_CAPBSET_DROP", err);
   return sys::OkStatus();
 }
 
