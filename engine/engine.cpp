@@ -241,7 +241,16 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
       slot->limits = gl;
     }
     p.group = slot->group.get();
-    if (auto oom = slot->group->OomEventFd(); oom.ok()) p.oom_event = std::move(oom.value());
+    if (!slot->oom_event) {
+      if (auto oom = slot->group->OomEventFd(); oom.ok()) slot->oom_event = std::move(oom.value());
+    }
+    if (slot->oom_event) {
+      // Events of earlier tasks (eventfd counts, inotify records) are theirs: drain them.
+      char drain[4096];
+      while (read(slot->oom_event.get(), drain, sizeof drain) > 0) {
+      }
+      p.oom_event = slot->oom_event.get();
+    }
   }
 
   sandbox::TaskSpec spec;

@@ -81,10 +81,10 @@ void TaskRun::Arm() {
       p_.stdin_w.reset();  // EOF for the task
     });
   }
-  if (p_.oom_event) {
+  if (p_.oom_event >= 0) {
     // The kernel's OOM event: the verdict itself comes from the group's oom_kill counter, read
     // at the end; the event makes `memory` show in limits_hit even when the counter lags.
-    oom_ = r_->PollReadable(p_.oom_event.get(), [this](int res) {
+    oom_ = r_->PollReadable(p_.oom_event, [this](int res) {
       oom_ = 0;
       if (res > 0) obs_.memory_max_events += 1;
     });

@@ -31,7 +31,7 @@ struct TaskRunParams {
   sys::UniqueFd collect;           // memfd the task's init fills with `collect` files
   cgroup::Group* group = nullptr;  // the slot's; null in rlimit mode
   cgroup::Usage baseline;          // the group's counters before this task
-  sys::UniqueFd oom_event;         // readable when the group hits an OOM (may be empty)
+  int oom_event = -1;              // the slot's OOM event fd (readable on an OOM); -1: none
   // Gives the slot back once every process of the task is gone; `anomaly` recycles the zygote.
   std::function<void(bool anomaly)> release;
   std::function<void(Result)> on_done;

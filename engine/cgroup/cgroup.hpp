@@ -77,7 +77,8 @@ class Group {
   virtual std::vector<std::string> ProcsFiles() const = 0;
   virtual sys::Status Attach(pid_t pid) = 0;
   // An fd that becomes readable when the group hits an OOM (v1: eventfd registered on
-  // memory.oom_control through cgroup.event_control; v2: inotify on memory.events). It also
+  // memory.oom_control through cgroup.event_control; v2: inotify on memory.events). Non-blocking:
+  // a reader drains it with read() until EAGAIN. It also
   // fires for other things (v2: any memory.events change; v1: the group's removal), so on
   // readiness drain it and check ReadUsage().oom_kills, the reliable signal.
   virtual sys::StatusOr<sys::UniqueFd> OomEventFd() = 0;

@@ -50,6 +50,7 @@ struct Slot {
   std::unique_ptr<cgroup::Group> group;  // null without cgroups
   std::optional<ZygoteHandle> zygote[kShapes];
   std::optional<cgroup::GroupLimits> limits;  // what the group is set to now
+  sys::UniqueFd oom_event;  // the group's OOM event fd, registered once, drained per task
   bool busy = false;
   int zygotes() const { return zygote[0].has_value() + zygote[1].has_value(); }
 };
