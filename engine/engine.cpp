@@ -241,9 +241,6 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
       slot->limits = gl;
     }
     p.group = slot->group.get();
-    if (!slot->oom_event) {
-      if (auto oom = slot->group->OomEventFd(); oom.ok()) slot->oom_event = std::move(oom.value());
-    }
     if (slot->oom_event) {
       // Events of earlier tasks (eventfd counts, inotify records) are theirs: drain them.
       char drain[4096];

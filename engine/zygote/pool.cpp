@@ -36,6 +36,8 @@ sys::StatusOr<std::unique_ptr<Pool>> Pool::Create(const PoolConfig& config, Hatc
       auto group = tree->MakeGroup(config.group_prefix + std::to_string(i));
       if (!group.ok()) return group.status();
       slot->group = std::move(group.value());
+      // Registered once with the slot (an fd count that stays constant over its tasks).
+      if (auto oom = slot->group->OomEventFd(); oom.ok()) slot->oom_event = std::move(oom.value());
     }
     pool->slots_.push_back(std::move(slot));
   }
