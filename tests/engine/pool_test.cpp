@@ -110,3 +110,42 @@ TEST(Pool, NoMoreThanSlotsTasksRunAtOnce) {
 
 }  // namespace
 }  // namespace brood::testing
+
+namespace brood::testing {
+namespace {
+
+int SessionOf(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  int sid = -1;
+  // Fields after the ")" closing comm: state ppid pgrp session.
+  sscanf(line.c_str() + line.rfind(')') + 2, "%*c %*d %*d %d", &sid);
+  return sid;
+}
+
+// A terminal's Ctrl-C goes to the caller's session and process group; the kernel delivers it
+// even to a pid namespace's init. Only the engine decides what a stop kills: its helpers and
+// every task process live in other sessions.
+TEST(Pool, TaskProcessesLiveOutsideTheCallersSession) {
+  auto engine = MakeEngine(1);
+  ASSERT_TRUE(engine);
+  std::promise<Result> done;
+  std::thread submitter([&] {
+    engine->Submit(CmdJob({"sleep", "1"}), [&](Result r) { done.set_value(std::move(r)); });
+  });
+  std::vector<int> inside;
+  for (int i = 0; i < 200 && inside.size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    inside = SandboxDescendants();
+  }
+  submitter.join();
+  ASSERT_GE(inside.size(), 2u) << "init and sleep";
+  const int ours = getsid(0);
+  for (int pid : inside) EXPECT_NE(SessionOf(pid), ours) << "pid " << pid;
+  for (int z : Zygotes()) EXPECT_NE(SessionOf(z), ours) << "zygote " << z;
+  EXPECT_EQ(done.get_future().get().status, Status::kOk);
+}
+
+}  // namespace
+}  // namespace brood::testing
