@@ -21,7 +21,12 @@ constexpr uint64_t kCpuPeriodUs = 100000;
 class V2Group final : public Group {
  public:
   V2Group(std::string dir, std::string name, bool owned)
-      : dir_(std::move(dir)), name_(std::move(name)), owned_(owned) {
+      : dir_(std::move(dir)),
+        name_(std::move(name)),
+        owned_(owned),
+        cpu_stat_(dir_ + "/cpu.stat"),
+        memory_events_(dir_ + "/memory.events"),
+        pids_events_(dir_ + "/pids.events") {
     // Since 6.12 a write to memory.peak resets the peak seen through *that open file* only, so
     // the group keeps one fd for its lifetime. Older kernels refuse the write (or the O_RDWR).
     const std::string peak = dir_ + "/memory.peak";
@@ -61,18 +66,18 @@ class V2Group final : public Group {
 
   sys::StatusOr<Usage> ReadUsage() override {
     Usage u;
-    auto cpu_stat = fs::ReadFile(dir_ + "/cpu.stat");
+    auto cpu_stat = cpu_stat_.Read();
     if (!cpu_stat.ok()) return cpu_stat.status();
     u.cpu_ns = fs::KeyedValue(*cpu_stat, "usage_usec").value_or(0) * 1000;
     auto peak = ReadPeak();
     if (!peak.ok()) return peak.status();
     u.peak_memory_bytes = *peak;
-    auto events = fs::ReadFile(dir_ + "/memory.events");
+    auto events = memory_events_.Read();
     if (events.ok()) {
       u.oom_kills = fs::KeyedValue(*events, "oom_kill").value_or(0);
       u.memory_max_events = fs::KeyedValue(*events, "max").value_or(0);
     }
-    u.pids_max_events = fs::ReadKeyed(dir_ + "/pids.events", "max");
+    u.pids_max_events = pids_events_.ReadKeyed("max");
     return u;
   }
 
@@ -132,6 +137,8 @@ class V2Group final : public Group {
   std::string name_;
   bool owned_;
   sys::UniqueFd peak_fd_;
+  // Read for every task: kept open (pread), see fs::HeldFile.
+  fs::HeldFile cpu_stat_, memory_events_, pids_events_;
   bool peak_resettable_ = true;
 };
 
