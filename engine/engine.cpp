@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,6 +121,13 @@ class EngineImpl final : public Engine {
 };
 
 sys::Status EngineImpl::Init() {
+  // Each slot holds ~9 fds (zygote socket and pidfd, OOM event fd, counter files) and each
+  // running task ~6 more: raise the soft open-files limit to the hard one, as servers do.
+  // Tasks get their own limit (task.cpp).
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   auto prog = sandbox::CompileTaskPolicy(opts_.on_violation == OnViolation::kKill
                                              ? sandbox::ViolationAction::kKill
                                              : sandbox::ViolationAction::kErrno);

@@ -120,6 +120,19 @@ TEST(Run, ResultsGoToTheOutputFileAndSummaryJson) {
   EXPECT_EQ(s["statuses"]["ok"], 2);
 }
 
+// Many slots need many fds (zygotes, event fds, counter files): a soft open-files limit of 256,
+// common in shells, must not stop -j 64.
+TEST(Run, ManySlotsUnderALowOpenFilesLimit) {
+  std::string jobs;
+  for (int i = 0; i < 200; ++i) jobs += EchoJob("f" + std::to_string(i)) + "\n";
+  CliOptions o;
+  o.input = jobs;
+  o.nofile_soft = 256;
+  CliRun r = RunBrood({"run", "-", "-j", "64"}, o);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Records(r.out).size(), 200u);
+}
+
 TEST(Run, UsageErrorsExitTwo) {
   EXPECT_EQ(RunBrood({"run"}).exit_code, 2);
   EXPECT_EQ(RunBrood({"run", "-", "--resume"}).exit_code, 2) << "--resume needs -o";

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,12 @@ CliRun RunBrood(const std::vector<std::string>& args, const CliOptions& o) {
       if (setgroups(0, nullptr) != 0 || setresgid(o.as_uid, o.as_uid, o.as_uid) != 0 ||
           setresuid(o.as_uid, o.as_uid, o.as_uid) != 0)
         _exit(99);
+    }
+    if (o.nofile_soft > 0) {
+      rlimit rl{};
+      getrlimit(RLIMIT_NOFILE, &rl);
+      rl.rlim_cur = static_cast<rlim_t>(o.nofile_soft);
+      setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (o.deny_userns) {
       scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);

@@ -17,6 +17,7 @@ struct CliOptions {
   std::string input;         // written to its stdin (then closed)
   uid_t as_uid = 0;          // run as this ordinary user (0: as we are)
   bool deny_userns = false;  // under a seccomp filter refusing CLONE_NEWUSER
+  long nofile_soft = 0;      // >0: this soft RLIMIT_NOFILE (as many shells set it)
 };
 
 CliRun RunBrood(const std::vector<std::string>& args, const CliOptions& options = {});
