@@ -21,8 +21,8 @@ namespace brood::jobs {
 std::string ResultKey(std::string_view status, std::string_view id, int64_t line);
 
 struct ResumeState {
-  KeySet done;  // keys already in the file (marked KeySet::kDone)
-  uint64_t records = 0;                  // complete records found
+  KeySet done;           // keys already in the file (marked KeySet::kDone)
+  uint64_t records = 0;  // complete records found
   bool torn_line_removed = false;
 };
 

@@ -15,12 +15,12 @@
 namespace brood {
 
 struct RunOptions {
-  std::string jobs = "-";      // job file path, "-" for stdin
-  std::string results = "-";   // results path, "-" for stdout
-  bool resume = false;         // skip jobs whose key is in `results` (needs a file)
-  bool ordered = false;        // write results in input order
-  std::string summary_json;    // also write the summary here (JSON)
-  bool progress = false;       // a progress line on `log` (for a terminal)
+  std::string jobs = "-";     // job file path, "-" for stdin
+  std::string results = "-";  // results path, "-" for stdout
+  bool resume = false;        // skip jobs whose key is in `results` (needs a file)
+  bool ordered = false;       // write results in input order
+  std::string summary_json;   // also write the summary here (JSON)
+  bool progress = false;      // a progress line on `log` (for a terminal)
   LimitMaxima maxima;
 };
 
