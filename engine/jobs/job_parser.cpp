@@ -177,8 +177,9 @@ ParsedJob ParseJobLine(std::string_view line, const LimitMaxima& maxima) {
   job.id = *out.id;
   for (auto& [name, value] : fields) {
     if (name == "id") continue;
+    const std::string& key = name;  // a structured binding is not capturable before clang 16
     auto field = std::find_if(std::begin(kFields), std::end(kFields),
-                              [&name](const Field& f) { return f.name == name; });
+                              [&key](const Field& f) { return f.name == key; });
     if (field == std::end(kFields)) {
       out.error = "unknown field " + Quote(name);
       return out;
