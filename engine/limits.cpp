@@ -7,10 +7,14 @@
 namespace brood {
 namespace {
 
+// The default maximum for memory and disk. Read once: every job line is checked against it.
 int64_t HostRamMb() {
-  struct sysinfo si {};
-  if (sysinfo(&si) != 0) return 1 << 20;
-  return static_cast<int64_t>(si.totalram) * si.mem_unit / (1 << 20);
+  static const int64_t ram = [] {
+    struct sysinfo si {};
+    if (sysinfo(&si) != 0) return int64_t{1} << 20;
+    return static_cast<int64_t>(si.totalram) * si.mem_unit / (1 << 20);
+  }();
+  return ram;
 }
 
 std::string CheckInt(const char* name, int64_t v, int64_t max) {

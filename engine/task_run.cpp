@@ -11,6 +11,7 @@
 
 #include "sandbox/collect.hpp"
 #include "sandbox/task_spec.hpp"
+#include "sys/file.hpp"
 
 namespace brood {
 namespace {
@@ -29,18 +30,8 @@ static std::string SetupErrorMessage(sandbox::Stage stage, int err) {
          "; run `brood doctor` to check this host";
 }
 
-static std::string ReadMemfd(int fd) {
-  std::string out;
-  struct stat st;
-  if (fstat(fd, &st) != 0 || st.st_size <= 0) return out;
-  out.resize(static_cast<size_t>(st.st_size));
-  ssize_t n = pread(fd, out.data(), out.size(), 0);
-  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  return out;
-}
-
 void TaskRun::CollectFiles(Result& res) {
-  auto collected = sandbox::DecodeCollected(ReadMemfd(p_.collect.get()));
+  auto collected = sandbox::DecodeCollected(sys::ReadWholeFd(p_.collect.get()));
   if (!collected) {
     if (obs_.exited_report) collect_error_ = "collect: the collected files could not be read";
     return;

@@ -11,28 +11,13 @@
 
 #include "sandbox/root.hpp"
 #include "sandbox/task.hpp"
+#include "sys/file.hpp"
 #include "zygote/wire.hpp"
 
 namespace brood::zygote {
 namespace {
 
 constexpr uint32_t kConfigMagic = 0x7a79676f;  // "zygo"
-
-std::string ReadAll(int fd) {
-  std::string out;
-  struct stat st;
-  if (fstat(fd, &st) != 0 || st.st_size <= 0) return out;
-  out.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < out.size()) {
-    ssize_t n = pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  out.resize(got);
-  return out;
-}
 
 void Reply(int sock, ZygoteMsg kind, const std::string& error, std::span<const int> fds = {}) {
   WireWriter w;
@@ -66,7 +51,7 @@ void HandleRun(int sock, Message& m, const sandbox::SeccompProgram& seccomp) {
     Reply(sock, ZygoteMsg::kStarted, "zygote: malformed RUN request");
     return;
   }
-  auto spec = sandbox::DecodeTaskSpec(ReadAll(m.fds[0].get()));
+  auto spec = sandbox::DecodeTaskSpec(sys::ReadWholeFd(m.fds[0].get()));
   if (!spec) {
     Reply(sock, ZygoteMsg::kStarted, "zygote: malformed task spec");
     return;
