@@ -12,54 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "support/cli.hpp"
+#include "support/procs.hpp"
 
 namespace brood::testing {
 namespace {
 
-std::map<int, int> Parents() {
-  std::map<int, int> parent;
-  DIR* d = opendir("/proc");
-  while (dirent* e = d ? readdir(d) : nullptr) {
-    int pid = atoi(e->d_name);
-    if (pid <= 0) continue;
-    std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) continue;
-    int ppid = 0;
-    if (sscanf(line.c_str() + line.rfind(')') + 2, "%*c %d", &ppid) == 1) parent[pid] = ppid;
-  }
-  if (d) closedir(d);
-  return parent;
-}
-
-std::vector<int> DescendantsOf(int root) {
-  auto parent = Parents();
-  std::vector<int> out;
-  for (auto [pid, ppid] : parent)
-    for (int p = ppid, depth = 0; p > 1 && depth < 64; p = parent.count(p) ? parent[p] : 0, ++depth)
-      if (p == root) {
-        out.push_back(pid);
-        break;
-      }
-  return out;
-}
-
 bool Alive(int pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
-
-// brood-<pid> below this process's cgroups, in every hierarchy that has one.
-std::vector<std::string> TreeDirs(int pid) {
-  std::vector<std::string> out;
-  std::ifstream cg("/proc/self/cgroup");
-  for (std::string line; std::getline(cg, line);) {
-    auto a = line.find(':'), b = line.find(':', a + 1);
-    std::string ctrl = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
-    if (ctrl.rfind("name=", 0) == 0) continue;
-    std::string mount = ctrl.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + ctrl;
-    std::string dir = mount + (path == "/" ? "" : path) + "/brood-" + std::to_string(pid);
-    if (access(dir.c_str(), F_OK) == 0) out.push_back(dir);
-  }
-  return out;
-}
 
 // Starts `brood run` on jobs that sleep, and waits until tasks are running.
 int StartBusyRun(std::vector<int>* helpers) {
@@ -87,7 +45,7 @@ TEST(Faults, SigkillOfBroodTakesEveryHelperAndTaskWithIt) {
   std::vector<int> helpers;
   int pid = StartBusyRun(&helpers);
   ASSERT_GE(helpers.size(), 6u) << "hatchery, 2 zygotes, 2 inits, 2 tasks expected";
-  ASSERT_FALSE(TreeDirs(pid).empty()) << "brood made its cgroup tree";
+  ASSERT_FALSE(BroodTreeDirs(pid).empty()) << "brood made its cgroup tree";
   kill(pid, SIGKILL);
   int st;
   waitpid(pid, &st, 0);
@@ -100,7 +58,7 @@ TEST(Faults, SigkillOfBroodTakesEveryHelperAndTaskWithIt) {
     usleep(10 * 1000);
   }
   EXPECT_TRUE(alive.empty()) << alive.size() << " helper or task processes outlived brood";
-  auto stale = TreeDirs(pid);
+  auto stale = BroodTreeDirs(pid);
   EXPECT_FALSE(stale.empty()) << "a SIGKILLed brood cannot clean up: its tree stays";
   // The next brood removes the tree of the dead one.
   CliRun next = RunBrood({"exec", "--", "true"});
@@ -117,7 +75,7 @@ TEST(Faults, SigtermLeavesNothingBehind) {
   waitpid(pid, &st, 0);
   EXPECT_TRUE(WIFEXITED(st));
   for (int h : helpers) EXPECT_FALSE(Alive(h)) << "pid " << h << " outlived brood";
-  EXPECT_TRUE(TreeDirs(pid).empty()) << "brood removes its cgroup tree when it stops";
+  EXPECT_TRUE(BroodTreeDirs(pid).empty()) << "brood removes its cgroup tree when it stops";
 }
 
 }  // namespace

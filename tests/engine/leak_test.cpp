@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/procs.hpp"
 #include "support/sandbox_env.hpp"
 
 namespace brood::testing {
@@ -26,22 +27,6 @@ int CountLines(const std::string& path) {
   int n = 0;
   while (std::getline(in, line)) ++n;
   return n;
-}
-
-// brood-<pid> directories below this process's cgroups (v1: every hierarchy; v2: unified).
-std::vector<std::string> TreeDirs() {
-  std::vector<std::string> out;
-  std::ifstream cg("/proc/self/cgroup");
-  std::string line;
-  while (std::getline(cg, line)) {
-    auto a = line.find(':'), b = line.find(':', a + 1);
-    std::string ctrl = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
-    std::string mount = ctrl.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + ctrl;
-    if (ctrl.rfind("name=", 0) == 0) continue;
-    std::string dir = mount + (path == "/" ? "" : path) + "/brood-" + std::to_string(getpid());
-    if (CountEntries(dir) >= 0) out.push_back(dir);
-  }
-  return out;
 }
 
 // Subdirectories (groups) below a tree dir, ignoring v2's own "supervisor" leaf.
@@ -81,7 +66,7 @@ TEST(Leaks, TwoHundredTasksLeaveNothing) {
   const int mounts_before = CountLines("/proc/self/mountinfo");
   const int tasks_before = CountEntries("/proc/self/task");
   std::vector<int> groups_before;
-  for (const auto& dir : TreeDirs()) groups_before.push_back(Groups(dir));
+  for (const auto& dir : BroodTreeDirs(getpid())) groups_before.push_back(Groups(dir));
 
   for (int i = 0; i < 200; ++i) {
     Job job = i % 4 == 0 ? CmdJob({"sh", "-c", "sleep 100 & (setsid sleep 100 &); echo $$"})
@@ -99,7 +84,7 @@ TEST(Leaks, TwoHundredTasksLeaveNothing) {
   EXPECT_EQ(CountEntries("/proc/self/fd"), fds_before) << "fds leaked";
   EXPECT_EQ(CountLines("/proc/self/mountinfo"), mounts_before) << "mounts leaked";
   EXPECT_EQ(CountEntries("/proc/self/task"), tasks_before) << "threads leaked";
-  auto trees = TreeDirs();
+  auto trees = BroodTreeDirs(getpid());
   if (engine->Info().enforcement == Enforcement::kCgroup) EXPECT_FALSE(trees.empty());
   // One cgroup per slot, made with the pool and reused: no more after 200 tasks than before.
   for (size_t i = 0; i < trees.size() && i < groups_before.size(); ++i)

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "support/procs.hpp"
 #include "support/schema.hpp"
 
 namespace brood::testing {
@@ -68,35 +69,6 @@ Result RunChecked(Engine* engine, const Job& job) {
   return r;
 }
 
-std::vector<int> SandboxDescendants() {
-  std::map<int, int> parent;
-  DIR* d = opendir("/proc");
-  if (!d) return {};
-  while (dirent* e = readdir(d)) {
-    int pid = atoi(e->d_name);
-    if (pid <= 0) continue;
-    std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    auto close = line.rfind(')');  // comm may hold spaces and parentheses
-    int ppid = 0;
-    if (close == std::string::npos || sscanf(line.c_str() + close + 2, "%*c %d", &ppid) != 1)
-      continue;
-    parent[pid] = ppid;
-  }
-  closedir(d);
-  std::vector<int> out;
-  const int self = getpid();
-  for (auto [pid, ppid] : parent) {
-    int depth = 1;
-    for (int p = ppid; p > 1 && depth < 64; p = parent.count(p) ? parent[p] : 0, ++depth) {
-      if (p == self) {
-        if (depth >= 3) out.push_back(pid);
-        break;
-      }
-    }
-  }
-  return out;
-}
+std::vector<int> SandboxDescendants() { return DescendantsOf(getpid(), 3); }
 
 }  // namespace brood::testing

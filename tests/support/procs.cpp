@@ -1,0 +1,57 @@
+#include "support/procs.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+
+namespace brood::testing {
+
+std::vector<int> DescendantsOf(int root, int min_depth) {
+  std::map<int, int> parent;
+  DIR* d = opendir("/proc");
+  if (!d) return {};
+  while (dirent* e = readdir(d)) {
+    int pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::string(e->d_name) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    auto close = line.rfind(')');  // comm may hold spaces and parentheses
+    int ppid = 0;
+    if (close == std::string::npos || sscanf(line.c_str() + close + 2, "%*c %d", &ppid) != 1)
+      continue;
+    parent[pid] = ppid;
+  }
+  closedir(d);
+  std::vector<int> out;
+  for (auto [pid, ppid] : parent) {
+    int depth = 1;
+    for (int p = ppid; p > 1 && depth < 64; p = parent.count(p) ? parent[p] : 0, ++depth) {
+      if (p == root) {
+        if (depth >= min_depth) out.push_back(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> BroodTreeDirs(int pid) {
+  std::vector<std::string> out;
+  std::ifstream cg("/proc/self/cgroup");
+  for (std::string line; std::getline(cg, line);) {
+    auto a = line.find(':'), b = line.find(':', a + 1);
+    std::string ctrl = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (ctrl.rfind("name=", 0) == 0) continue;
+    std::string mount = ctrl.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + ctrl;
+    std::string dir = mount + (path == "/" ? "" : path) + "/brood-" + std::to_string(pid);
+    if (access(dir.c_str(), F_OK) == 0) out.push_back(dir);
+  }
+  return out;
+}
+
+}  // namespace brood::testing

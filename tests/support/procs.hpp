@@ -1,0 +1,16 @@
+// What the tests look at on the host: process trees and brood's cgroup trees.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace brood::testing {
+
+// Live descendants of `root` at least `min_depth` levels below it (1: its children).
+std::vector<int> DescendantsOf(int root, int min_depth = 1);
+
+// The brood-<pid> cgroup directories below this process's own cgroups that exist now (v1: one
+// per hierarchy; v2: the unified one).
+std::vector<std::string> BroodTreeDirs(int pid);
+
+}  // namespace brood::testing
