@@ -110,6 +110,10 @@ double Histogram::Quantile(double q) const {
 
 void Summary::Add(const Result& r) {
   ++counts_[static_cast<size_t>(r.status)];
+  if (r.passed) {
+    ++judged_;
+    passed_ += *r.passed;
+  }
   // Only a task that ran has a start latency and a wall time; the others would pull p50 to 0.
   if (r.status == Status::kInvalidJob || r.status == Status::kSandboxError) return;
   start_latency_us_.Add(static_cast<double>(r.start_latency_us));
@@ -173,6 +177,8 @@ std::string Summary::Text(double elapsed_s) const {
     counts += "  " + std::string(StatusName(s)) + " " + std::to_string(count(s));
   }
   if (!counts.empty()) out += counts + "\n";
+  if (judged_ > 0)  // what a code-evaluation run is for: how many answers were right
+    out += "  expect: " + std::to_string(passed_) + " of " + std::to_string(judged_) + " passed\n";
   const std::pair<const char*, const Histogram*> hists[] = {
       {"start_latency_us", &start_latency_us_}, {"wall_ms", &wall_ms_}};
   for (const auto& [name, h] : hists) {
@@ -195,6 +201,7 @@ std::string Summary::Json(double elapsed_s) const {
          {"elapsed_s", elapsed},
          {"tasks_per_s", PerSecond(done(), elapsed)},
          {"statuses", std::move(statuses)},
+         {"expect", Json{{"passed", passed_}, {"judged", judged_}}},
          {"start_latency_us", quantiles(start_latency_us_)},
          {"wall_ms", quantiles(wall_ms_)}};
   return j.dump();

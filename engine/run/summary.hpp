@@ -48,12 +48,14 @@ class Summary {
   // The end-of-run summary, several lines, for stderr.
   std::string Text(double elapsed_s) const;
   // The same as one JSON object: {"total":N,"elapsed_s":..,"tasks_per_s":..,
-  //  "statuses":{"ok":N,...every status...},"start_latency_us":{"p50":..,"p99":..},
+  //  "statuses":{"ok":N,...every
+  //  status...},"expect":{"passed":N,"judged":N},"start_latency_us":{"p50":..,"p99":..},
   //  "wall_ms":{"p50":..,"p99":..}}
   std::string Json(double elapsed_s) const;
 
  private:
   std::array<uint64_t, 11> counts_{};
+  uint64_t passed_ = 0, judged_ = 0;  // results of jobs with `expect`
   Histogram start_latency_us_, wall_ms_;
 };
 

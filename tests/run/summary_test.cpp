@@ -134,6 +134,19 @@ TEST(SummaryTest, ProgressLineFitsATerminalWithEveryStatus) {
   EXPECT_NE(line.find("  ETA "), std::string::npos) << line;
 }
 
+TEST(SummaryTest, CountsExpectVerdicts) {
+  Summary s;
+  Result r = R(Status::kOk, 200, 1.0);
+  s.Add(r);  // no expect: not judged
+  r.passed = false;
+  s.Add(r);
+  r.passed = true;
+  s.Add(r);
+  const auto j = nlohmann::json::parse(s.Json(1.0));
+  EXPECT_EQ(j.at("expect"), (nlohmann::json{{"passed", 1}, {"judged", 2}}));
+  EXPECT_NE(s.Text(1.0).find("expect: 1 of 2 passed"), std::string::npos) << s.Text(1.0);
+}
+
 TEST(SummaryTest, JsonHasTheDocumentedShape) {
   Summary s;
   s.Add(R(Status::kOk, 180, 1.2));
@@ -141,7 +154,8 @@ TEST(SummaryTest, JsonHasTheDocumentedShape) {
   s.Add(R(Status::kInvalidJob));
   const auto j = nlohmann::json::parse(s.Json(2.0));
   ASSERT_TRUE(j.is_object());
-  EXPECT_EQ(j.size(), 6u);
+  EXPECT_EQ(j.size(), 7u);
+  EXPECT_EQ(j.at("expect"), (nlohmann::json{{"passed", 0}, {"judged", 0}}));
   EXPECT_EQ(j.at("total"), 3);
   EXPECT_EQ(j.at("elapsed_s"), 2.0);
   EXPECT_EQ(j.at("tasks_per_s"), 1.5);
