@@ -50,6 +50,7 @@ CliRun RunBrood(const std::vector<std::string>& args, const CliOptions& o) {
     execv(BROOD_BIN, argv.data());
     _exit(98);
   }
+  r.pid = pid;
   close(in[0]);
   close(out[1]);
   close(err[1]);

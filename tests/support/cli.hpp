@@ -10,6 +10,7 @@ namespace brood::testing {
 
 struct CliRun {
   int exit_code = -1;
+  int pid = 0;  // brood's pid (gone by the time RunBrood returns)
   std::string out, err;
 };
 

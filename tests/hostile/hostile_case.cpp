@@ -1,0 +1,134 @@
+#include "hostile/hostile_case.hpp"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace brood::testing {
+namespace {
+
+using nlohmann::json;
+
+void ReplaceAll(std::string* s, const std::string& from, const std::string& to) {
+  for (size_t at = s->find(from); at != std::string::npos; at = s->find(from, at + to.size()))
+    s->replace(at, from.size(), to);
+}
+
+std::vector<std::string> Strings(const json& v) {
+  if (v.is_string()) return {v.get<std::string>()};
+  return v.get<std::vector<std::string>>();
+}
+
+std::string Text(const json& result, const char* key) {
+  const json& v = result.value(key, json());
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();  // {"base64": ...} or null: never equal to plain text
+}
+
+// Checks one `want` key; appends what is wrong to `out`.
+void CheckKey(const std::string& key, const json& want, const json& r, std::ostringstream& out) {
+  auto has = [&](const char* field, bool present) {
+    std::string text = Text(r, field);
+    for (const auto& s : Strings(want))
+      if ((text.find(s) != std::string::npos) != present)
+        out << field << (present ? " lacks " : " has ") << json(s).dump() << "; ";
+  };
+  if (key == "status") {
+    auto ok = Strings(want);
+    if (std::find(ok.begin(), ok.end(), r.value("status", "")) == ok.end())
+      out << "status " << r.value("status", "") << ", want " << want.dump() << "; ";
+  } else if (key == "exit_code" || key == "signal" || key == "passed" ||
+             key == "stdout_truncated" || key == "stderr_truncated") {
+    if (r.value(key, json()) != want)
+      out << key << " " << r.value(key, json()).dump() << ", want " << want.dump() << "; ";
+  } else if (key == "stdout" || key == "stderr") {
+    if (Text(r, key.c_str()) != want.get<std::string>())
+      out << key << " " << r.value(key, json()).dump() << ", want " << want.dump() << "; ";
+  } else if (key == "stdout_has" || key == "stderr_has" || key == "error_has") {
+    has(key == "error_has" ? "error" : key.substr(0, 6).c_str(), true);
+  } else if (key == "stdout_lacks" || key == "stderr_lacks") {
+    has(key.substr(0, 6).c_str(), false);
+  } else if (key == "limits_hit") {
+    auto hit = r.value("limits_hit", json::array());
+    for (const auto& l : Strings(want))
+      if (std::find(hit.begin(), hit.end(), l) == hit.end())
+        out << "limits_hit " << hit.dump() << " lacks " << l << "; ";
+  } else if (key == "files" || key == "files_lacks") {
+    auto files = r.value("files", json::object());
+    for (const auto& f : Strings(want))
+      if (files.contains(f) != (key == "files"))
+        out << "files " << (key == "files" ? "lacks " : "has ") << f << "; ";
+  } else if (key == "stdout_bytes_min") {
+    if (r.value("stdout_bytes", 0LL) < want.get<long long>())
+      out << "stdout_bytes " << r.value("stdout_bytes", 0LL) << " < " << want << "; ";
+  } else {
+    out << "unknown want key " << key << "; ";
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> CaseFiles() {
+  std::string dir = std::string(BROOD_SOURCE_DIR) + "/tests/hostile/cases";
+  std::vector<std::string> out;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name.size() > 6 && name.substr(name.size() - 6) == ".jsonl") out.push_back(dir + "/" + name);
+    }
+    closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<HostileCase> LoadCases(const std::string& path, const Placeholders& ph,
+                                   std::vector<std::string>* errors) {
+  std::vector<HostileCase> out;
+  std::ifstream in(path);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++n;
+    if (line.empty() || line[0] == '#') continue;
+    ReplaceAll(&line, "@HOSTPORT@", std::to_string(ph.host_port));
+    ReplaceAll(&line, "@ABSTRACT@", ph.abstract_name);
+    ReplaceAll(&line, "@CANARY@", ph.canary_path);
+    ReplaceAll(&line, "@SECRET@", ph.secret);
+    HostileCase c{path, n, "", json(), json()};
+    try {
+      json v = json::parse(line);
+      c.why = v.at("why").get<std::string>();
+      c.job = v.at("job");
+      c.want = v.at("want");
+      if (!c.want.contains("status")) throw std::runtime_error("want has no status");
+      for (const auto& key : v.items())
+        if (key.key() != "why" && key.key() != "job" && key.key() != "want")
+          throw std::runtime_error("unknown key " + key.key());
+    } catch (const std::exception& e) {
+      errors->push_back(path + ":" + std::to_string(n) + ": " + e.what());
+      continue;
+    }
+    if (c.job.contains("files"))
+      for (auto& [name, value] : c.job["files"].items())
+        if (value == "@PROBE@") value = json{{"base64", ph.probe_base64}};
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string CheckResult(const HostileCase& c, const json& result) {
+  std::ostringstream out;
+  for (const auto& [key, want] : c.want.items()) {
+    try {
+      CheckKey(key, want, result, out);
+    } catch (const std::exception& e) {
+      out << "want." << key << " is malformed: " << e.what() << "; ";
+    }
+  }
+  return out.str();
+}
+
+}  // namespace brood::testing
