@@ -46,6 +46,15 @@ Verdict Decide(const Observation& o) {
       break;
   }
   if (!o.exited_report) {
+    // The OOM killer picks by resident memory, and memory a task holds outside its processes
+    // (a memfd, tmpfs files) counts for none of them: the victim can then be the task's init or
+    // the zygote above it (same cgroup), whose death takes the task down before init reports.
+    // The task's memory ended it, not brood or anyone outside.
+    if (o.oom_kills > 0) {
+      v.status = Status::kMemoryLimit;
+      v.signal = SIGKILL;
+      return v;
+    }
     v.status = Status::kSandboxError;
     v.error = "the task's init ended without a report (killed from outside brood?)";
     return v;

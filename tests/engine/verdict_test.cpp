@@ -51,6 +51,19 @@ TEST(Verdict, OomKillIsMemoryLimitUnlessTheTaskExitedZero) {
   EXPECT_EQ(Decide(o).status, Status::kOk);
 }
 
+// An OOM kill of the task's init (or its zygote) leaves no report: still the task's memory.
+TEST(Verdict, OomKillWithoutReportIsMemoryLimit) {
+  Observation o = Base();
+  o.exited_report = false;
+  o.oom_kills = 1;
+  Verdict v = Decide(o);
+  EXPECT_EQ(v.status, Status::kMemoryLimit);
+  EXPECT_EQ(v.signal, SIGKILL);
+  EXPECT_FALSE(v.exit_code);
+  EXPECT_FALSE(v.error);
+  EXPECT_EQ(v.limits_hit, std::vector<std::string>{"memory"});
+}
+
 TEST(Verdict, SignalsMapToViolationDiskOrSignaled) {
   Observation o = Base();
   o.wait_status = Signaled(SIGSYS);
