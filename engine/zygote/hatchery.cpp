@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 
 #include "sandbox/task.hpp"
@@ -119,18 +121,9 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
 }
 
 [[noreturn]] void HatcheryMain(int sock, const sandbox::SeccompProgram& seccomp) {
-  // Away from the terminal: Ctrl-C goes to brood's foreground process group, and the kernel
-  // delivers it even to a task's init. Only the supervisor decides what a stop kills (DESIGN §1).
-  setsid();
-  sandbox::ResetAllSignals();
-  signal(SIGPIPE, SIG_IGN);
-  // Zygotes (and, inherited, the zygotes' task inits) are reaped by the kernel the moment they
-  // exit: their ends are watched through pidfds, and no zombie may hold a pid or a cgroup.
-  // Each task's init resets this before forking the task.
-  signal(SIGCHLD, SIG_IGN);
   for (;;) {
     auto m = ReceiveMessage(sock);
-    if (!m.ok() || m->bytes.empty()) _exit(0);
+    if (!m.ok() || m->bytes.empty()) _exit(0);  // the supervisor is gone (or let us go)
     WireReader r(m->bytes);
     uint32_t kind = r.U32();
     auto config = DecodeZygoteConfig(m->bytes.substr(sizeof(uint32_t)));
@@ -145,46 +138,126 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
   }
 }
 
+// The nest: forks hatcheries, one per request, and hands the supervisor each one's socket and
+// pidfd. It exists so that a hatchery killed from outside can be replaced by a fork of a
+// single-threaded process (the supervisor has threads by then). A hatchery lives as long as its
+// socket to the supervisor: it does not die with the nest, only with the supervisor.
+[[noreturn]] void NestMain(int sock, const sandbox::SeccompProgram& seccomp) {
+  // Away from the terminal: Ctrl-C goes to brood's foreground process group, and the kernel
+  // delivers it even to a task's init. Only the supervisor decides what a stop kills (DESIGN §1).
+  setsid();
+  sandbox::ResetAllSignals();
+  signal(SIGPIPE, SIG_IGN);
+  // Hatcheries, zygotes (and, inherited, the zygotes' task inits) are reaped by the kernel the
+  // moment they exit: their ends are watched through pidfds, and no zombie may hold a pid or a
+  // cgroup. Each task's init resets this before forking the task.
+  signal(SIGCHLD, SIG_IGN);
+  for (;;) {
+    auto m = ReceiveMessage(sock);
+    if (!m.ok() || m->bytes.empty()) _exit(0);
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+      (void)SendMessage(sock, "socketpair");
+      continue;
+    }
+    int pidfd = -1;
+    long pid = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
+    if (pid == 0) {
+      sys::SetProcessTitle("brood-hatchery");
+      dup2(sv[1], 3);
+      syscall(SYS_close_range, 4, ~0U, 0);
+      HatcheryMain(3, seccomp);
+    }
+    if (pid < 0) {
+      (void)SendMessage(sock, "clone(hatchery): " + std::string(strerror(errno)));
+    } else {
+      int fds[2] = {sv[0], pidfd};
+      (void)SendMessage(sock, "", fds);
+      close(pidfd);
+    }
+    close(sv[0]);
+    close(sv[1]);
+  }
+}
+
 }  // namespace
 
 sys::StatusOr<std::unique_ptr<Hatchery>> Hatchery::Start(const sandbox::SeccompProgram& seccomp) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-    return sys::PosixError("socketpair(hatchery)");
+    return sys::PosixError("socketpair(nest)");
   sys::UniqueFd parent(sv[0]), child(sv[1]);
   pid_t self = getpid();
   // glibc's fork (not a raw clone): its atfork handling keeps malloc usable in the child even
   // if an embedder already started threads.
   pid_t pid = fork();
-  if (pid < 0) return sys::PosixError("fork(hatchery)");
+  if (pid < 0) return sys::PosixError("fork(nest)");
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != self) _exit(1);
-    sys::ScrubProcessArea("brood-hatchery");
+    sys::ScrubProcessArea("brood-nest");
     // Keep stderr for diagnostics; the supervisor's stdin/stdout are not ours to hold open.
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     dup2(devnull, 0);
     dup2(devnull, 1);
     dup2(child.get(), 3);
     syscall(SYS_close_range, 4, ~0U, 0);
-    HatcheryMain(3, seccomp);
+    NestMain(3, seccomp);
   }
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) return sys::PosixError("pidfd_open(hatchery)");
   auto h = std::unique_ptr<Hatchery>(new Hatchery());
-  h->sock_ = std::move(parent);
-  h->pidfd_ = sys::UniqueFd(pidfd);
-  h->pid_ = pid;
+  h->nest_sock_ = std::move(parent);
+  h->nest_pid_ = pid;
+  BROOD_RETURN_IF_ERROR(h->Replace());
   return h;
 }
 
 Hatchery::~Hatchery() {
+  sock_.reset();  // the hatchery exits; it is the nest's child (reaped there): wait by pidfd
+  if (pidfd_) {
+    pollfd p{pidfd_.get(), POLLIN, 0};
+    poll(&p, 1, 2000);
+  }
+  nest_sock_.reset();  // then the nest, so that no hatchery is left an orphan
+  if (nest_pid_ > 0) waitpid(nest_pid_, nullptr, 0);
+}
+
+bool Hatchery::Alive() const {
+  pollfd p{pidfd_.get(), POLLIN, 0};
+  return pidfd_ && poll(&p, 1, 0) == 0;
+}
+
+sys::Status Hatchery::Replace() {
   sock_.reset();
-  if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  pidfd_.reset();
+  BROOD_RETURN_IF_ERROR(SendMessage(nest_sock_, "h").Wrap("nest"));
+  auto m = ReceiveMessage(nest_sock_);
+  if (!m.ok()) return m.status().Wrap("nest");
+  if (m->fds.size() != 2) {
+    return sys::Status::Error("nest: " + (m->bytes.empty() ? std::string("exited") : m->bytes));
+  }
+  sock_ = std::move(m->fds[0]);
+  pidfd_ = std::move(m->fds[1]);
+  return sys::OkStatus();
 }
 
 sys::StatusOr<ZygoteHandle> Hatchery::SpawnZygote(const ZygoteConfig& config) {
   std::lock_guard lock(mu_);
+  // A hatchery killed from outside is replaced, once per request (zygotes it made live on:
+  // they serve until their socket closes).
+  if (!Alive()) {
+    if (auto st = Replace(); !st.ok())
+      return st.Wrap("brood's hatchery was killed from outside and cannot be replaced");
+  }
+  auto z = Spawn(config);
+  if (!z.ok() && !Alive()) {
+    if (auto st = Replace(); !st.ok())
+      return st.Wrap("brood's hatchery was killed from outside and cannot be replaced");
+    z = Spawn(config);
+  }
+  return z;
+}
+
+sys::StatusOr<ZygoteHandle> Hatchery::Spawn(const ZygoteConfig& config) {
   WireWriter w;
   w.U32(kSpawn);
   w.bytes() += EncodeZygoteConfig(config);

@@ -1,6 +1,7 @@
 // Nothing outlives brood: after SIGTERM nothing is left; after SIGKILL every helper and task dies
 // with it (parent-death signals), and the next brood removes the cgroup tree left behind.
 #include <dirent.h>
+#include <algorithm>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "support/cli.hpp"
@@ -34,7 +36,7 @@ int StartBusyRun(std::vector<int>* helpers) {
           nullptr);
     _exit(98);
   }
-  for (int i = 0; i < 500 && helpers->size() < 6; ++i) {  // hatchery, zygotes, inits, tasks
+  for (int i = 0; i < 500 && helpers->size() < 7; ++i) {  // nest, hatchery, zygotes, inits, tasks
     usleep(10 * 1000);
     *helpers = DescendantsOf(pid);
   }
@@ -44,7 +46,7 @@ int StartBusyRun(std::vector<int>* helpers) {
 TEST(Faults, SigkillOfBroodTakesEveryHelperAndTaskWithIt) {
   std::vector<int> helpers;
   int pid = StartBusyRun(&helpers);
-  ASSERT_GE(helpers.size(), 6u) << "hatchery, 2 zygotes, 2 inits, 2 tasks expected";
+  ASSERT_GE(helpers.size(), 7u) << "nest, hatchery, 2 zygotes, 2 inits, 2 tasks expected";
   ASSERT_FALSE(BroodTreeDirs(pid).empty()) << "brood made its cgroup tree";
   kill(pid, SIGKILL);
   int st;
@@ -76,6 +78,96 @@ TEST(Faults, SigtermLeavesNothingBehind) {
   EXPECT_TRUE(WIFEXITED(st));
   for (int h : helpers) EXPECT_FALSE(Alive(h)) << "pid " << h << " outlived brood";
   EXPECT_TRUE(BroodTreeDirs(pid).empty()) << "brood removes its cgroup tree when it stops";
+}
+
+
+std::string Cmdline(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string s;
+  std::getline(in, s, '\0');
+  return s;
+}
+
+// The results of a finished run, by id.
+std::map<std::string, nlohmann::json> Results(const std::string& path) {
+  std::map<std::string, nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    auto r = nlohmann::json::parse(line);
+    out[r["id"]] = r;
+  }
+  return out;
+}
+
+// Runs 40 short jobs at -j 2 and SIGKILLs from outside, once tasks are running, one helper
+// titled each of `victims` in turn. Every job must still get a result, and later tasks run on
+// a recovered pool: new helpers replace the killed ones.
+void KillHelpersMidRun(const std::vector<std::string>& victims) {
+  std::string jobs;
+  for (int i = 0; i < 40; ++i)
+    jobs += nlohmann::json{{"id", "k" + std::to_string(i)}, {"shell", "sleep 0.1; echo ran"}}
+                .dump() + "\n";
+  std::string path = TempFile("jobs.jsonl", jobs), out = path + ".out";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(BROOD_BIN, BROOD_BIN, "run", path.c_str(), "-o", out.c_str(), "-j", "2", nullptr);
+    _exit(98);
+  }
+  // The helpers once tasks run (zygotes stay ours to kill after their hatchery died, though
+  // they are no longer below brood then: orphans that live on until brood closes their sockets).
+  std::vector<int> tree;
+  for (int i = 0; i < 500 && tree.size() < 7; ++i) {  // nest, hatchery, zygotes, inits, tasks
+    usleep(10 * 1000);
+    tree = DescendantsOf(pid);
+  }
+  std::set<int> killed;
+  for (const auto& title : victims) {
+    int victim = 0;
+    for (int p : tree)
+      if (!victim && Cmdline(p) == title) victim = p;
+    ASSERT_NE(victim, 0) << "no " << title << " below brood";
+    ASSERT_EQ(kill(victim, SIGKILL), 0);
+    killed.insert(victim);
+    usleep(50 * 1000);
+  }
+  std::map<std::string, std::set<int>> seen;  // title -> pids seen below brood since
+  for (int i = 0; i < 300; ++i) {
+    for (int p : DescendantsOf(pid)) seen[Cmdline(p)].insert(p);
+    usleep(10 * 1000);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "brood run exited with " << st;
+  for (const auto& title : victims) {
+    bool replaced = false;
+    for (int p : seen[title]) replaced |= !killed.count(p);
+    EXPECT_TRUE(replaced) << "no new " << title << " replaced the killed one";
+  }
+  // A task whose zygote was killed under it loses its init (a parent-death signal): it gets
+  // sandbox_error saying so, and is not run again. Every other task is untouched.
+  auto results = Results(out);
+  EXPECT_EQ(results.size(), 40u) << "every job gets a result";
+  int failed = 0, zygotes_killed = static_cast<int>(std::count(victims.begin(), victims.end(),
+                                                               std::string("brood-zygote")));
+  for (const auto& [id, r] : results) {
+    if (r["status"] == "ok" && r["stdout"] == "ran\n") continue;
+    ++failed;
+    EXPECT_EQ(r["status"], "sandbox_error") << r.dump();
+    EXPECT_NE(r.value("error", "").find("killed from outside"), std::string::npos) << r.dump();
+  }
+  EXPECT_LE(failed, zygotes_killed);
+}
+
+TEST(Faults, ZygoteKilledFromOutsideFailsOnlyItsTaskAndIsReplaced) {
+  KillHelpersMidRun({"brood-zygote"});
+}
+
+TEST(Faults, HatcheryKilledFromOutsideIsReplacedAndNoTaskFailsForIt) {
+  // Zygotes outlive their hatchery; the zygote killed next needs a new one for its replacement.
+  KillHelpersMidRun({"brood-hatchery", "brood-zygote"});
 }
 
 }  // namespace

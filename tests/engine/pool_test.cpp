@@ -29,13 +29,15 @@ std::string Comm(int pid) {
   return s;
 }
 
-// The zygotes of engines in this process: children of our brood-hatchery children.
+// The zygotes of engines in this process: grandchildren of our brood-nest children.
 std::vector<int> Zygotes() {
   std::vector<int> out;
-  for (int h : ChildrenOf(getpid()))
-    if (Comm(h) == "brood-hatchery")
-      for (int z : ChildrenOf(h))
-        if (Comm(z) == "brood-zygote") out.push_back(z);
+  for (int n : ChildrenOf(getpid()))
+    if (Comm(n) == "brood-nest")
+      for (int h : ChildrenOf(n))
+        if (Comm(h) == "brood-hatchery")
+          for (int z : ChildrenOf(h))
+            if (Comm(z) == "brood-zygote") out.push_back(z);
   return out;
 }
 
@@ -106,6 +108,28 @@ TEST(Pool, NoMoreThanSlotsTasksRunAtOnce) {
   for (auto [t, d] : events) most = std::max(most, running += d);
   EXPECT_LE(most, 2) << "slots bound the tasks running at once";
   EXPECT_EQ(most, 2) << "and both slots were used";
+}
+
+TEST(Pool, PeakMemoryIsEachTasksOwnInAReusedSlot) {
+  // One slot: the small task runs in the cgroup the big one used. A kernel that cannot reset
+  // memory.peak (v2 before 6.12) must not hand it the big one's peak.
+  auto engine = MakeEngine(1);
+  ASSERT_TRUE(engine);
+  Job big = ProbeJob({"mem", "48"});
+  big.limits.memory_mb = 128;
+  Result r = RunChecked(engine.get(), big);
+  ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+  EXPECT_GE(r.peak_memory_bytes, 48u << 20);
+  r = RunChecked(engine.get(), ProbeJob({"mem", "4"}));
+  ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+  EXPECT_GE(r.peak_memory_bytes, 4u << 20);
+  EXPECT_LT(r.peak_memory_bytes, 40u << 20) << "the previous task's peak";
+  // And a new high after that is seen in full.
+  Job bigger = ProbeJob({"mem", "64"});
+  bigger.limits.memory_mb = 128;
+  r = RunChecked(engine.get(), bigger);
+  ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+  EXPECT_GE(r.peak_memory_bytes, 64u << 20);
 }
 
 }  // namespace

@@ -69,6 +69,6 @@ Result RunChecked(Engine* engine, const Job& job) {
   return r;
 }
 
-std::vector<int> SandboxDescendants() { return DescendantsOf(getpid(), 3); }
+std::vector<int> SandboxDescendants() { return DescendantsOf(getpid(), 4); }
 
 }  // namespace brood::testing

@@ -24,8 +24,8 @@ Job CmdJob(std::vector<std::string> argv);
 // Runs and checks that the record is valid against the result schema.
 Result RunChecked(Engine* engine, const Job& job);
 
-// Task processes still alive: descendants of this process at depth 3 or more (this process ->
-// the hatchery -> zygotes, which live as long as the engine -> task inits -> tasks).
+// Task processes still alive: descendants of this process at depth 4 or more (this process ->
+// the nest -> the hatchery -> zygotes, which live as long as the engine -> task inits -> tasks).
 std::vector<int> SandboxDescendants();
 
 #define BROOD_ENGINE_OR_SKIP(var, ...)                                \
