@@ -132,7 +132,16 @@ void JobRun::Impl::Write(const WorkPtr& w) {
     return;
   }
   summary.Add(r);
-  if (write_error.ok()) write_error = writer->Write(w->json);
+  if (write_error.ok()) {
+    write_error = writer->Write(w->json);
+    // Results that cannot be written would be lost: stop now (running tasks are cancelled and
+    // run again by --resume), rather than run every remaining job for nothing.
+    if (!write_error.ok()) {
+      if (opts.progress) log << "\r\033[K";
+      log << "brood run: " << write_error.message() << "; stopping" << std::endl;
+      Stop(0);
+    }
+  }
   const int64_t now = reactor::NowNs();
   if (opts.progress && now - last_progress_ns > 100'000'000) {
     last_progress_ns = now;

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,6 +170,69 @@ TEST(Faults, ZygoteKilledFromOutsideFailsOnlyItsTaskAndIsReplaced) {
 TEST(Faults, HatcheryKilledFromOutsideIsReplacedAndNoTaskFailsForIt) {
   // Zygotes outlive their hatchery; the zygote killed next needs a new one for its replacement.
   KillHelpersMidRun({"brood-hatchery", "brood-zygote"});
+}
+
+// In a forked child with its own mount namespace: `brood run` writes its results to a 64 KiB
+// tmpfs that fills up, then resumes once the tmpfs is made larger. Returns what went wrong.
+std::string FullResultsDisk() {
+  if (unshare(CLONE_NEWNS) != 0) return "SKIP unshare(CLONE_NEWNS) failed: needs root";
+  if (mount(nullptr, "/", nullptr, MS_PRIVATE | MS_REC, nullptr) != 0) return "mount private";
+  char dir[] = "/tmp/brood-fulldisk-XXXXXX";
+  if (!mkdtemp(dir) || mount("tmpfs", dir, "tmpfs", 0, "size=64k") != 0) return "mount tmpfs";
+  std::string jobs;
+  for (int i = 0; i < 1000; ++i)
+    jobs += nlohmann::json{{"id", "d" + std::to_string(i)}, {"cmd", {"true"}}}.dump() + "\n";
+  std::string path = TempFile("jobs.jsonl", jobs), out = std::string(dir) + "/results.jsonl";
+  std::string problems;
+  CliRun full = RunBrood({"run", path, "-o", out, "-j", "2"});
+  if (full.exit_code != 1) problems += "exit " + std::to_string(full.exit_code) + " on a full disk; ";
+  if (full.err.find("write(" + out + "): ENOSPC (No space left on device)") == std::string::npos ||
+      full.err.find("--resume") == std::string::npos)
+    problems += "stderr does not name the file, ENOSPC and --resume: " + full.err + "; ";
+  std::ifstream first(out);
+  std::string data((std::istreambuf_iterator<char>(first)), {});
+  size_t written = std::count(data.begin(), data.end(), '\n');
+  if (data.empty() || data.back() != '\n') problems += "the file does not end with a whole line; ";
+  if (written >= 1000) problems += "every record fit: the disk was not full; ";
+  // The first error stops the run: far fewer tasks ran than the 1000 jobs.
+  if (full.err.find("1000 tasks") != std::string::npos) problems += "it ran every job anyway; ";
+  if (mount(nullptr, dir, nullptr, MS_REMOUNT, "size=4m") != 0) return problems + "remount";
+  CliRun resumed = RunBrood({"run", path, "-o", out, "-j", "2", "--resume"});
+  if (resumed.exit_code != 0) problems += "resume exit " + std::to_string(resumed.exit_code) + ": " + resumed.err;
+  std::map<std::string, int> seen;
+  std::ifstream all(out);
+  for (std::string line; std::getline(all, line);) {
+    auto r = nlohmann::json::parse(line, nullptr, false);
+    if (r.is_discarded() || r.value("status", "") != "ok") problems += "bad record " + line + "; ";
+    else ++seen[r.value("id", "")];
+  }
+  if (seen.size() != 1000) problems += std::to_string(seen.size()) + " of 1000 ids after resume; ";
+  for (const auto& [id, n] : seen)
+    if (n != 1) problems += id + " written " + std::to_string(n) + " times; ";
+  umount2(dir, MNT_DETACH);
+  rmdir(dir);
+  return problems;
+}
+
+TEST(Faults, FullResultsDiskStopsWithAClearErrorAndTheRunResumes) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string r = FullResultsDisk();
+    (void)!write(fds[1], r.data(), r.size());
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string report;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) report.append(buf, n);
+  close(fds[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  if (report.rfind("SKIP", 0) == 0) GTEST_SKIP() << report.substr(5);
+  EXPECT_EQ(report, "");
 }
 
 }  // namespace
