@@ -17,6 +17,31 @@ void ReplaceAll(std::string* s, const std::string& from, const std::string& to) 
     s->replace(at, from.size(), to);
 }
 
+// Expands every @REPEAT:N:UNIT@ (see hostile_case.hpp), innermost first: a UNIT ends at the next
+// '@', and one that ends where another @REPEAT begins waits until that one is expanded.
+void ExpandRepeats(std::string* s) {
+  const std::string tag = "@REPEAT:";
+  for (bool again = true; again;) {
+    again = false;
+    for (size_t at = s->find(tag); at != std::string::npos; at = s->find(tag, at + 1)) {
+      size_t colon = s->find(':', at + tag.size()), end = s->find('@', at + 1);
+      if (colon == std::string::npos || end == std::string::npos || colon > end ||
+          s->compare(end, tag.size(), tag) == 0)
+        continue;
+      long n = std::strtol(s->c_str() + at + tag.size(), nullptr, 10);
+      std::string unit = s->substr(colon + 1, end - colon - 1), out;
+      size_t mark = unit.find("%d");
+      for (long i = 0; i < n; ++i)
+        out += mark == std::string::npos
+                   ? unit
+                   : unit.substr(0, mark) + std::to_string(i) + unit.substr(mark + 2);
+      s->replace(at, end + 1 - at, out);
+      again = true;
+      break;
+    }
+  }
+}
+
 std::vector<std::string> Strings(const json& v) {
   if (v.is_string()) return {v.get<std::string>()};
   return v.get<std::vector<std::string>>();
@@ -97,6 +122,7 @@ std::vector<HostileCase> LoadCases(const std::string& path, const Placeholders& 
     ReplaceAll(&line, "@ABSTRACT@", ph.abstract_name);
     ReplaceAll(&line, "@CANARY@", ph.canary_path);
     ReplaceAll(&line, "@SECRET@", ph.secret);
+    ExpandRepeats(&line);
     HostileCase c{path, n, "", json(), json()};
     try {
       json v = json::parse(line);

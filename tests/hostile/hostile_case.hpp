@@ -20,6 +20,9 @@
 //   @ABSTRACT@   an abstract unix socket name (without the leading NUL) the host listens on
 //   @CANARY@     a host file holding a secret line (must never be read or changed)
 //   @SECRET@     that secret line
+//   @REPEAT:N:UNIT@   UNIT (any text without '@') N times, "%d" in it becoming 0..N-1: big
+//                     stdin, argv, env, files and deep nesting without committing them
+//                     (nested ones expand innermost first)
 // A `files` value of "@PROBE@" becomes the static probe (tests/helpers/probe.c), base64.
 #pragma once
 

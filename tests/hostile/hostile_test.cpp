@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <random>
@@ -134,9 +135,13 @@ std::vector<std::string> FileArgs(const std::string& path) {
   return out;
 }
 
+// The test's name: the file's stem, '-' and other non-alphanumerics as '_' (gtest's rule).
 std::string Stem(const std::string& path) {
   std::string name = path.substr(path.rfind('/') + 1);
-  return name.substr(0, name.size() - 6);
+  name = name.substr(0, name.size() - 6);
+  for (char& c : name)
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
 }
 
 class Hostile : public ::testing::TestWithParam<std::string> {};
