@@ -342,7 +342,9 @@ void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
   }
   if (!params.ok()) {
     std::string msg = params.status().message();
-    return fail(Status::kSandboxError, "sandbox setup failed: " + msg + kDoctorHint);
+    // What was killed from outside is not something the host lacks.
+    if (msg.find("killed from outside") == std::string::npos) msg += kDoctorHint;
+    return fail(Status::kSandboxError, "sandbox setup failed: " + msg);
   }
   {
     std::lock_guard lock(mu_);

@@ -22,6 +22,9 @@ namespace brood::zygote {
 namespace {
 
 constexpr uint32_t kSpawn = 1;
+constexpr const char* kNoNest =
+    "brood's hatchery was killed from outside, and so was the nest that replaces it: restart "
+    "brood";
 
 sys::Status WriteProcFile(const std::string& path, const std::string& value) {
   sys::UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
@@ -207,7 +210,7 @@ sys::StatusOr<std::unique_ptr<Hatchery>> Hatchery::Start(const sandbox::SeccompP
   auto h = std::unique_ptr<Hatchery>(new Hatchery());
   h->nest_sock_ = std::move(parent);
   h->nest_pid_ = pid;
-  BROOD_RETURN_IF_ERROR(h->Replace());
+  if (!h->Replace().ok()) return sys::Status::Error("the nest could not start a hatchery");
   return h;
 }
 
@@ -229,12 +232,12 @@ bool Hatchery::Alive() const {
 sys::Status Hatchery::Replace() {
   sock_.reset();
   pidfd_.reset();
-  BROOD_RETURN_IF_ERROR(SendMessage(nest_sock_, "h").Wrap("nest"));
-  auto m = ReceiveMessage(nest_sock_);
-  if (!m.ok()) return m.status().Wrap("nest");
-  if (m->fds.size() != 2) {
-    return sys::Status::Error("nest: " + (m->bytes.empty() ? std::string("exited") : m->bytes));
-  }
+  auto m = SendMessage(nest_sock_, "h").ok() ? ReceiveMessage(nest_sock_)
+                                             : sys::StatusOr<Message>(sys::Status::Error(""));
+  if (!m.ok() || (m->bytes.empty() && m->fds.empty())) return sys::Status::Error(kNoNest);
+  if (m->fds.size() != 2)
+    return sys::Status::Error("brood's hatchery was killed from outside, and the nest could not "
+                              "start another: " + m->bytes);
   sock_ = std::move(m->fds[0]);
   pidfd_ = std::move(m->fds[1]);
   return sys::OkStatus();
@@ -244,14 +247,10 @@ sys::StatusOr<ZygoteHandle> Hatchery::SpawnZygote(const ZygoteConfig& config) {
   std::lock_guard lock(mu_);
   // A hatchery killed from outside is replaced, once per request (zygotes it made live on:
   // they serve until their socket closes).
-  if (!Alive()) {
-    if (auto st = Replace(); !st.ok())
-      return st.Wrap("brood's hatchery was killed from outside and cannot be replaced");
-  }
+  if (!Alive()) BROOD_RETURN_IF_ERROR(Replace());
   auto z = Spawn(config);
   if (!z.ok() && !Alive()) {
-    if (auto st = Replace(); !st.ok())
-      return st.Wrap("brood's hatchery was killed from outside and cannot be replaced");
+    BROOD_RETURN_IF_ERROR(Replace());
     z = Spawn(config);
   }
   return z;
