@@ -6,6 +6,7 @@
 
 #include <linux/audit.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
@@ -142,7 +143,8 @@ using Ctx = std::unique_ptr<void, CtxDeleter>;
 uint32_t DenyAction(ViolationAction action, const DeniedSyscall& call) {
   // A row answering ENOSYS (clone3) makes the call look absent so libc falls back to an older
   // one; libc probes such calls routinely, so killing for them would kill ordinary programs.
-  if (action == ViolationAction::kKill && call.err != ENOSYS) return SCMP_ACT_KILL_PROCESS;
+  // kKill notifies the task's init rather than killing the caller: see SeccompProgram::listener.
+  if (action == ViolationAction::kKill && call.err != ENOSYS) return SCMP_ACT_NOTIFY;
   return SCMP_ACT_ERRNO(call.err);
 }
 
@@ -258,6 +260,7 @@ sys::StatusOr<SeccompProgram> CompileTaskPolicy(ViolationAction action) {
   }
 
   SeccompProgram prog;
+  prog.listener = action == ViolationAction::kKill;
   std::array<sock_filter, 8> guard{};
   std::size_t guard_len = 0;
   if (persona_deny) {
@@ -281,12 +284,22 @@ sys::StatusOr<SeccompProgram> CompileTaskPolicy(ViolationAction action) {
   return prog;
 }
 
-int LoadSeccomp(const SeccompProgram& prog) noexcept {
+int LoadSeccomp(const SeccompProgram& prog, int* listener) noexcept {
   if (prog.insns.empty() || prog.insns.size() > BPF_MAXINSNS) return -EINVAL;
+  if (prog.listener && listener == nullptr) return -EINVAL;
   sock_fprog fprog = {static_cast<unsigned short>(prog.insns.size()),
                       const_cast<sock_filter*>(prog.insns.data())};
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) return -errno;
+  const unsigned flags = prog.listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+  long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
+  if (rc < 0) return -errno;
+  if (prog.listener) *listener = static_cast<int>(rc);
   return 0;
+}
+
+bool ViolationPending(int listener) noexcept {
+  // A notification nobody has received yet reads as POLLIN until its caller dies.
+  pollfd p = {listener, POLLIN, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
 }
 
 }  // namespace brood::sandbox

@@ -10,6 +10,8 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "sandbox/collect.hpp"
+#include "sandbox/init_wait.hpp"
 #include "sys/proctitle.hpp"
 
 namespace brood::sandbox {
@@ -145,7 +148,9 @@ int DropCapabilities() {
   return 0;
 }
 
-[[noreturn]] void RunMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp) {
+// `listener_sock`: where the seccomp listener goes (kKill), or -1.
+[[noreturn]] void RunMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
+                          int listener_sock) {
   const int rep = fds.report_fd;
   ResetSignals();
   if (setsid() < 0) Fail(rep, Stage::kSession, errno);
@@ -179,7 +184,11 @@ int DropCapabilities() {
   for (const auto& e : spec.envp)
     if (e.rfind("PATH=", 0) == 0) setenv("PATH", e.c_str() + 5, 1);
 
-  if (int err = LoadSeccomp(seccomp)) Fail(rep, Stage::kSeccomp, -err);
+  int listener = -1;
+  if (int err = LoadSeccomp(seccomp, &listener)) Fail(rep, Stage::kSeccomp, -err);
+  if (listener >= 0) {
+    if (int err = SendFd(listener_sock, listener)) Fail(rep, Stage::kSeccomp, err);
+  }
   Report r{};
   r.kind = ReportKind::kExeced;
   r.time_ns = MonotonicNs();
@@ -238,28 +247,27 @@ void Collect(const TaskSpec& spec, int out_fd) {
             "newinstance,ptmxmode=0666,mode=0620") != 0)
     Fail(rep, Stage::kMountDevpts, errno);
 
+  // kKill: denied calls wait on a seccomp listener that init watches (SeccompProgram::listener);
+  // init then reaps on SIGCHLD through a signalfd instead of blocking in wait4.
+  int listener_sock[2] = {-1, -1}, sfd = -1;
+  if (seccomp.listener) {
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, listener_sock) != 0 ||
+        sigprocmask(SIG_BLOCK, &chld, nullptr) != 0 ||
+        (sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+      Fail(rep, Stage::kSeccomp, errno);
+  }
   pid_t main_pid = fork();
   if (main_pid < 0) Fail(rep, Stage::kFork, errno);
-  if (main_pid == 0) RunMain(spec, fds, seccomp);
+  if (main_pid == 0) RunMain(spec, fds, seccomp, listener_sock[1]);
 
   // init keeps only the report and collect fds: the task's pipes must see EOF when it is gone.
-  for (int fd : {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd})
+  for (int fd : {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd, listener_sock[1]})
     if (fd >= 0) close(fd);
-  int status = 0;
-  int64_t end_ns = 0;
-  rusage ru{};
-  for (;;) {
-    int st;
-    rusage r{};
-    pid_t p = wait4(-1, &st, 0, &r);
-    if (p == main_pid) {
-      end_ns = MonotonicNs();
-      status = st;
-      ru = r;
-      break;
-    }
-    if (p < 0 && errno != EINTR) break;
-  }
+  int listener = listener_sock[0] >= 0 ? ReceiveFd(listener_sock[0]) : -1;
+  const MainEnd end = listener >= 0 ? WaitWatching(main_pid, listener, sfd) : Wait(main_pid);
   // The task ends with its main process: what it left running dies now, before anything of
   // the workspace is read (nothing can change it under the collector).
   kill(-1, SIGKILL);
@@ -268,8 +276,9 @@ void Collect(const TaskSpec& spec, int out_fd) {
   if (fds.collect_fd >= 0 && !spec.collect.empty()) Collect(spec, fds.collect_fd);
   Report out{};
   out.kind = ReportKind::kExited;
-  out.time_ns = end_ns ? end_ns : MonotonicNs();
-  out.wait_status = status;
+  out.time_ns = end.end_ns ? end.end_ns : MonotonicNs();
+  out.wait_status = end.status;
+  const rusage& ru = end.ru;
   out.cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
                ru.ru_stime.tv_usec;
   out.maxrss_kb = ru.ru_maxrss;

@@ -3,13 +3,15 @@
 // then the outcome (return value and errno, or the signal that ended the child) goes back to the
 // parent, which asserts. The policy is data, and so are its tests: one per denied syscall, each
 // run under both violation actions. Under kErrno a kernel that answers EPERM by itself would hide
-// a filter that does not match, so the kKill run (SIGSYS, which the kernel never sends for these
-// calls on its own) is what proves that each probe really hits its rule.
+// a filter that does not match, so the kKill run (a notification on the listener, turned into
+// SIGSYS as the task's init does; the kernel never sends either for these calls on its own) is
+// what proves that each probe really hits its rule.
 #include "sandbox/seccomp.hpp"
 
 #include <asm/unistd.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -92,6 +94,43 @@ sys::StatusOr<SeccompProgram>& Compiled(ViolationAction action) {
 // Runs `probe` in a forked child behind `filter`. The child gets its own session (so vhangup has
 // no terminal to hang up even if the filter were wrong), no core dumps (a SIGSYS would dump), and
 // an alarm, so a probe that blocks ends as SIGALRM instead of hanging the suite.
+[[noreturn]] void DieOf(int sig) {
+  signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  raise(sig);
+  _exit(123);
+}
+
+// kKill, the way the task's init handles it: the probe runs in a child of this process, and a
+// denied call there (a notification on the listener) gets it killed, after which this process
+// dies of SIGSYS, which is what the parent sees of a task. Otherwise this process ends as the
+// probe's process did. Returns only in the probe's process.
+void ActAsInit(int listener) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(listener);
+    return;
+  }
+  if (pid < 0) _exit(122);
+  for (;;) {
+    if (ViolationPending(listener)) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      DieOf(SIGSYS);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      if (WIFSIGNALED(status)) DieOf(WTERMSIG(status));
+      _exit(WEXITSTATUS(status));
+    }
+    pollfd p = {listener, POLLIN, 0};
+    poll(&p, 1, 1);
+  }
+}
+
 template <typename Probe>
 Outcome RunInChild(Filter filter, Probe probe) {
   const SeccompProgram* prog = nullptr;
@@ -127,8 +166,10 @@ Outcome RunInChild(Filter filter, Probe probe) {
     setrlimit(RLIMIT_CORE, &no_core);
     alarm(10);
     Message m = {};
+    int listener = -1;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) m.load_error = -errno;
-    if (m.load_error == 0 && prog != nullptr) m.load_error = LoadSeccomp(*prog);
+    if (m.load_error == 0 && prog != nullptr) m.load_error = LoadSeccomp(*prog, &listener);
+    if (m.load_error == 0 && listener >= 0) ActAsInit(listener);
     if (m.load_error == 0) m.report = probe();
     _exit(write(wr.get(), &m, sizeof m) == sizeof m ? 0 : 121);
   }
@@ -320,6 +361,14 @@ TEST(SeccompLoad, RejectsAnEmptyProgram) {
   EXPECT_EQ(LoadSeccomp(SeccompProgram{}), -EINVAL);  // checked before any syscall is made
 }
 
+TEST(SeccompLoad, KillProgramNeedsSomewhereToPutItsListener) {
+  // Loaded without its listener, a kKill program would answer ENOSYS instead of ending the task.
+  ASSERT_TRUE(Compiled(ViolationAction::kKill).ok());
+  EXPECT_TRUE(Compiled(ViolationAction::kKill).value().listener);
+  EXPECT_FALSE(Compiled(ViolationAction::kErrno).value().listener);
+  EXPECT_EQ(LoadSeccomp(Compiled(ViolationAction::kKill).value()), -EINVAL);
+}
+
 // --- One test per denied syscall, from the table ---
 
 class SeccompDeniedTest : public testing::TestWithParam<DeniedSyscall> {
@@ -491,8 +540,8 @@ TEST(SeccompIoctl, OtherIoctlsWork) {
 // --- Kill semantics and foreign architectures ---
 
 TEST(SeccompKill, DeniedCallInAnyThreadKillsTheWholeProcess) {
-  // SCMP_ACT_KILL_PROCESS, not KILL_THREAD: a thread-only kill would leave the main thread
-  // waiting in join until the alarm (SIGALRM).
+  // The whole process, not the thread: a thread-only kill would leave the main thread waiting in
+  // join until the alarm (SIGALRM).
   Outcome o = RunInChild(Filter::kKill, [] {
     std::thread t([] { syscall(SYS_ptrace, -1, -1, 0, 0); });
     t.join();

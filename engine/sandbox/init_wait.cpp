@@ -1,0 +1,127 @@
+// How the task's init waits for its main process, and, under --on-violation kill, watches the
+// seccomp listener on the way (SeccompProgram::listener).
+#include "sandbox/init_wait.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sandbox/seccomp.hpp"
+
+namespace brood::sandbox {
+namespace {
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+}  // namespace
+
+int SendFd(int sock, int fd) {
+  char byte = 0;
+  iovec iov = {&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n;
+  do {
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  int err = n == 1 ? 0 : errno;
+  close(fd);
+  close(sock);
+  return err;
+}
+
+int ReceiveFd(int sock) {
+  char byte;
+  iovec iov = {&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  close(sock);
+  cmsghdr* c = n == 1 ? CMSG_FIRSTHDR(&msg) : nullptr;
+  if (c == nullptr || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return fd;
+}
+
+MainEnd Wait(pid_t main_pid) {
+  MainEnd end;
+  for (;;) {
+    int st;
+    rusage r{};
+    pid_t p = wait4(-1, &st, 0, &r);
+    if (p == main_pid) {
+      end = {st, MonotonicNs(), r};
+      return end;
+    }
+    if (p < 0 && errno != EINTR) return end;
+  }
+}
+
+MainEnd WaitWatching(pid_t main_pid, int listener, int sfd) {
+  MainEnd end;
+  bool violation = false, main_done = false, watching = true;
+  while (!main_done) {
+    pollfd p[2] = {{sfd, POLLIN, 0}, {watching ? listener : -1, POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      end = Wait(main_pid);  // cannot happen with two valid fds; wait4 works with SIGCHLD blocked
+      break;
+    }
+    if (p[1].revents & POLLIN) {
+      if (!violation) kill(-1, SIGKILL);
+      violation = true;
+    } else if (p[1].revents != 0) {
+      watching = false;  // no process left behind the filter (POLLHUP): nothing more to watch
+    }
+    signalfd_siginfo si;
+    while (read(sfd, &si, sizeof si) > 0) {
+    }
+    for (;;) {
+      int st;
+      rusage r{};
+      pid_t pid = wait4(-1, &st, WNOHANG, &r);
+      if (pid < 0 && errno == EINTR) continue;
+      if (pid <= 0) break;
+      if (pid == main_pid) {
+        end = {st, MonotonicNs(), r};
+        main_done = true;
+      }
+    }
+  }
+  // A call denied by a process the main process left behind, before init kills what is left.
+  if (!violation && ViolationPending(listener)) violation = true;
+  if (violation) end.status = SIGSYS;  // as a wait status: killed by SIGSYS
+  close(sfd);
+  close(listener);
+  return end;
+}
+
+}  // namespace brood::sandbox
