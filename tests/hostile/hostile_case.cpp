@@ -120,6 +120,7 @@ std::vector<HostileCase> LoadCases(const std::string& path, const Placeholders& 
     if (line.empty() || line[0] == '#') continue;
     ReplaceAll(&line, "@HOSTPORT@", std::to_string(ph.host_port));
     ReplaceAll(&line, "@ABSTRACT@", ph.abstract_name);
+    ReplaceAll(&line, "@UNIXSOCK@", ph.unix_path);
     ReplaceAll(&line, "@CANARY@", ph.canary_path);
     ReplaceAll(&line, "@SECRET@", ph.secret);
     ExpandRepeats(&line);

@@ -18,6 +18,7 @@
 // Placeholders, replaced in the line's text before it is parsed:
 //   @HOSTPORT@   a TCP port listening on the host's 127.0.0.1 (a task must never reach it)
 //   @ABSTRACT@   an abstract unix socket name (without the leading NUL) the host listens on
+//   @UNIXSOCK@   the path of a unix socket file the host listens on (mode 0777, beside the canary)
 //   @CANARY@     a host file holding a secret line (must never be read or changed)
 //   @SECRET@     that secret line
 //   @REPEAT:N:UNIT@   UNIT (any text without '@') N times, "%d" in it becoming 0..N-1: big
@@ -41,7 +42,7 @@ struct HostileCase {
 
 struct Placeholders {
   int host_port = 0;
-  std::string abstract_name, canary_path, secret, probe_base64;
+  std::string abstract_name, unix_path, canary_path, secret, probe_base64;
 };
 
 // Reads one cases file; malformed lines are reported through `errors`.

@@ -57,7 +57,8 @@ std::vector<std::string> EscapeTargets(const std::string& canary_dir) {
 }
 
 // What tasks must never reach on the host: a TCP port and an abstract unix socket, both
-// listening on the host's loopback, counting every connection; and a canary file.
+// listening on the host's loopback, counting every connection; a unix socket file beside the
+// canary, counted too; and a canary file.
 class HostSentinels {
  public:
   HostSentinels() {
@@ -83,6 +84,14 @@ class HostSentinels {
     std::ofstream(ph_.canary_path) << ph_.secret << "\n";
     chmod(canary_dir_.c_str(), 0755);
     chmod(ph_.canary_path.c_str(), 0644);  // readable by anyone on the host: only the sandbox stops it
+    ph_.unix_path = canary_dir_ + "/sock";
+    path_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_un pn{};
+    pn.sun_family = AF_UNIX;
+    path_ok_ = ph_.unix_path.size() < sizeof pn.sun_path;
+    memcpy(pn.sun_path, ph_.unix_path.c_str(), path_ok_ ? ph_.unix_path.size() : 0);
+    path_ok_ = path_ok_ && bind(path_, reinterpret_cast<sockaddr*>(&pn), sizeof pn) == 0 &&
+               listen(path_, 64) == 0 && chmod(ph_.unix_path.c_str(), 0777) == 0;
     ph_.probe_base64 = jobs::Base64Encode(Slurp(BROOD_PROBE));
     watcher_ = std::thread([this] { Watch(); });
   }
@@ -91,10 +100,12 @@ class HostSentinels {
     watcher_.join();
     close(tcp_);
     close(unix_);
+    close(path_);
+    unlink(ph_.unix_path.c_str());
     unlink(ph_.canary_path.c_str());
     rmdir(canary_dir_.c_str());
   }
-  bool Ready() const { return ph_.host_port > 0 && unix_ok_ && !canary_dir_.empty(); }
+  bool Ready() const { return ph_.host_port > 0 && unix_ok_ && path_ok_ && !canary_dir_.empty(); }
   const Placeholders& placeholders() const { return ph_; }
   int connections() const { return connections_; }
   const std::string& canary_dir() const { return canary_dir_; }
@@ -102,8 +113,8 @@ class HostSentinels {
  private:
   void Watch() {
     while (!stop_) {
-      pollfd fds[2] = {{tcp_, POLLIN, 0}, {unix_, POLLIN, 0}};
-      if (poll(fds, 2, 50) <= 0) continue;
+      pollfd fds[3] = {{tcp_, POLLIN, 0}, {unix_, POLLIN, 0}, {path_, POLLIN, 0}};
+      if (poll(fds, 3, 50) <= 0) continue;
       for (auto& p : fds)
         if (p.revents & POLLIN) {
           int c = accept4(p.fd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -115,8 +126,8 @@ class HostSentinels {
     }
   }
   Placeholders ph_;
-  int tcp_ = -1, unix_ = -1;
-  bool unix_ok_ = false;
+  int tcp_ = -1, unix_ = -1, path_ = -1;
+  bool unix_ok_ = false, path_ok_ = false;
   std::string canary_dir_;
   std::atomic<bool> stop_{false};
   std::atomic<int> connections_{0};
