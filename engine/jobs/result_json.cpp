@@ -104,9 +104,13 @@ std::string ResultToJson(const Result& r) {
         Json{{"wall_ms", l.wall_ms}, {"cpu_ms", l.cpu_ms}, {"memory_mb", l.memory_mb},
              {"disk_mb", l.disk_mb}, {"pids", l.pids},     {"output_bytes", l.output_bytes},
              {"cpus", l.cpus}};
-    Json files = Json::object();
-    for (const auto& [name, content] : r.files) files[name] = Blob(content);
-    j["files"] = std::move(files);
+    // Appended, not inserted: ordered_json's operator[] searches its keys linearly, which made
+    // a task collecting 60,000 empty files cost the supervisor 12 s. The names are unique and
+    // sorted already (a std::map).
+    Json::object_t files;
+    files.reserve(r.files.size());
+    for (const auto& [name, content] : r.files) files.emplace_back(name, Blob(content));
+    j["files"] = Json(std::move(files));
   }
   if (r.passed) j["passed"] = *r.passed;
   j["error"] = r.error ? Json(*r.error) : Json(nullptr);
