@@ -28,7 +28,9 @@ class Reactor {
   // not throw. Call it on one thread for the reactor's life (the ring is bound to it), and destroy
   // the reactor on that thread too: destruction cancels the ops in flight and waits for the kernel
   // to let go of their buffers. SIGPIPE is blocked in this thread while Run() runs, so a Pump into
-  // a pipe without a reader reports -EPIPE instead of killing the process.
+  // a pipe without a reader reports -EPIPE instead of killing the process. The thread runs as
+  // SCHED_FIFO 1 where allowed (else with a short EEVDF slice) until Run() returns, so that
+  // timers fire on time on a busy host (reactor.cpp, AskForPromptWakeups).
   virtual void Run() = 0;
   // Thread-safe: Run() returns soon after.
   virtual void Stop() = 0;
