@@ -1,5 +1,6 @@
 #include "task_run.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <thread>
 
+#include "cgroup/cgroup_fs.hpp"
 #include "sandbox/collect.hpp"
 #include "sandbox/task_spec.hpp"
 #include "sys/file.hpp"
@@ -153,6 +155,47 @@ void TaskRun::Kill(KillReason why) {
   end_ns_ = reactor::NowNs();
   // Killing pid 1 of the task's namespace kills every process in it.
   syscall(SYS_pidfd_send_signal, p_.init_pidfd.get(), SIGKILL, nullptr, 0);
+  KillTaskProcesses();
+}
+
+// init's death kills the rest of its namespace only once init has run its exit, and init shares
+// the group's CPU with the task: until it gets a CPU (a slice or a tick later, more on a loaded
+// host), the task's processes run on, which for a CPU limit is CPU time past the deadline. So
+// each process of the task gets its SIGKILL now too. They are the group's processes in init's
+// pid namespace (the slot's zygotes, in the group as well, are outside it). A pidfd pins each
+// one before its namespace is checked, so a pid reused meanwhile is never signalled.
+void TaskRun::KillTaskProcesses() {
+  if (!p_.group) return;
+  const auto files = p_.group->ProcsFiles();
+  if (files.empty()) return;
+  const int init_pid = InitPid();
+  if (init_pid <= 0) return;
+  struct stat init_ns;
+  if (stat(("/proc/" + std::to_string(init_pid) + "/ns/pid").c_str(), &init_ns) != 0) return;
+  auto pids = cgroup::fs::ReadProcs(files.front());
+  if (!pids.ok()) return;
+  for (pid_t pid : *pids) {
+    if (pid == init_pid) continue;
+    sys::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) continue;
+    struct stat ns;
+    if (stat(("/proc/" + std::to_string(pid) + "/ns/pid").c_str(), &ns) != 0 ||
+        ns.st_ino != init_ns.st_ino || ns.st_dev != init_ns.st_dev)
+      continue;
+    syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+  }
+}
+
+// init's pid in our namespace, from its pidfd's fdinfo ("Pid:\t123").
+int TaskRun::InitPid() {
+  sys::UniqueFd fd(open(("/proc/self/fdinfo/" + std::to_string(p_.init_pidfd.get())).c_str(),
+                        O_RDONLY | O_CLOEXEC));
+  char buf[512];
+  const ssize_t n = fd ? read(fd.get(), buf, sizeof buf - 1) : -1;
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  const char* at = std::strstr(buf, "\nPid:");
+  return at ? std::atoi(at + 5) : -1;
 }
 
 void TaskRun::OnStreamEnd() {

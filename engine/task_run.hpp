@@ -54,6 +54,8 @@ class TaskRun {
   void ArmWall(int64_t deadline_ns);
   void CheckCpu();
   void Kill(KillReason why);
+  void KillTaskProcesses();
+  int InitPid();
   void Finish();
   void Report(Result result);
   void CollectFiles(Result& res);
