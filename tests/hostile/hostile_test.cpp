@@ -218,5 +218,22 @@ TEST_P(Hostile, EveryAttemptGetsItsExactStatusAndTheHostStaysHealthy) {
 INSTANTIATE_TEST_SUITE_P(Cases, Hostile, ::testing::ValuesIn(CaseFiles()),
                          [](const auto& info) { return Stem(info.param); });
 
+TEST(HostileSuite, HasAtLeast150DistinctDocumentedAttempts) {
+  Placeholders ph;
+  std::vector<std::string> errors;
+  std::set<std::string> ids;
+  size_t total = 0;
+  for (const auto& file : CaseFiles()) {
+    for (const auto& c : LoadCases(file, ph, &errors)) {
+      ++total;
+      std::string id = c.job.value("id", "");
+      EXPECT_TRUE(ids.insert(id).second) << "duplicate id " << id << " in " << file;
+      EXPECT_GE(c.why.size(), 10u) << id << ": say what it attempts";
+    }
+  }
+  for (const auto& e : errors) ADD_FAILURE() << e;
+  EXPECT_GE(total, 150u);
+}
+
 }  // namespace
 }  // namespace brood::testing
