@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jobs/codec.hpp"
 #include "zygote/wire.hpp"
 
 namespace brood::sandbox {
@@ -26,6 +27,12 @@ struct Walk {
   }
 
   void File(int dir, const char* name, const std::string& rel) {
+    // Result records are JSON: a name that is not UTF-8 could only be shown mangled, and two such
+    // names could collapse into one key.
+    if (!jobs::IsValidUtf8(rel)) {
+      out.left_out.push_back(rel + ": name is not valid UTF-8");
+      return;
+    }
     int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
