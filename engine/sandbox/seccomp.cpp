@@ -219,8 +219,12 @@ sys::StatusOr<SeccompProgram> CompileTaskPolicy(ViolationAction action) {
   // The filter holds only the native architecture, and libseccomp 2.5.4 also sends x32 numbers
   // (nr >= __X32_SYSCALL_BIT on x86_64's audit arch) to the bad-architecture action, except nr -1
   // (a tracer's "skip this call"; the kernel answers ENOSYS). The tests pin both.
-  BROOD_RETURN_IF_ERROR(
-      SetAttr(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS, "ACT_BADARCH"));
+  // Under kKill a foreign call goes to init like any denied call, so that it ends the whole task
+  // even when a child makes it; under kErrno it kills the calling process (with no listener,
+  // a notification would only answer ENOSYS).
+  const uint32_t badarch =
+      action == ViolationAction::kKill ? SCMP_ACT_NOTIFY : SCMP_ACT_KILL_PROCESS;
+  BROOD_RETURN_IF_ERROR(SetAttr(ctx.get(), SCMP_FLTATR_ACT_BADARCH, badarch, "ACT_BADARCH"));
   // The task sets no_new_privs itself, before LoadSeccomp; libseccomp never loads this filter.
   BROOD_RETURN_IF_ERROR(SetAttr(ctx.get(), SCMP_FLTATR_CTL_NNP, 0, "CTL_NNP"));
   // A binary search over syscall numbers instead of a linear list: 14 more instructions, but

@@ -36,7 +36,8 @@ struct SeccompProgram {
   bool listener = false;
 };
 
-// Builds the BPF program. Non-native architectures (i386 int 0x80, x32) kill the process.
+// Builds the BPF program. A non-native architecture's call (i386 int 0x80, x32) kills the calling
+// process under kErrno, and ends the whole task like any denied call under kKill.
 sys::StatusOr<SeccompProgram> CompileTaskPolicy(ViolationAction action);
 
 // Installs `prog` on the calling thread. Async-signal-safe: no allocation, usable after fork.
