@@ -14,11 +14,28 @@ namespace {
 
 constexpr uint32_t kMagic = 0x636f6c6c;  // "coll"
 constexpr int kMaxDepth = 64;
+// What is left out is named, but a task controls how many names there are and how long each is
+// (paths below /workspace have no length limit): each is shortened, and past kLeftOutMax bytes
+// the rest are only counted, so the result stays small however the workspace is shaped.
+constexpr size_t kLeftOutNameMax = 512;
+constexpr size_t kLeftOutMax = 64u << 10;
 
 struct Walk {
   const std::vector<std::string>& patterns;
   Collected out;
-  size_t total = 0;
+  size_t total = 0;  // bytes of names and contents collected
+  size_t left_out_bytes = 0, left_out_uncounted = 0;
+
+  void LeaveOut(const std::string& rel, const std::string& why) {
+    std::string entry = rel.size() > kLeftOutNameMax ? rel.substr(0, kLeftOutNameMax) + "..." : rel;
+    entry += ": " + why;
+    if (left_out_bytes + entry.size() > kLeftOutMax) {
+      ++left_out_uncounted;
+      return;
+    }
+    left_out_bytes += entry.size();
+    out.left_out.push_back(std::move(entry));
+  }
 
   bool Matches(const std::string& rel) const {
     for (const auto& p : patterns)
@@ -30,26 +47,27 @@ struct Walk {
     // Result records are JSON: a name that is not UTF-8 could only be shown mangled, and two such
     // names could collapse into one key.
     if (!jobs::IsValidUtf8(rel)) {
-      out.left_out.push_back(rel + ": name is not valid UTF-8");
+      LeaveOut(rel, "name is not valid UTF-8");
       return;
     }
     int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      out.left_out.push_back(rel + ": not a regular file");
+      LeaveOut(rel, "not a regular file");
       if (fd >= 0) close(fd);
       return;
     }
+    // Names count towards the task's 8 MiB too: thousands of empty files with long paths would
+    // otherwise make a result of any size.
     if (static_cast<size_t>(st.st_size) > kCollectFileMax) {
-      out.left_out.push_back(rel + ": larger than 1 MiB (" + std::to_string(st.st_size) +
-                             " bytes)");
-    } else if (total + static_cast<size_t>(st.st_size) > kCollectTaskMax) {
-      out.left_out.push_back(rel + ": over the 8 MiB a task may return");
+      LeaveOut(rel, "larger than 1 MiB (" + std::to_string(st.st_size) + " bytes)");
+    } else if (total + rel.size() + static_cast<size_t>(st.st_size) > kCollectTaskMax) {
+      LeaveOut(rel, "over the 8 MiB a task may return");
     } else {
       std::string data(static_cast<size_t>(st.st_size), '\0');
       ssize_t n = pread(fd, data.data(), data.size(), 0);
       data.resize(n > 0 ? static_cast<size_t>(n) : 0);
-      total += data.size();
+      total += rel.size() + data.size();
       out.files[rel] = std::move(data);
     }
     close(fd);
@@ -84,8 +102,10 @@ struct Walk {
 int CollectInto(int out_fd, const std::vector<std::string>& patterns) {
   int ws = open("/workspace", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (ws < 0) return errno;
-  Walk walk{patterns, {}, 0};
+  Walk walk{patterns, {}};
   walk.Dir(ws, "", 0);
+  if (walk.left_out_uncounted > 0)
+    walk.out.left_out.push_back("and " + std::to_string(walk.left_out_uncounted) + " more");
   zygote::WireWriter w;
   w.U32(kMagic);
   w.Map(walk.out.files);

@@ -2,7 +2,7 @@
 // after every task process is dead, by a child of init that holds the sandbox user's ids and no
 // capabilities, so it can read only what the task itself could. Regular files only, never
 // through a symlink (openat2 RESOLVE_NO_SYMLINKS, O_NOFOLLOW), at most 1 MiB a file and 8 MiB a
-// task; what is left out is named.
+// task (names included); what is left out is named, in at most 64 KiB (the rest counted).
 #pragma once
 
 #include <map>
