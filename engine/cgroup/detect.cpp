@@ -65,7 +65,16 @@ bool DetectV2(const Options& options, const std::vector<CgroupMount>& mounts,
   auto m = std::find_if(mounts.begin(), mounts.end(), [](auto& c) { return c.v2; });
   auto self = own.find("");
   if (m == mounts.end() || self == own.end()) return false;
-  auto base = BaseDir(mounts, *m, self->second, options);
+  // A live v2 Tree of this process moved us into <base>/brood-<pid>/supervisor; the base is
+  // still <base>. Without this a second Tree::Create would nest inside the first instead of
+  // being refused, and `brood doctor` in such a process would name the wrong base.
+  std::string own_path = self->second;
+  const std::string supervisor = "/brood-" + std::to_string(::getpid()) + "/supervisor";
+  if (own_path.ends_with(supervisor)) {
+    own_path.erase(own_path.size() - supervisor.size());
+    if (own_path.empty()) own_path = "/";
+  }
+  auto base = BaseDir(mounts, *m, own_path, options);
   if (!base) return false;
   auto has_all = [](const std::vector<std::string>& have) {
     for (const char* c : {"memory", "pids", "cpu"}) {

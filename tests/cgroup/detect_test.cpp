@@ -84,6 +84,29 @@ TEST(DetectFrom, PureV2) {
   EXPECT_EQ(layout.v2_base, base);
 }
 
+TEST(DetectFrom, V2OwnSupervisorLeafIsSeenThrough) {
+  // A live Tree of this process put us in <base>/brood-<pid>/supervisor: the base is unchanged
+  // (so a second Tree finds the first's directory). Another process's supervisor is not ours.
+  TempDir t;
+  const std::string base = t.path() + "/user/brood";
+  const std::string mine = "brood-" + std::to_string(::getpid()), other = "brood-1";
+  MakeDirs(base + "/" + mine + "/supervisor");
+  MakeDirs(base + "/" + other + "/supervisor");
+  for (const std::string& d :
+       {base, base + "/" + mine + "/supervisor", base + "/" + other + "/supervisor"}) {
+    Spit(d + "/cgroup.controllers", "cpu memory pids\n");
+    Spit(d + "/cgroup.procs", "");
+    Spit(d + "/cgroup.subtree_control", "");
+  }
+  const std::string mi = "41 31 0:38 / " + t.path() + " rw - cgroup2 cgroup2 rw\n";
+  Layout layout;
+  Probe p = DetectFrom({}, mi, "0::/user/brood/" + mine + "/supervisor\n", &layout);
+  EXPECT_TRUE(p.usable()) << cgtest::Problems(p);
+  EXPECT_EQ(layout.v2_base, base);
+  p = DetectFrom({}, mi, "0::/user/brood/" + other + "/supervisor\n", &layout);
+  EXPECT_EQ(layout.v2_base, base + "/" + other + "/supervisor");
+}
+
 TEST(DetectFrom, V2NotDelegatedOrMissingBaseIsNamed) {
   TempDir t;
   MakeDirs(t.path() + "/user");
