@@ -26,6 +26,8 @@ TEST(Limits, WallClockKillsDaemonizedChildrenToo) {
   BROOD_ENGINE_OR_SKIP(engine);
   Job job = CmdJob({"sh", "-c", "(setsid sleep 100 &) ; sleep 100"});
   job.limits.wall_ms = 200;
+  job.limits.cpu_ms = 60000;  // the wall limit decides: starting 4 processes may take 200 ms of
+                              // CPU on a slow machine (emulated, as in tools/v2vm)
   Result r = RunChecked(engine, job);
   EXPECT_EQ(r.status, Status::kTimeout);
   EXPECT_TRUE(SandboxDescendants().empty());

@@ -47,6 +47,10 @@ std::vector<std::string> BroodTreeDirs(int pid) {
     auto a = line.find(':'), b = line.find(':', a + 1);
     std::string ctrl = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
     if (ctrl.rfind("name=", 0) == 0) continue;
+    // v2: a live tree of this process holds it in <base>/brood-<our pid>/supervisor.
+    const std::string supervisor = "/brood-" + std::to_string(getpid()) + "/supervisor";
+    if (path.ends_with(supervisor)) path = path.substr(0, path.size() - supervisor.size());
+    if (path.empty()) path = "/";
     std::string mount = ctrl.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + ctrl;
     std::string dir = mount + (path == "/" ? "" : path) + "/brood-" + std::to_string(pid);
     if (access(dir.c_str(), F_OK) == 0) out.push_back(dir);

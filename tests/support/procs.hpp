@@ -10,7 +10,7 @@ namespace brood::testing {
 std::vector<int> DescendantsOf(int root, int min_depth = 1);
 
 // The brood-<pid> cgroup directories below this process's own cgroups that exist now (v1: one
-// per hierarchy; v2: the unified one).
+// per hierarchy; v2: the unified one, below the base when our own tree moved us into it).
 std::vector<std::string> BroodTreeDirs(int pid);
 
 }  // namespace brood::testing
