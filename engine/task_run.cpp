@@ -225,7 +225,10 @@ void TaskRun::Finish() {
     if (auto u = p_.group->ReadUsage(); u.ok()) {
       const cgroup::Usage& b = p_.baseline;
       res.cpu_ms = static_cast<double>(u->cpu_ns - b.cpu_ns) / 1e6;
-      res.peak_memory_bytes = u->peak_memory_bytes;
+      // A kernel that cannot reset the slot's peak (v2 before 6.12) only bounds the task's from
+      // above: the main process's max RSS stands in, under that bound.
+      res.peak_memory_bytes = u->peak_exact ? u->peak_memory_bytes
+                                            : std::min(res.peak_memory_bytes, u->peak_memory_bytes);
       obs_.oom_kills = u->oom_kills - b.oom_kills;
       obs_.memory_max_events += u->memory_max_events - b.memory_max_events;
       obs_.pids_max_events = u->pids_max_events - b.pids_max_events;

@@ -58,6 +58,10 @@ struct Usage {
   // Since creation or the last ResetPeak(). v2 before 5.19 (no memory.peak): memory.current at
   // read time. v2 before 6.12: ResetPeak cannot reset, the peak stays "since creation".
   uint64_t peak_memory_bytes = 0;
+  // peak_memory_bytes is the peak since the last ResetPeak(). False on v2 before 6.12 when usage
+  // stayed below the peak from before the reset (then that older peak is all the kernel keeps,
+  // an upper bound), and always before 5.19.
+  bool peak_exact = true;
   uint64_t oom_kills = 0;  // cumulative OOM kills in the group
   // Cumulative times usage hit the limit (v2 memory.events max; v1 failcnt, never less than
   // oom_kills). Counts charges that failed, so one spike can count many.

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "cgroup/cgroup_fs.hpp"
 #include "cgroup/internal.hpp"
@@ -57,9 +58,14 @@ class V2Group final : public Group {
   }
 
   sys::Status ResetPeak() override {
-    // Best effort: before 6.12 the peak cannot be reset and stays "since creation".
     if (peak_fd_ && peak_resettable_) {
       peak_resettable_ = ::pwrite(peak_fd_.get(), "reset\n", 6, 0) == 6;
+    }
+    if (peak_fd_ && !peak_resettable_) {
+      // Before 6.12 the peak stays "since creation": remember it, so that ReadUsage can tell
+      // whether what follows went above it (then memory.peak is that new high, exact).
+      auto peak = ReadPeak();
+      peak_floor_ = peak.ok() ? *peak : UINT64_MAX;
     }
     return sys::OkStatus();
   }
@@ -72,6 +78,8 @@ class V2Group final : public Group {
     auto peak = ReadPeak();
     if (!peak.ok()) return peak.status();
     u.peak_memory_bytes = *peak;
+    // Without memory.peak, memory.current is no peak at all.
+    u.peak_exact = peak_fd_ && (peak_resettable_ || *peak > peak_floor_);
     auto events = memory_events_.Read();
     if (events.ok()) {
       u.oom_kills = fs::KeyedValue(*events, "oom_kill").value_or(0);
@@ -140,6 +148,7 @@ class V2Group final : public Group {
   // Read for every task: kept open (pread), see fs::HeldFile.
   fs::HeldFile cpu_stat_, memory_events_, pids_events_;
   bool peak_resettable_ = true;
+  uint64_t peak_floor_ = 0;  // the unresettable peak at the last ResetPeak
 };
 
 // "+memory +pids" from {"memory", "pids"}.

@@ -89,6 +89,7 @@ TEST(V2Files, PeakFallsBackToCurrentBefore519) {
   auto u = internal::V2GroupAt(t.path(), "g")->ReadUsage();
   ASSERT_TRUE(u.ok()) << u.status().message();
   EXPECT_EQ(u->peak_memory_bytes, 4096u);
+  EXPECT_FALSE(u->peak_exact);  // memory.current at read time is no peak
 }
 
 TEST(V2Files, ResetPeakWritesThroughTheHeldFd) {

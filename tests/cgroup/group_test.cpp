@@ -93,11 +93,17 @@ TEST_F(HostGroup, MemoryHogIsOomKilledAndCounted) {
   EXPECT_GE(u->peak_memory_bytes, 28 * kMiB);
   EXPECT_GE(u->memory_max_events, 1u);
 
-  // The peak goes back to the (now tiny) current usage.
+  // The peak goes back to the (now tiny) current usage; a kernel that cannot reset it (v2
+  // before 6.12) keeps the old one and says so.
   ASSERT_TRUE(g->ResetPeak().ok());
   auto after = g->ReadUsage();
   ASSERT_TRUE(after.ok());
-  EXPECT_LT(after->peak_memory_bytes, 8 * kMiB);
+  if (after->peak_exact) {
+    EXPECT_LT(after->peak_memory_bytes, 8 * kMiB);
+  } else {
+    std::cout << "memory.peak not resettable here: peak_exact false after ResetPeak\n";
+    EXPECT_EQ(after->peak_memory_bytes, u->peak_memory_bytes);
+  }
   EXPECT_EQ(after->oom_kills, u->oom_kills);  // counters stay cumulative
 }
 
