@@ -33,6 +33,9 @@ class Op {
   virtual void Prep(io_uring_sqe* sqe) = 0;
   // One CQE of the current step. Returns true when the op has another step to submit.
   virtual bool Complete(int res, unsigned flags) = 0;
+  // A timer's deadline (CLOCK_MONOTONIC ns), by which the reactor orders the timers completing
+  // in one batch of CQEs; -1 for every other op.
+  virtual int64_t deadline_ns() const { return -1; }
 
   const Reactor::OpId id;    // 0 for the reactor's own ops, which are never in the table
   bool cancelled = false;    // set by Cancel(): no callback runs afterwards
@@ -128,6 +131,7 @@ class TimerOp final : public Op {
     cb_();
     return false;
   }
+  int64_t deadline_ns() const override { return deadline_ns_; }
 
  private:
   int64_t deadline_ns_;

@@ -4,7 +4,8 @@
 //
 // Re-entrancy: callbacks never touch the rings. Starting an op or cancelling one only appends to
 // armq_; Flush() turns the queue into SQEs before the loop waits, submitting early when the SQ is
-// full. Completions are dispatched straight from the CQ and the CQ is advanced once per batch.
+// full. Completions are copied out of the CQ a batch at a time (the CQ advanced once), the
+// batch's timers put in deadline order, then dispatched.
 #include "reactor/reactor.hpp"
 
 #include <liburing.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -144,8 +146,15 @@ class ReactorImpl final : public Reactor {
     ++op->queued;
     armq_.push_back({op, false});
   }
+  // One CQE, copied out of the ring.
+  struct Cqe {
+    uint64_t data;
+    int res;
+    unsigned flags;
+  };
   void Flush();
   void Reap();
+  void OrderTimers();
   void Dispatch(uint64_t data, int res, unsigned flags);
   void MaybeFree(Op* op) {
     if (op->id != 0 && !op->dispatching && op->queued == 0 && op->issued == 0 &&
@@ -167,6 +176,9 @@ class ReactorImpl final : public Reactor {
   std::vector<ArmEntry> armq_;
   OpId next_id_ = 1;
   uint64_t inflight_ = 0;  // CQEs the kernel owes us, over all ops
+  // Reap's, kept for their capacity.
+  std::vector<Cqe> batch_, timers_;
+  std::vector<size_t> timer_slots_;
 
   std::atomic<bool> stop_{false};
   std::mutex mu_;
@@ -348,13 +360,37 @@ void ReactorImpl::Flush() {
 }
 
 void ReactorImpl::Reap() {
-  unsigned head, seen = 0;
+  batch_.clear();
+  unsigned head;
   io_uring_cqe* cqe;
   io_uring_for_each_cqe(&ring_, head, cqe) {
-    ++seen;
-    Dispatch(cqe->user_data, cqe->res, cqe->flags);
+    batch_.push_back({cqe->user_data, cqe->res, cqe->flags});
   }
-  io_uring_cq_advance(&ring_, seen);
+  io_uring_cq_advance(&ring_, static_cast<unsigned>(batch_.size()));
+  OrderTimers();
+  for (const Cqe& c : batch_) Dispatch(c.data, c.res, c.flags);
+}
+
+// The CQEs of completions the kernel defers to task work (a timer firing under COOP_TASKRUN)
+// are posted in the order that work runs: first in, first out on 6.18, but last in, first out on
+// 6.1 (seen under tools/v2vm: four timers that expired while the thread was busy came back 4 3 2
+// 1). So the timers of one batch are put back in deadline order, in the slots they hold; the
+// other CQEs keep their place.
+void ReactorImpl::OrderTimers() {
+  timer_slots_.clear();
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    const uint64_t data = batch_[i].data;
+    Op* op = reinterpret_cast<Op*>(data & ~kCancelTag);
+    if (op != nullptr && !(data & kCancelTag) && op->deadline_ns() >= 0) timer_slots_.push_back(i);
+  }
+  if (timer_slots_.size() < 2) return;
+  timers_.clear();
+  for (size_t i : timer_slots_) timers_.push_back(batch_[i]);
+  std::stable_sort(timers_.begin(), timers_.end(), [](const Cqe& a, const Cqe& b) {
+    return reinterpret_cast<Op*>(a.data)->deadline_ns() <
+           reinterpret_cast<Op*>(b.data)->deadline_ns();
+  });
+  for (size_t k = 0; k < timer_slots_.size(); ++k) batch_[timer_slots_[k]] = timers_[k];
 }
 
 void ReactorImpl::Dispatch(uint64_t data, int res, unsigned flags) {
