@@ -18,6 +18,7 @@
 namespace brood {
 namespace {
 constexpr int64_t kMs = 1000000;
+constexpr int64_t kCpuPeriod = 100 * kMs;  // cgroup/v1.cpp kCfsPeriodUs, v2.cpp kCpuPeriodUs
 }
 
 // The job's own mistakes (a cwd that cannot be entered, files that cannot be written) are
@@ -134,7 +135,11 @@ void TaskRun::OnReport(std::span<const char> d) {
 }
 
 // The CPU limit has no kernel event: re-read the group's usage when the budget could first run
-// out at full speed, which converges on the deadline.
+// out at full speed, which converges on the deadline. Full speed is not `cpus`: the bandwidth
+// limit hands out cpus x 100 ms per 100 ms period (both backends' period), which a task with
+// several threads may spend on every core at once, so in a window w the group can use up to
+// min(cores x w, cpus x (w + period)). The wait is the longest window that cannot exhaust what
+// is left.
 void TaskRun::CheckCpu() {
   cpu_timer_ = 0;
   if (finished_ || obs_.killed != KillReason::kNone) return;
@@ -143,9 +148,10 @@ void TaskRun::CheckCpu() {
   const int64_t used = static_cast<int64_t>(usage->cpu_ns - p_.baseline.cpu_ns);
   const int64_t left = p_.limits.cpu_ms * kMs - used;
   if (left <= 0) return Kill(KillReason::kCpu);
-  const double cores =
-      std::max(0.01, std::min<double>(p_.limits.cpus, std::thread::hardware_concurrency()));
-  const int64_t wait = std::max<int64_t>(static_cast<int64_t>(left / cores), kMs);
+  const double cores = std::max(1u, std::thread::hardware_concurrency());
+  const double cpus = std::max(0.01, p_.limits.cpus);
+  const int64_t wait = std::max(
+      {static_cast<int64_t>(left / cores), static_cast<int64_t>(left / cpus) - kCpuPeriod, kMs});
   cpu_timer_ = r_->TimerAt(reactor::NowNs() + wait, [this] { CheckCpu(); });
 }
 
