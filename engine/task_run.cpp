@@ -18,7 +18,8 @@
 namespace brood {
 namespace {
 constexpr int64_t kMs = 1000000;
-constexpr int64_t kCpuPeriod = 100 * kMs;  // cgroup/v1.cpp kCfsPeriodUs, v2.cpp kCpuPeriodUs
+constexpr int64_t kCpuPeriod = 100 * kMs;      // cgroup/v1.cpp kCfsPeriodUs, v2.cpp kCpuPeriodUs
+constexpr int64_t kSetupGrace = 10'000 * kMs;  // for a setup to reach execve, past wall_ms
 }
 
 // The job's own mistakes (a cwd that cannot be entered, files that cannot be written) are
@@ -83,8 +84,10 @@ void TaskRun::Arm() {
       if (res > 0) obs_.memory_max_events += 1;
     });
   }
-  // Until execve is reported, the wall limit counts from admission (a stuck setup ends too).
-  ArmWall(p_.admitted_ns + p_.limits.wall_ms * kMs);
+  // The wall limit counts from execve; until execve is reported, a setup that outlasts wall_ms
+  // by kSetupGrace is ended (a stuck setup ends too). Counting from admission alone killed tasks
+  // with a small wall_ms before they ran, when their slot was cold or the host busy.
+  ArmWall(p_.admitted_ns + p_.limits.wall_ms * kMs + kSetupGrace);
 }
 
 void TaskRun::ArmWall(int64_t deadline_ns) {
