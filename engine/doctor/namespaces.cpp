@@ -242,7 +242,8 @@ std::string FixFor(const Host& host, const Line& line, Step step, int err) {
 
 bool OverlayListed() {
   std::optional<std::string> fs = ReadSmallFile("/proc/filesystems");
-  return fs && fs->find("\toverlay\n") != std::string::npos;
+  // ReadSmallFile drops the last newline, and a module loaded after boot is listed last.
+  return fs && (*fs + "\n").find("\toverlay\n") != std::string::npos;
 }
 
 }  // namespace
