@@ -20,7 +20,7 @@ namespace {
 constexpr int64_t kMs = 1000000;
 constexpr int64_t kCpuPeriod = 100 * kMs;      // cgroup/v1.cpp kCfsPeriodUs, v2.cpp kCpuPeriodUs
 constexpr int64_t kSetupGrace = 10'000 * kMs;  // for a setup to reach execve, past wall_ms
-}
+}  // namespace
 
 // The job's own mistakes (a cwd that cannot be entered, files that cannot be written) are
 // told as such; anything else is the host's, and `brood doctor` helps with those.

@@ -236,8 +236,10 @@ sys::Status Hatchery::Replace() {
                                              : sys::StatusOr<Message>(sys::Status::Error(""));
   if (!m.ok() || (m->bytes.empty() && m->fds.empty())) return sys::Status::Error(kNoNest);
   if (m->fds.size() != 2)
-    return sys::Status::Error("brood's hatchery was killed from outside, and the nest could not "
-                              "start another: " + m->bytes);
+    return sys::Status::Error(
+        "brood's hatchery was killed from outside, and the nest could not "
+        "start another: " +
+        m->bytes);
   sock_ = std::move(m->fds[0]);
   pidfd_ = std::move(m->fds[1]);
   return sys::OkStatus();

@@ -31,7 +31,6 @@ class Hatchery {
   // Thread-safe.
   sys::StatusOr<ZygoteHandle> SpawnZygote(const ZygoteConfig& config);
 
-
  private:
   Hatchery() = default;
   bool Alive() const;

@@ -1,19 +1,19 @@
 // Nothing outlives brood: after SIGTERM nothing is left; after SIGKILL every helper and task dies
 // with it (parent-death signals), and the next brood removes the cgroup tree left behind.
 #include <dirent.h>
-#include <algorithm>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "support/cli.hpp"
 #include "support/procs.hpp"
@@ -82,7 +82,6 @@ TEST(Faults, SigtermLeavesNothingBehind) {
   EXPECT_TRUE(BroodTreeDirs(pid).empty()) << "brood removes its cgroup tree when it stops";
 }
 
-
 std::string Cmdline(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
   std::string s;
@@ -107,8 +106,9 @@ std::map<std::string, nlohmann::json> Results(const std::string& path) {
 void KillHelpersMidRun(const std::vector<std::string>& victims) {
   std::string jobs;
   for (int i = 0; i < 40; ++i)
-    jobs += nlohmann::json{{"id", "k" + std::to_string(i)}, {"shell", "sleep 0.1; echo ran"}}
-                .dump() + "\n";
+    jobs +=
+        nlohmann::json{{"id", "k" + std::to_string(i)}, {"shell", "sleep 0.1; echo ran"}}.dump() +
+        "\n";
   std::string path = TempFile("jobs.jsonl", jobs), out = path + ".out";
   pid_t pid = fork();
   if (pid == 0) {
@@ -152,8 +152,9 @@ void KillHelpersMidRun(const std::vector<std::string>& victims) {
   // sandbox_error saying so, and is not run again. Every other task is untouched.
   auto results = Results(out);
   EXPECT_EQ(results.size(), 40u) << "every job gets a result";
-  int failed = 0, zygotes_killed = static_cast<int>(std::count(victims.begin(), victims.end(),
-                                                               std::string("brood-zygote")));
+  int failed = 0,
+      zygotes_killed =
+          static_cast<int>(std::count(victims.begin(), victims.end(), std::string("brood-zygote")));
   for (const auto& [id, r] : results) {
     if (r["status"] == "ok" && r["stdout"] == "ran\n") continue;
     ++failed;
@@ -185,7 +186,8 @@ std::string FullResultsDisk() {
   std::string path = TempFile("jobs.jsonl", jobs), out = std::string(dir) + "/results.jsonl";
   std::string problems;
   CliRun full = RunBrood({"run", path, "-o", out, "-j", "2"});
-  if (full.exit_code != 1) problems += "exit " + std::to_string(full.exit_code) + " on a full disk; ";
+  if (full.exit_code != 1)
+    problems += "exit " + std::to_string(full.exit_code) + " on a full disk; ";
   if (full.err.find("write(" + out + "): ENOSPC (No space left on device)") == std::string::npos ||
       full.err.find("--resume") == std::string::npos)
     problems += "stderr does not name the file, ENOSPC and --resume: " + full.err + "; ";
@@ -198,13 +200,16 @@ std::string FullResultsDisk() {
   if (full.err.find("1000 tasks") != std::string::npos) problems += "it ran every job anyway; ";
   if (mount(nullptr, dir, nullptr, MS_REMOUNT, "size=4m") != 0) return problems + "remount";
   CliRun resumed = RunBrood({"run", path, "-o", out, "-j", "2", "--resume"});
-  if (resumed.exit_code != 0) problems += "resume exit " + std::to_string(resumed.exit_code) + ": " + resumed.err;
+  if (resumed.exit_code != 0)
+    problems += "resume exit " + std::to_string(resumed.exit_code) + ": " + resumed.err;
   std::map<std::string, int> seen;
   std::ifstream all(out);
   for (std::string line; std::getline(all, line);) {
     auto r = nlohmann::json::parse(line, nullptr, false);
-    if (r.is_discarded() || r.value("status", "") != "ok") problems += "bad record " + line + "; ";
-    else ++seen[r.value("id", "")];
+    if (r.is_discarded() || r.value("status", "") != "ok")
+      problems += "bad record " + line + "; ";
+    else
+      ++seen[r.value("id", "")];
   }
   if (seen.size() != 1000) problems += std::to_string(seen.size()) + " of 1000 ids after resume; ";
   for (const auto& [id, n] : seen)

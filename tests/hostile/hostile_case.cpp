@@ -102,7 +102,8 @@ std::vector<std::string> CaseFiles() {
   if (DIR* d = opendir(dir.c_str())) {
     while (dirent* e = readdir(d)) {
       std::string name = e->d_name;
-      if (name.size() > 6 && name.substr(name.size() - 6) == ".jsonl") out.push_back(dir + "/" + name);
+      if (name.size() > 6 && name.substr(name.size() - 6) == ".jsonl")
+        out.push_back(dir + "/" + name);
     }
     closedir(d);
   }

@@ -83,7 +83,8 @@ class HostSentinels {
     ph_.secret = "brood-canary-" + std::to_string(std::random_device{}());
     std::ofstream(ph_.canary_path) << ph_.secret << "\n";
     chmod(canary_dir_.c_str(), 0755);
-    chmod(ph_.canary_path.c_str(), 0644);  // readable by anyone on the host: only the sandbox stops it
+    chmod(ph_.canary_path.c_str(),
+          0644);  // readable by anyone on the host: only the sandbox stops it
     ph_.unix_path = canary_dir_ + "/sock";
     path_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     sockaddr_un pn{};
