@@ -27,15 +27,12 @@
 #include <vector>
 
 #include "reactor/ops.hpp"
+#include "sys/clock.hpp"
 #include "sys/fd.hpp"
 
 namespace brood::reactor {
 
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
+int64_t NowNs() { return sys::MonotonicNs(); }
 
 namespace {
 

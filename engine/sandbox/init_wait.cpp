@@ -14,18 +14,9 @@
 #include <cstring>
 
 #include "sandbox/seccomp.hpp"
+#include "sys/clock.hpp"
 
 namespace brood::sandbox {
-namespace {
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-}  // namespace
-
 int SendFd(int sock, int fd) {
   char byte = 0;
   iovec iov = {&byte, 1};
@@ -78,7 +69,7 @@ MainEnd Wait(pid_t main_pid) {
     rusage r{};
     pid_t p = wait4(-1, &st, 0, &r);
     if (p == main_pid) {
-      end = {st, MonotonicNs(), r};
+      end = {st, sys::MonotonicNs(), r};
       return end;
     }
     if (p < 0 && errno != EINTR) return end;
@@ -111,7 +102,7 @@ MainEnd WaitWatching(pid_t main_pid, int listener, int sfd) {
       if (pid < 0 && errno == EINTR) continue;
       if (pid <= 0) break;
       if (pid == main_pid) {
-        end = {st, MonotonicNs(), r};
+        end = {st, sys::MonotonicNs(), r};
         main_done = true;
       }
     }

@@ -25,16 +25,11 @@
 
 #include "sandbox/collect.hpp"
 #include "sandbox/init_wait.hpp"
+#include "sys/clock.hpp"
 #include "sys/proctitle.hpp"
 
 namespace brood::sandbox {
 namespace {
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 void SendReport(int fd, const Report& r) {
   ssize_t n;
@@ -191,7 +186,7 @@ int DropCapabilities() {
   }
   Report r{};
   r.kind = ReportKind::kExeced;
-  r.time_ns = MonotonicNs();
+  r.time_ns = sys::MonotonicNs();
   SendReport(rep, r);
   execvpe(argv[0], argv.data(), envp.data());
   // Like a shell: 127 when the command does not exist, 126 when it cannot be run.
@@ -276,7 +271,7 @@ void Collect(const TaskSpec& spec, int out_fd) {
   if (fds.collect_fd >= 0 && !spec.collect.empty()) Collect(spec, fds.collect_fd);
   Report out{};
   out.kind = ReportKind::kExited;
-  out.time_ns = end.end_ns ? end.end_ns : MonotonicNs();
+  out.time_ns = end.end_ns ? end.end_ns : sys::MonotonicNs();
   out.wait_status = end.status;
   const rusage& ru = end.ru;
   out.cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
