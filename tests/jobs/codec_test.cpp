@@ -39,6 +39,7 @@ TEST(Utf8, AcceptsValidRejectsInvalid) {
 TEST(ResultJson, NonUtf8OutputBecomesBase64AndValidates) {
   Result r;
   r.id = "x";
+  r.limits = Limits{}.Resolved();  // as the engine reports them: cpu_ms filled in
   r.status = Status::kOk;
   r.exit_code = 0;
   r.stdout_data = "\xff\xfe";
@@ -52,6 +53,7 @@ TEST(ResultJson, NonUtf8OutputBecomesBase64AndValidates) {
 TEST(ResultJson, CollectedFilesInNameOrderWithBinaryAsBase64) {
   Result r;
   r.id = "f";
+  r.limits = Limits{}.Resolved();  // as the engine reports them: cpu_ms filled in
   r.status = Status::kOk;
   r.exit_code = 0;
   r.files = {{"b", "\xff"}, {"a", "text"}, {"c/d", ""}};

@@ -1,4 +1,4 @@
-// Checks records against the contract's JSON schemas (/work/shared/schema, DESIGN.md §2–3):
+// Checks records against the project's JSON schemas (schema/*.json, docs/job.md, docs/result.md):
 //
 //   EXPECT_TRUE(brood::testing::ValidResult(line));
 //

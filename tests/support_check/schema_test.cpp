@@ -1,16 +1,18 @@
-// The schema checks the other tests lean on: they must accept the records DESIGN.md shows and
-// reject the mistakes a serializer makes, or every other test's EXPECT_TRUE(ValidResult(...))
-// proves nothing.
+// The schema checks the other tests lean on: they must accept the records docs/result.md and
+// docs/job.md show and reject the mistakes a serializer makes, or every other test's
+// EXPECT_TRUE(ValidResult(...)) proves nothing. Built without the engine: tests/standalone runs
+// it in a bare copy of the tree, where it must find schema/ inside the copy.
 #include "support/schema.hpp"
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 
 namespace brood::testing {
 namespace {
 
-// The result record of DESIGN.md §3.
+// The result record of docs/result.md.
 constexpr char kOk[] =
     R"({"id": "he/0/3", "status": "ok", "exit_code": 0, "signal": null,
  "stdout": "1\n", "stderr": "", "stdout_truncated": false, "stderr_truncated": false,
@@ -27,10 +29,22 @@ std::string Timeout(const std::string& exit_code_field) {
          R"("signal": 9, "stdout": {"base64": "/w=="}, "stderr": "",
  "stdout_truncated": false, "stderr_truncated": false, "stdout_bytes": 1, "stderr_bytes": 0,
  "wall_ms": 100, "cpu_ms": 0, "peak_memory_bytes": 0, "start_latency_us": 0,
- "limits_hit": ["wall"], "limits_enforced": "rlimit", "limits": {}, "error": null})";
+ "limits_hit": ["wall"], "limits_enforced": "rlimit", "limits": {"wall_ms": 100,
+ "cpu_ms": 100, "memory_mb": 64, "disk_mb": 16, "pids": 8, "output_bytes": 1024, "cpus": 0.5},
+ "files": {}, "error": null})";
 }
 
-TEST(ResultSchema, AcceptsTheRecordsOfTheDesign) {
+// `record` with `from` (which must occur in it) replaced by `to`.
+std::string With(std::string record, const std::string& from, const std::string& to) {
+  const size_t at = record.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) record.replace(at, from.size(), to);
+  return record;
+}
+
+std::string OkWith(const std::string& from, const std::string& to) { return With(kOk, from, to); }
+
+TEST(ResultSchema, AcceptsTheRecordsOfTheDocs) {
   EXPECT_TRUE(ValidResult(kOk));
   EXPECT_TRUE(ValidResult(Timeout(R"("exit_code": null, )")));
   EXPECT_TRUE(ValidResult(R"({"id": null, "status": "invalid_job", "line": 3, "error": "id"})"));
@@ -77,6 +91,72 @@ TEST(JobSchema, AcceptsAndRejects) {
   EXPECT_FALSE(ValidJob(R"({"id": "a", "cmd": ["true"], "colour": 1})"));      // unknown field
   EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "files": {"../x": ""}})"));
   EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "limits": {"wall_ms": 0}})"));
+}
+
+// docs/result.md: "cgroup" (exact memory, separate disk), "cgroup-shared-disk" (exact memory, the
+// workspace's files count against it) and "rlimit"; nothing else.
+TEST(ResultSchema, LimitsEnforced) {
+  EXPECT_TRUE(ValidResult(kOk));
+  const std::string shared = OkWith(R"("cgroup")", R"("cgroup-shared-disk")");
+  EXPECT_TRUE(ValidResult(shared));
+  // A task that held its memory and filled its disk under a shared-disk limit.
+  std::string oom = With(shared, R"("status": "ok")", R"("status": "memory_limit")");
+  oom = With(oom, R"("exit_code": 0, "signal": null)", R"("exit_code": null, "signal": 9)");
+  oom = With(oom, R"("limits_hit": [])", R"("limits_hit": ["memory", "disk"])");
+  EXPECT_TRUE(ValidResult(oom));
+  EXPECT_TRUE(ValidResult(Timeout(R"("exit_code": null, )")));  // "rlimit"
+  for (const char* bogus : {R"("memsw")", R"("cgroup_shared_disk")", R"("")", "null"}) {
+    ::testing::AssertionResult verdict = ValidResult(OkWith(R"("cgroup")", bogus));
+    EXPECT_FALSE(verdict) << bogus;
+    EXPECT_NE(std::string(verdict.message()).find("/limits_enforced"), std::string::npos)
+        << verdict.message();
+  }
+}
+
+// What brood never writes: the schema is closed, and each field appears where docs/result.md
+// says it does.
+TEST(ResultSchema, RejectsFieldsOutOfPlace) {
+  EXPECT_FALSE(ValidResult(OkWith(R"("files": {})", R"("files": {}, "colour": 1)")));
+  EXPECT_FALSE(ValidResult(OkWith(R"("id": "he/0/3")", R"("id": null)")));  // only invalid_job
+  EXPECT_FALSE(ValidResult(OkWith(R"("id": "he/0/3")", R"("id": "he/0/3", "line": 4)")));
+  EXPECT_FALSE(ValidResult(OkWith(R"("pids": 128, )", "")));  // a limit left out
+  EXPECT_FALSE(ValidResult(OkWith(R"("exit_code": 0)", R"("exit_code": 256)")));
+  EXPECT_FALSE(
+      ValidResult(OkWith(R"("stdout": "1\n")", R"("stdout": {"base64": "MQo=", "x": 1})")));
+  EXPECT_FALSE(ValidResult(R"({"id": "x", "status": "sandbox_error", "error": null})"));
+  EXPECT_FALSE(
+      ValidResult(R"({"id": "x", "status": "sandbox_error", "error": "no userns", "wall_ms": 1})"));
+  EXPECT_TRUE(ValidResult(
+      R"({"id": "x", "status": "sandbox_error", "passed": false, "error": "cancelled"})"));
+}
+
+// The example suite is written in the contract it illustrates.
+TEST(JobSchema, TheExampleSuite) {
+  std::ifstream suite(BROOD_SOURCE_DIR "/examples/suite.jsonl");
+  ASSERT_TRUE(suite) << BROOD_SOURCE_DIR "/examples/suite.jsonl";
+  int lines = 0;
+  for (std::string line; std::getline(suite, line);) {
+    ++lines;
+    EXPECT_TRUE(ValidJob(line)) << "examples/suite.jsonl line " << lines;
+  }
+  EXPECT_GT(lines, 0);
+}
+
+TEST(JobSchema, PathsAndNames) {
+  EXPECT_TRUE(ValidJob(R"({"id": "a", "shell": "x", "files": {"d/.e": "", "..f": ""}})"));
+  for (const char* path : {"/x", "a//b", "a/", "./a", "a/./b", "a/..", ""}) {
+    std::string job = R"({"id": "a", "shell": "x", "collect": [")" + std::string(path) + R"("]})";
+    EXPECT_FALSE(ValidJob(job)) << path;
+  }
+  EXPECT_FALSE(
+      ValidJob(R"({"id": "a", "shell": "x", "files": {")" + std::string(256, 'n') + R"(": ""}})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "cmd": ["a\u0000b"]})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "env": {"A=B": "1"}})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "cwd": "workspace"})"));
+  EXPECT_FALSE(ValidJob(R"({"id": ")" + std::string(1025, 'i') + R"(", "shell": "x"})"));
+  EXPECT_TRUE(ValidJob(R"({"id": "a", "shell": "x", "limits": {"memory_mb": 512.0}})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "limits": {"memory_mb": 1.5}})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "limits": {"cpus": 0}})"));
 }
 
 // The validator is one long-lived process: hundreds of records must stay cheap.
