@@ -14,7 +14,7 @@
 namespace brood {
 namespace {
 
-// DESIGN §2's example job record, every field present, as one line (its comments removed).
+// A job record with every field present (docs/job.md), as one line.
 constexpr std::string_view kFullJobLine =
     R"({"id": "he/0/3", "cmd": ["python3", "main.py"], "stdin": "", "env": {"SEED": "1"}, )"
     R"("files": {"main.py": "print(1)\n", "data/in.bin": {"base64": "AAEC"}}, )"
@@ -48,7 +48,7 @@ BENCHMARK(BM_ParseJobLine_DesignExample);
 void BM_ParseJobLine_Minimal(benchmark::State& state) { ParseLine(state, kMinimalJobLine); }
 BENCHMARK(BM_ParseJobLine_Minimal);
 
-// DESIGN §3's example: a task that printed "1\n" and exited 0, with an expect that passed.
+// docs/result.md: a task that printed "1\n" and exited 0, with an expect that passed.
 Result TypicalOkResult() {
   Result r;
   r.id = "he/0/3";

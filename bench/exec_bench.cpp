@@ -147,7 +147,7 @@ void BM_BroodExecCold(benchmark::State& state) {
 }
 BENCHMARK(BM_BroodExecCold)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(200);
 
-// bubblewrap 0.8 with the isolation of DESIGN §2 it can express: user (uid/gid 1000), pid, net,
+// bubblewrap 0.8 with the docs/sandbox.md isolation it can express: user (uid/gid 1000), pid, net,
 // ipc and uts namespaces, read-only /usr with merged-/usr symlinks, a minimal /etc, fresh /dev
 // and /proc, tmpfs /workspace and /tmp, clean env, no capabilities. Arg 1 also loads brood's own
 // compiled task policy (sandbox::CompileTaskPolicy, errno mode) through --seccomp FD, so both

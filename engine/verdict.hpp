@@ -1,4 +1,4 @@
-// Deciding a task's status from what was observed, in the order of DESIGN §3. A pure function:
+// Deciding a task's status from what was observed, in the order of docs/result.md. A pure function:
 // everything it needs is in Observation, so it is tested without running anything.
 #pragma once
 

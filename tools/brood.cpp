@@ -105,7 +105,7 @@ int RunJobs(brood::EngineOptions opts, brood::RunOptions run_opts) {
   run_opts.maxima = opts.maxima;
   run_opts.progress = isatty(2);
   brood::JobRun job_run(*engine, run_opts, std::cerr);
-  // SIGINT/SIGTERM: stop admitting; running tasks get 5 s, then are killed (DESIGN §1).
+  // SIGINT/SIGTERM: stop admitting; running tasks get 5 s, then are killed (docs/cli.md).
   int sfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
   int wake = eventfd(0, EFD_CLOEXEC);
   std::thread watcher([&] {

@@ -2,7 +2,7 @@
 // directory, and when nothing is usable, the exact commands that delegate a subtree to the user.
 //
 // Decision: no usable cgroup is "missing" (exit 1), not "warn". Without one, brood refuses to run
-// tasks (DESIGN §2: sandbox_error) unless --allow-no-cgroups is given, and rlimits are a weaker
+// tasks (docs/sandbox.md) unless --allow-no-cgroups is given, and rlimits are a weaker
 // stand-in (no limit covering tmpfs pages, process counts per uid, CPU per process only), so a
 // host without cgroups is not one where "everything needed is there". The fix says how to
 // accept that trade-off explicitly.

@@ -1,4 +1,4 @@
-// The job record's rules (DESIGN §2, job.schema.json) over a strictly parsed document. Field
+// The job record's rules (docs/job.md, schema/) over a strictly parsed document. Field
 // values are moved out of the document, never copied: a line may carry 64 MiB of files.
 #include "jobs/job_parser.hpp"
 

@@ -1,4 +1,4 @@
-// One line of a job file (DESIGN §2, shared/schema/job.schema.json) into a Job, or into the
+// One line of a job file (docs/job.md, schema/job.schema.json) into a Job, or into the
 // reason it is an invalid job. Never throws; every malformed input has an error naming the field.
 #pragma once
 

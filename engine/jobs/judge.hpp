@@ -1,4 +1,4 @@
-// `expect` judging (DESIGN §3): passed when the status is ok, stdout was not truncated, and it
+// `expect` judging (docs/result.md): passed when the status is ok, stdout was not truncated, and it
 // matches: exact byte for byte; trim after removing trailing whitespace of each line and
 // trailing empty lines; tokens the same whitespace-separated tokens.
 #pragma once

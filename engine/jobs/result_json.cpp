@@ -1,4 +1,4 @@
-// The result record (DESIGN §3) as one JSON line.
+// The result record (docs/result.md) as one JSON line.
 #include <signal.h>
 
 #include <nlohmann/json.hpp>

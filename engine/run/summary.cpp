@@ -22,8 +22,8 @@ constexpr Status kAllStatuses[] = {
     Status::kDiskLimit,   Status::kFailed,       Status::kOk};
 static_assert(std::size(kAllStatuses) == static_cast<size_t>(Status::kOk) + 1);
 
-// For people: the common outcomes first (as a reader scans for them), then the rest in DESIGN
-// §3 order.
+// For people: the common outcomes first (as a reader scans for them), then the rest in
+// the order of docs/result.md.
 constexpr Status kDisplayOrder[] = {
     Status::kOk,        Status::kFailed,   Status::kInvalidJob,  Status::kSandboxError,
     Status::kTimeout,   Status::kCpuLimit, Status::kOutputLimit, Status::kMemoryLimit,

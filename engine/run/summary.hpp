@@ -1,4 +1,4 @@
-// What `brood run` tells about a run while it goes and at the end (DESIGN §1): counts per
+// What `brood run` tells about a run while it goes and at the end (docs/cli.md): counts per
 // status, tasks/s, ETA, and p50/p99 of start_latency_us and wall_ms. Memory is bounded: the
 // quantiles come from log-linear histograms (1% relative precision), not from stored samples.
 #pragma once

@@ -1,4 +1,4 @@
-// `collect`: workspace files returned in the result (DESIGN §2). Run in the task's namespace
+// `collect`: workspace files returned in the result (docs/job.md). Run in the task's namespace
 // after every task process is dead, by a child of init that holds the sandbox user's ids and no
 // capabilities, so it can read only what the task itself could. Regular files only, never
 // through a symlink (openat2 RESOLVE_NO_SYMLINKS, O_NOFOLLOW), at most 1 MiB a file and 8 MiB a

@@ -120,7 +120,7 @@ int SetRlimits(const TaskSpec& spec) {
   rlim_t stack_hard = static_cast<rlim_t>(spec.memory_mb) * mib;
   if (set(RLIMIT_STACK, 8 * mib < stack_hard ? 8 * mib : stack_hard, stack_hard) != 0) return errno;
   if (spec.rlimit_mode) {
-    // Weaker stand-ins for the cgroup limits (DESIGN §2): per process, not per task.
+    // Weaker stand-ins for the cgroup limits (docs/sandbox.md): per process, not per task.
     rlim_t cpu_s = static_cast<rlim_t>((spec.cpu_ms + 999) / 1000);
     if (set(RLIMIT_CPU, cpu_s, cpu_s + 1) != 0) return errno;
     rlim_t as = static_cast<rlim_t>(spec.memory_mb + spec.disk_mb) * mib;

@@ -147,7 +147,7 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
 // socket to the supervisor: it does not die with the nest, only with the supervisor.
 [[noreturn]] void NestMain(int sock, const sandbox::SeccompProgram& seccomp) {
   // Away from the terminal: Ctrl-C goes to brood's foreground process group, and the kernel
-  // delivers it even to a task's init. Only the supervisor decides what a stop kills (DESIGN §1).
+  // delivers it even to a task's init. Only the supervisor decides what a stop kills (docs/cli.md).
   setsid();
   sandbox::ResetAllSignals();
   signal(SIGPIPE, SIG_IGN);

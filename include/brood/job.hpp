@@ -1,4 +1,4 @@
-// A task to run: the in-memory form of a job record (DESIGN §2).
+// A task to run: the in-memory form of a job record (docs/job.md).
 #pragma once
 
 #include <map>

@@ -1,4 +1,4 @@
-// Per-task limits (DESIGN §2). Defaults live here and only here; `brood --help` prints them.
+// Per-task limits (docs/job.md). Defaults live here and only here; `brood --help` prints them.
 #pragma once
 
 #include <cstdint>

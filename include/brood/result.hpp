@@ -1,4 +1,4 @@
-// What a task did: the in-memory form of a result record (DESIGN §3).
+// What a task did: the in-memory form of a result record (docs/result.md).
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 
 namespace brood {
 
-// Task outcome, in the order DESIGN §3 decides it.
+// Task outcome, in the order docs/result.md decides it.
 enum class Status {
   kInvalidJob,
   kSandboxError,
@@ -28,7 +28,7 @@ enum class Status {
 
 const char* StatusName(Status s);
 
-// Exit code of `brood exec` for a result (DESIGN §1).
+// Exit code of `brood exec` for a result (docs/cli.md).
 int ExecExitCode(Status s, std::optional<int> exit_code, std::optional<int> signal);
 
 enum class Enforcement { kCgroup, kRlimit };
@@ -54,7 +54,7 @@ struct Result {
   std::optional<std::string> error;
 };
 
-// One JSON object, no trailing newline, valid against shared/schema/result.schema.json.
+// One JSON object, no trailing newline, valid against schema/result.schema.json.
 std::string ResultToJson(const Result& r);
 
 }  // namespace brood

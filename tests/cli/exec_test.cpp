@@ -1,4 +1,4 @@
-// `brood exec` as a user runs it: the record on stdout, the exit code table of DESIGN §1, stdin
+// `brood exec` as a user runs it: the record on stdout, the exit code table of docs/cli.md, stdin
 // forwarding, and the same isolation as root and as an unprivileged user.
 #include <fcntl.h>
 #include <grp.h>

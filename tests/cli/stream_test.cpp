@@ -1,5 +1,5 @@
 // `brood run` streams: memory does not grow with the number of jobs beyond the set of ids
-// (DESIGN §1: ~64 bytes per job). Measured as peak RSS of brood for 10,000 and 100,000 jobs.
+// (docs/cli.md: ~64 bytes per job). Measured as peak RSS of brood for 10,000 and 100,000 jobs.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -59,7 +59,7 @@ TEST(Stream, MemoryStaysFlatOverAHundredThousandJobs) {
   std::cout << "peak RSS: 10k jobs " << small / 1024 << " KiB, 100k jobs " << large / 1024
             << " KiB, " << per_job << " bytes per extra job\n";
   // Only the key set (ids for duplicates, --resume keys) may grow.
-  EXPECT_LT(per_job, 64.0) << "DESIGN §1: at most ~64 bytes per job";
+  EXPECT_LT(per_job, 64.0) << "docs/cli.md: at most ~64 bytes per job";
   EXPECT_LT(large, 150L << 20);
 }
 

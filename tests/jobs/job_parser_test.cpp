@@ -11,7 +11,7 @@
 namespace brood::jobs {
 namespace {
 
-// DESIGN §2's example, comments removed.
+// A job record with every field present (docs/job.md).
 constexpr char kDesignExample[] =
     R"({"id": "he/0/3", "cmd": ["python3", "main.py"], "stdin": "", "env": {"SEED": "1"},)"
     R"( "files": {"main.py": "print(1)\n", "data/in.bin": {"base64": "AAEC"}},)"
