@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "support/host_probe.hpp"
+
 namespace brood::testing {
 namespace {
 
@@ -81,6 +83,11 @@ void CheckKey(const std::string& key, const json& want, const json& r, std::ostr
     for (const auto& l : Strings(want))
       if (std::find(hit.begin(), hit.end(), l) == hit.end())
         out << "limits_hit " << hit.dump() << " lacks " << l << "; ";
+  } else if (key == "limits_hit_only") {
+    auto only = Strings(want);
+    for (const auto& l : r.value("limits_hit", json::array()))
+      if (std::find(only.begin(), only.end(), l) == only.end())
+        out << "limits_hit has " << l.dump() << ", want only " << want.dump() << "; ";
   } else if (key == "files" || key == "files_lacks") {
     auto files = r.value("files", json::object());
     for (const auto& f : Strings(want))
@@ -92,6 +99,26 @@ void CheckKey(const std::string& key, const json& want, const json& r, std::ostr
   } else {
     out << "unknown want key " << key << "; ";
   }
+}
+
+// Throws when `want` (a case's want or want_otherwise) has no status, an unknown key, or a value
+// of the wrong type: checked at load, so a want that this host never uses is still checked.
+void ValidateWant(const json& want, const char* name) {
+  if (!want.is_object()) throw std::runtime_error(std::string(name) + " is not an object");
+  if (!want.contains("status")) throw std::runtime_error(std::string(name) + " has no status");
+  std::ostringstream problems;
+  const json empty = json::object();
+  for (const auto& [key, value] : want.items()) {
+    std::ostringstream ignored;  // what an empty result lacks: not a problem of the case
+    try {
+      CheckKey(key, value, empty, ignored);
+    } catch (const std::exception& e) {
+      problems << name << "." << key << " is malformed: " << e.what() << "; ";
+    }
+    if (ignored.str().find("unknown want key") != std::string::npos)
+      problems << name << " has an unknown key " << key << "; ";
+  }
+  if (!problems.str().empty()) throw std::runtime_error(problems.str());
 }
 
 }  // namespace
@@ -124,16 +151,29 @@ std::vector<HostileCase> LoadCases(const std::string& path, const Placeholders& 
     ReplaceAll(&line, "@UNIXSOCK@", ph.unix_path);
     ReplaceAll(&line, "@CANARY@", ph.canary_path);
     ReplaceAll(&line, "@SECRET@", ph.secret);
+    ReplaceAll(&line, "@INT80SIG@", std::to_string(ph.int80_signal));
     ExpandRepeats(&line);
-    HostileCase c{path, n, "", json(), json()};
+    HostileCase c{path, n, "", json(), json(), {}, json()};
     try {
       json v = json::parse(line);
       c.why = v.at("why").get<std::string>();
       c.job = v.at("job");
       c.want = v.at("want");
-      if (!c.want.contains("status")) throw std::runtime_error("want has no status");
+      ValidateWant(c.want, "want");
+      if (v.contains("requires")) {
+        c.needs = Strings(v["requires"]);
+        if (c.needs.empty()) throw std::runtime_error("requires names no property");
+        for (const auto& p : c.needs)
+          if (!IsHostProperty(p)) throw std::runtime_error("requires an unknown property " + p);
+      }
+      if (v.contains("want_otherwise")) {
+        if (c.needs.empty()) throw std::runtime_error("want_otherwise without requires");
+        c.want_otherwise = v["want_otherwise"];
+        ValidateWant(c.want_otherwise, "want_otherwise");
+      }
       for (const auto& key : v.items())
-        if (key.key() != "why" && key.key() != "job" && key.key() != "want")
+        if (key.key() != "why" && key.key() != "job" && key.key() != "want" &&
+            key.key() != "requires" && key.key() != "want_otherwise")
           throw std::runtime_error("unknown key " + key.key());
     } catch (const std::exception& e) {
       errors->push_back(path + ":" + std::to_string(n) + ": " + e.what());
@@ -147,9 +187,26 @@ std::vector<HostileCase> LoadCases(const std::string& path, const Placeholders& 
   return out;
 }
 
-std::string CheckResult(const HostileCase& c, const json& result) {
+const json* WantHere(const HostileCase& c, const HostHasFn& has, std::string* note) {
+  note->clear();
+  for (const auto& property : c.needs) {
+    std::string why;
+    std::optional<bool> yes = has(property, &why);
+    if (yes.value_or(false)) continue;
+    if (!yes) why = "unknown host property " + property;  // LoadCases refuses these first
+    if (c.want_otherwise.is_null()) {
+      *note = "left out on this host: " + why;
+      return nullptr;
+    }
+    *note = "checked want_otherwise (what is certain here): " + why;
+    return &c.want_otherwise;
+  }
+  return &c.want;
+}
+
+std::string CheckResult(const json& wanted, const json& result) {
   std::ostringstream out;
-  for (const auto& [key, want] : c.want.items()) {
+  for (const auto& [key, want] : wanted.items()) {
     try {
       CheckKey(key, want, result, out);
     } catch (const std::exception& e) {
