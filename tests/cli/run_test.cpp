@@ -219,7 +219,11 @@ TEST(Run, SigtermStopsAndTheRunResumes) {
     execl(BROOD_BIN, BROOD_BIN, "run", jobs.c_str(), "-o", out.c_str(), "-j", "2", nullptr);
     _exit(98);
   }
-  usleep(600 * 1000);
+  // Stopped mid-run: once the first result is written (polled, not a fixed sleep: a slow or
+  // busy host may take longer to start), 38 of the 40 tasks of 100 ms each are still ahead.
+  auto started = [&] { return ReadAll(out).find('\n') != std::string::npos; };
+  for (int i = 0; i < 3000 && !started(); ++i) usleep(10 * 1000);
+  ASSERT_TRUE(started()) << "no result within 30 s";
   kill(pid, SIGTERM);
   int st = 0;
   waitpid(pid, &st, 0);
