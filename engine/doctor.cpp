@@ -48,6 +48,7 @@ int RunDoctor(const DoctorOptions& options, std::ostream& out) {
            doctor::ProbeIoUring(host),
            doctor::ProbeLandlock(),
            doctor::ProbeProcesses(),
+           doctor::ProbeWorkspace(host, options.disk_dir),
        }) {
     for (doctor::Check& check : part) checks.push_back(std::move(check));
   }

@@ -7,7 +7,8 @@
 namespace brood {
 
 struct DoctorOptions {
-  std::string cgroup_root;  // as --cgroup-root
+  std::string cgroup_root;            // as --cgroup-root
+  std::string disk_dir = "/var/tmp";  // as --disk-dir
 };
 
 // Prints one line per check ("ok"/"missing"/"warn", what, and the fix) to `out`.

@@ -24,6 +24,7 @@
 #include "sandbox/seccomp.hpp"
 #include "sandbox/task_spec.hpp"
 #include "task_run.hpp"
+#include "workspace/disk.hpp"
 #include "zygote/hatchery.hpp"
 #include "zygote/pool.hpp"
 
@@ -101,10 +102,13 @@ class EngineImpl final : public Engine {
   // *zygote_failed: the slot's zygote failed the request (it was recycled; a retry may work).
   sys::StatusOr<TaskRunParams> Prepare(const Job& job, const Limits& limits, int64_t admitted,
                                        bool* zygote_failed);
+  sys::StatusOr<sys::UniqueFd> EnsureDisk(zygote::Slot& slot, zygote::ZygoteHandle& z,
+                                          int64_t disk_mb);
 
   EngineOptions opts_;
   EngineInfo info_;
   sandbox::SeccompProgram seccomp_;
+  workspace::DiskOptions disk_opts_;
   std::shared_ptr<cgroup::Tree> tree_;
   std::string cgroup_error_;  // why tasks cannot have cgroup limits (when not allowed to go on)
   std::unique_ptr<zygote::Hatchery> hatchery_;
@@ -151,6 +155,12 @@ sys::Status EngineImpl::Init() {
         " (pass --allow-no-cgroups to run with rlimits instead" + std::string(kDoctorHint) + ")";
     info_.enforcement = Enforcement::kRlimit;
   }
+  // Workspace disks keep files out of memory_mb; without them the limit stays memory_mb, and
+  // files count against it too (never a looser limit).
+  disk_opts_.dir = opts_.disk_dir;
+  info_.shared_disk_reason = workspace::Unavailable(disk_opts_);
+  if (tree_ && !info_.shared_disk_reason.empty())
+    info_.enforcement = Enforcement::kCgroupSharedDisk;
 
   if (geteuid() == 0) {
     auto block = ClaimUidBlock(opts_.uid_base);
@@ -216,13 +226,29 @@ Result EngineImpl::Run(const Job& job) {
   return f.get();
 }
 
+// The slot's workspace disk for a task of `disk_mb`: the one it has if that is of this size and
+// its last task emptied it, else a new one. Returns a mount of it when `z` does not hold it yet.
+sys::StatusOr<sys::UniqueFd> EngineImpl::EnsureDisk(zygote::Slot& slot, zygote::ZygoteHandle& z,
+                                                    int64_t disk_mb) {
+  if (!slot.disk || !slot.disk_clean || slot.disk->disk_mb() != disk_mb) {
+    slot.disk.reset();
+    auto disk = workspace::Disk::Create(disk_opts_, disk_mb, WorkspaceInodes(disk_mb),
+                                        slot.host_uid, slot.host_gid);
+    if (!disk.ok()) return disk.status().Wrap("workspace disk");
+    slot.disk = std::move(disk.value());
+    slot.disk_clean = true;
+  }
+  if (z.disk_id == slot.disk->id()) return sys::UniqueFd();
+  return slot.disk->NewMount();
+}
+
 sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& limits,
                                                  int64_t admitted, bool* zygote_failed) {
   TaskRunParams p;
   p.id = job.id;
   p.limits = limits;
   p.admitted_ns = admitted;
-  p.enforcement = tree_ ? Enforcement::kCgroup : Enforcement::kRlimit;
+  p.enforcement = info_.enforcement;
 
   const auto shape = job.network == Network::kHost ? zygote::kNetHost : zygote::kNetNone;
   auto acquired = pool_->Acquire(shape);
@@ -230,16 +256,19 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   zygote::Slot* slot = *acquired;
   zygote::Pool* pool = pool_.get();
   // From here on the slot goes back to the pool on every path.
-  p.release = [pool, slot, shape](bool anomaly) { pool->Release(slot, shape, anomaly); };
+  p.release = [pool, slot, shape](bool anomaly, bool disk_clean) {
+    slot->disk_clean = disk_clean;
+    pool->Release(slot, shape, anomaly);
+  };
   auto give_back = [&](sys::Status st, bool anomaly) {
-    p.release(anomaly);
+    p.release(anomaly, slot->disk_clean);
     return st;
   };
   if (slot->group) {
-    // tmpfs pages are charged to the task's memory cgroup: the limit covers memory and disk,
-    // or a full disk would turn into an OOM kill. pids: + the task's init and the zygotes.
+    // memory_mb exactly, in the task's own leaf (zygotes and init are not in it). pids: + the
+    // task's init and the zygotes, which share the slot's pids cgroup.
     cgroup::GroupLimits gl;
-    gl.memory_bytes = static_cast<uint64_t>(limits.memory_mb + limits.disk_mb) << 20;
+    gl.memory_bytes = static_cast<uint64_t>(limits.memory_mb) << 20;
     gl.pids = static_cast<uint64_t>(limits.pids) + 1 + slot->zygotes();
     gl.cpus = limits.cpus;
     if (!slot->limits || slot->limits->memory_bytes != gl.memory_bytes ||
@@ -255,7 +284,15 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
       while (read(slot->oom_event.get(), drain, sizeof drain) > 0) {
       }
       p.oom_event = slot->oom_event.get();
+      p.oom_event_is_oom = tree_->version() == cgroup::Version::kV1;
     }
+  }
+  sys::UniqueFd workspace_mount;
+  const bool use_disk = info_.shared_disk_reason.empty();
+  if (use_disk) {
+    auto m = EnsureDisk(*slot, *slot->zygote[shape], limits.disk_mb);
+    if (!m.ok()) return give_back(m.status(), false);
+    workspace_mount = std::move(m.value());
   }
 
   sandbox::TaskSpec spec;
@@ -273,6 +310,7 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   spec.cpu_ms = limits.cpu_ms;
   spec.pids = limits.pids;
   spec.rlimit_mode = !tree_;
+  spec.workspace_disk = use_disk;
 
   auto spec_fd = MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
   if (!spec_fd.ok()) return give_back(spec_fd.status(), false);
@@ -299,14 +337,21 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
     if (!mem.ok()) return give_back(mem.status(), false);
     p.collect = std::move(mem.value());
   }
-  zygote::RunFds fds{spec_fd->get(),  stdin_task ? stdin_task.get() : -1,
-                     out->w.get(),    err->w.get(),
-                     report->w.get(), p.collect ? p.collect.get() : -1};
+  zygote::RunFds fds{spec_fd->get(),
+                     stdin_task ? stdin_task.get() : -1,
+                     out->w.get(),
+                     err->w.get(),
+                     report->w.get(),
+                     p.collect ? p.collect.get() : -1,
+                     workspace_mount ? workspace_mount.get() : -1};
+  // From here the disk is the task's until its init says it emptied it.
+  if (use_disk) slot->disk_clean = false;
   auto pidfd = zygote::RunInZygote(*slot->zygote[shape], fds);
   if (!pidfd.ok()) {
     *zygote_failed = true;
     return give_back(pidfd.status(), /*anomaly=*/true);
   }
+  if (use_disk) slot->zygote[shape]->disk_id = slot->disk->id();
   p.init_pidfd = std::move(pidfd.value());
   p.stdout_r = std::move(out->r);
   p.stderr_r = std::move(err->r);

@@ -34,6 +34,17 @@ static std::string SetupErrorMessage(sandbox::Stage stage, int err) {
          "; run `brood doctor` to check this host";
 }
 
+// What the task's processes held at most, not counting file cache the kernel could reclaim: the
+// task leaf's peak less the file pages it still held at the end, never below the largest
+// process's peak RSS, never above the leaf's peak. A kernel that cannot reset the slot's peak
+// (v2 before 6.12) only bounds the task's from above: the largest RSS stands in, under it.
+uint64_t TaskRun::PeakMemory(const cgroup::Usage& u, uint64_t max_rss, int64_t file_bytes) {
+  if (!u.peak_exact) return std::min(max_rss, u.peak_memory_bytes);
+  uint64_t peak = u.peak_memory_bytes;
+  if (file_bytes > 0) peak -= std::min(peak, static_cast<uint64_t>(file_bytes));
+  return std::min(u.peak_memory_bytes, std::max(peak, max_rss));
+}
+
 void TaskRun::CollectFiles(Result& res) {
   auto collected = sandbox::DecodeCollected(sys::ReadWholeFd(p_.collect.get()));
   if (!collected) {
@@ -81,7 +92,7 @@ void TaskRun::Arm() {
     // at the end; the event makes `memory` show in limits_hit even when the counter lags.
     oom_ = r_->PollReadable(p_.oom_event, [this](int res) {
       oom_ = 0;
-      if (res > 0) obs_.memory_max_events += 1;
+      if (res > 0 && p_.oom_event_is_oom) obs_.memory_oom_events += 1;
     });
   }
   // The wall limit counts from execve; until execve is reported, a setup that outlasts wall_ms
@@ -131,7 +142,11 @@ void TaskRun::OnReport(std::span<const char> d) {
         obs_.disk_full = rep.disk_full != 0;
         cpu_us_rusage_ = rep.cpu_us;
         maxrss_kb_ = rep.maxrss_kb;
+        file_bytes_ = rep.file_bytes;
         end_ns_ = rep.time_ns;  // when init reaped the main process
+        break;
+      case sandbox::ReportKind::kCleaned:
+        disk_cleaned_ = true;
         break;
     }
   }
@@ -234,12 +249,9 @@ void TaskRun::Finish() {
     if (auto u = p_.group->ReadUsage(); u.ok()) {
       const cgroup::Usage& b = p_.baseline;
       res.cpu_ms = static_cast<double>(u->cpu_ns - b.cpu_ns) / 1e6;
-      // A kernel that cannot reset the slot's peak (v2 before 6.12) only bounds the task's from
-      // above: the main process's max RSS stands in, under that bound.
-      res.peak_memory_bytes = u->peak_exact ? u->peak_memory_bytes
-                                            : std::min(res.peak_memory_bytes, u->peak_memory_bytes);
+      res.peak_memory_bytes = PeakMemory(*u, res.peak_memory_bytes, file_bytes_);
       obs_.oom_kills = u->oom_kills - b.oom_kills;
-      obs_.memory_max_events += u->memory_max_events - b.memory_max_events;
+      obs_.memory_oom_events += u->memory_oom_events - b.memory_oom_events;
       obs_.pids_max_events = u->pids_max_events - b.pids_max_events;
     }
   }
@@ -269,7 +281,8 @@ void TaskRun::Report(Result result) {
   auto release = std::move(p_.release);
   auto on_done = std::move(p_.on_done);
   delete this;
-  if (release) release(anomaly);
+  const bool disk_cleaned = disk_cleaned_;
+  if (release) release(anomaly, disk_cleaned);
   on_done(std::move(result));
 }
 

@@ -32,8 +32,10 @@ struct TaskRunParams {
   cgroup::Group* group = nullptr;  // the slot's; null in rlimit mode
   cgroup::Usage baseline;          // the group's counters before this task
   int oom_event = -1;              // the slot's OOM event fd (readable on an OOM); -1: none
-  // Gives the slot back once every process of the task is gone; `anomaly` recycles the zygote.
-  std::function<void(bool anomaly)> release;
+  bool oom_event_is_oom = false;   // v1: it fires on OOMs only; v2: on any memory.events change
+  // Gives the slot back once every process of the task is gone; `anomaly` recycles the zygote,
+  // `disk_clean`: the task's init emptied the slot's workspace disk.
+  std::function<void(bool anomaly, bool disk_clean)> release;
   std::function<void(Result)> on_done;
   std::unordered_set<class TaskRun*>* running = nullptr;  // the engine's, reactor thread only
 };
@@ -59,6 +61,7 @@ class TaskRun {
   void Finish();
   void Report(Result result);
   void CollectFiles(Result& res);
+  static uint64_t PeakMemory(const cgroup::Usage& u, uint64_t max_rss, int64_t file_bytes);
 
   reactor::Reactor* r_;
   TaskRunParams p_;
@@ -69,6 +72,8 @@ class TaskRun {
   bool out_trunc_ = false, err_trunc_ = false;
   int64_t exec_ns_ = 0, end_ns_ = 0;
   int64_t cpu_us_rusage_ = 0, maxrss_kb_ = 0;
+  int64_t file_bytes_ = -1;  // file cache the task's memory leaf held at its end (-1 unknown)
+  bool disk_cleaned_ = false;
   reactor::Reactor::OpId wall_timer_ = 0, cpu_timer_ = 0, pump_ = 0, oom_ = 0;
   bool finished_ = false;
   std::string collect_error_;

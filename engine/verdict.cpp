@@ -15,7 +15,7 @@ Verdict Decide(const Observation& o) {
   if (o.killed == KillReason::kWall) v.limits_hit.push_back("wall");
   if (o.killed == KillReason::kCpu || o.cpu_ms >= static_cast<double>(o.cpu_budget_ms))
     v.limits_hit.push_back("cpu");
-  if (o.oom_kills > 0 || o.memory_max_events > 0) v.limits_hit.push_back("memory");
+  if (o.oom_kills > 0 || o.memory_oom_events > 0) v.limits_hit.push_back("memory");
   if (o.pids_max_events > 0) v.limits_hit.push_back("pids");
   if (o.disk_full) v.limits_hit.push_back("disk");
   if (o.output_truncated || o.killed == KillReason::kOutput) v.limits_hit.push_back("output");

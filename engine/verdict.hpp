@@ -20,7 +20,9 @@ struct Observation {
   KillReason killed = KillReason::kNone;   // brood killed the task, and why
   bool rlimit_mode = false;
   uint64_t oom_kills = 0;
-  uint64_t memory_max_events = 0;
+  // Allocations the memory limit refused even after reclaim (or OOM events): `memory` in
+  // limits_hit. Reaching the limit while the kernel reclaims file cache is not one.
+  uint64_t memory_oom_events = 0;
   uint64_t pids_max_events = 0;
   bool disk_full = false;
   bool output_truncated = false;

@@ -40,6 +40,9 @@ void AddEngineOptions(CLI::App* app, brood::EngineOptions& o, std::string& on_vi
       ->capture_default_str();
   app->add_flag("--allow-no-cgroups", o.allow_no_cgroups,
                 "without a writable cgroup, enforce limits with rlimits (weaker)");
+  app->add_option("--disk-dir", o.disk_dir, "where the workspace disks' (unnamed) image files live")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
 }
 
 void AddLimitOptions(CLI::App* app, brood::Limits& l) {
@@ -218,6 +221,7 @@ int main(int argc, char** argv) {
   brood::DoctorOptions doctor_opts;
   CLI::App* doctor = app.add_subcommand("doctor", "what this host supports, and how to fix it");
   doctor->add_option("--cgroup-root", doctor_opts.cgroup_root, "as for exec/run");
+  doctor->add_option("--disk-dir", doctor_opts.disk_dir, "as for exec/run")->capture_default_str();
 
   try {
     app.parse(argc, argv);

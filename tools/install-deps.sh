@@ -8,6 +8,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev                  # tests and benchmarks
   python3 python3-jsonschema                     # example programs; schema checks in tests
   bubblewrap                                     # the comparison in bench/
+  e2fsprogs                                      # mkfs.ext4: the workspace filesystems
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -5,6 +5,12 @@
 // Layout: <base>/brood-<pid>/<group>, where <base> is brood's own cgroup (/proc/self/cgroup,
 // per v1 controller) or --cgroup-root. On v2, brood first moves itself into
 // brood-<pid>/supervisor (a cgroup with processes cannot enable controllers for its children).
+//
+// A group has a leaf of its own for the task's processes, <group>/task, which holds the memory
+// limit and the memory figures: brood's helpers in the group (a slot's zygotes and each task's
+// init) are never charged to the task's memory. v1: memory/<group>/task only (the other
+// controllers count the whole group); v2: <group>/task beside <group>/helpers, the group itself
+// holding no process (v2's "no internal processes") and the pids and cpu limits.
 #pragma once
 
 #include <sys/types.h>
@@ -64,22 +70,46 @@ struct Usage {
   bool peak_exact = true;
   uint64_t oom_kills = 0;  // cumulative OOM kills in the group
   // Cumulative times usage hit the limit (v2 memory.events max; v1 failcnt, never less than
-  // oom_kills). Counts charges that failed, so one spike can count many.
+  // oom_kills). Counts charges that failed, so one spike can count many. Hitting the limit is
+  // normal for a task whose files fill its memory with page cache (the kernel reclaims it).
   uint64_t memory_max_events = 0;
+  // Cumulative times an allocation could not be met even after reclaim (v2 memory.events oom;
+  // v1 has no such counter: oom_kills): what `memory` in limits_hit means.
+  uint64_t memory_oom_events = 0;
   uint64_t pids_max_events = 0;  // cumulative fork/clone failures at pids.max
 };
 
-// One leaf cgroup (on v1: one directory per controller). The destructor removes it; the caller
-// makes sure no process is left in it first (KillAll + reaping).
+// One slot's cgroup (on v1: one directory per controller) with its task leaf. The memory limit
+// and every memory figure are the task leaf's; CPU, pids and kills are the whole group's. The
+// destructor removes it; the caller makes sure no process is left in it first (KillAll).
 class Group {
  public:
   virtual ~Group() = default;
   virtual sys::Status SetLimits(const GroupLimits& limits) = 0;
   virtual sys::Status ResetPeak() = 0;  // best effort where the kernel cannot (old v2)
   virtual sys::StatusOr<Usage> ReadUsage() = 0;
-  // The cgroup.procs files a pid must be written into to join this group (hatchery side).
+  // The cgroup.procs files a pid is written into to join the task leaf (Attach), and those of
+  // brood's helpers (the hatchery puts zygotes there): v1 memory/<group>/task or
+  // memory/<group>, and the group's own in the other hierarchies; v2 <group>/task or
+  // <group>/helpers.
   virtual std::vector<std::string> ProcsFiles() const = 0;
-  virtual sys::Status Attach(pid_t pid) = 0;
+  virtual std::vector<std::string> HelperProcsFiles() const = 0;
+  // How a task's process joins the task leaf from a helper. v1 (`clone_into` false): it writes
+  // "0" to `procs` through an fd that root opened (v1 checks the opener's credentials; only
+  // the memory hierarchy differs between helper and task). v2 (`clone_into` true): its parent
+  // clones it into `dir` with clone3(CLONE_INTO_CGROUP), which migrates nothing (no RCU grace
+  // period) but needs write access (Delegate).
+  struct TaskLeaf {
+    std::string dir;          // the leaf (v1: in the memory hierarchy)
+    std::string procs;        // dir + "/cgroup.procs"
+    std::string memory_stat;  // dir + "/memory.stat"
+    bool clone_into = false;
+  };
+  virtual TaskLeaf Task() const = 0;
+  // Gives host uid/gid what a process with those file ids needs to start processes in the task
+  // leaf (v2: write access to the group's and the leaf's cgroup.procs). v1: nothing.
+  virtual sys::Status Delegate(uid_t uid, gid_t gid) = 0;
+  virtual sys::Status Attach(pid_t pid) = 0;  // into the task leaf
   // An fd that becomes readable when the group hits an OOM (v1: eventfd registered on
   // memory.oom_control through cgroup.event_control; v2: inotify on memory.events). Non-blocking:
   // a reader drains it with read() until EAGAIN. It also

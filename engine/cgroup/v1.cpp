@@ -17,6 +17,7 @@ namespace {
 constexpr int kKillTimeoutMs = 5000;
 constexpr uint64_t kCfsPeriodUs = 100000;
 constexpr uint64_t kPageSlack = 4096;  // memsw above memory: see SetMemory
+constexpr char kTaskLeaf[] = "task";
 
 std::vector<std::string> Distinct(const V1Dirs& d) {
   std::vector<std::string> out;
@@ -45,17 +46,20 @@ sys::Status MakeAll(const std::vector<std::string>& dirs) {
 
 class V1Group final : public Group {
  public:
-  V1Group(const V1Dirs& dirs, std::string name, bool owned)
+  // `task_leaf`: the memory hierarchy's leaf for the task below the group ("" for none: the
+  // group's own memory directory stands for it, as in tests over plain directories).
+  V1Group(const V1Dirs& dirs, std::string name, bool owned, const std::string& task_leaf)
       : d_(dirs),
         distinct_(Distinct(dirs)),
         name_(std::move(name)),
         owned_(owned),
-        memsw_(fs::Exists(d_.memory + "/memory.memsw.limit_in_bytes")),
+        mem_(task_leaf.empty() ? d_.memory : d_.memory + "/" + task_leaf),
+        memsw_(fs::Exists(mem_ + "/memory.memsw.limit_in_bytes")),
         cpu_usage_(d_.cpuacct + "/cpuacct.usage"),
-        max_usage_(d_.memory + "/memory.max_usage_in_bytes"),
-        oom_control_(d_.memory + "/memory.oom_control"),
-        failcnt_(d_.memory + "/memory.failcnt"),
-        memsw_failcnt_(d_.memory + "/memory.memsw.failcnt"),
+        max_usage_(mem_ + "/memory.max_usage_in_bytes"),
+        oom_control_(mem_ + "/memory.oom_control"),
+        failcnt_(mem_ + "/memory.failcnt"),
+        memsw_failcnt_(mem_ + "/memory.memsw.failcnt"),
         pids_events_(d_.pids + "/pids.events") {
     // Open the counter files now: a group's fds stay constant over its tasks.
     if (owned_) (void)ReadUsage();
@@ -63,6 +67,7 @@ class V1Group final : public Group {
 
   ~V1Group() override {
     if (!owned_) return;
+    if (mem_ != d_.memory) ::rmdir(mem_.c_str());
     for (const std::string& dir : distinct_) ::rmdir(dir.c_str());  // EBUSY: the Tree retries
   }
 
@@ -70,7 +75,7 @@ class V1Group final : public Group {
     BROOD_RETURN_IF_ERROR(SetMemory(limits.memory_bytes));
     // Without swap accounting a 0 keeps the kernel from swapping the group out instead of
     // OOM-killing it; not every kernel lets a non-root cgroup set it, hence best effort.
-    (void)fs::WriteFile(d_.memory + "/memory.swappiness", "0");
+    (void)fs::WriteFile(mem_ + "/memory.swappiness", "0");
     BROOD_RETURN_IF_ERROR(
         fs::WriteFile(d_.pids + "/pids.max", limits.pids ? std::to_string(limits.pids) : "max"));
     BROOD_RETURN_IF_ERROR(
@@ -85,7 +90,7 @@ class V1Group final : public Group {
 
   sys::Status ResetPeak() override {
     // Writing 0 sets the watermark to the current usage.
-    return fs::WriteFile(d_.memory + "/memory.max_usage_in_bytes", "0");
+    return fs::WriteFile(mem_ + "/memory.max_usage_in_bytes", "0");
   }
 
   sys::StatusOr<Usage> ReadUsage() override {
@@ -109,15 +114,29 @@ class V1Group final : public Group {
       if (swfail.ok()) u.memory_max_events += *swfail;
     }
     u.memory_max_events = std::max(u.memory_max_events, u.oom_kills);
+    u.memory_oom_events = u.oom_kills;  // v1 counts no failed charge apart from its kills
     u.pids_max_events = pids_events_.ReadKeyed("max");
     return u;
   }
 
   std::vector<std::string> ProcsFiles() const override {
     std::vector<std::string> out;
+    for (const std::string& dir : distinct_)
+      out.push_back((dir == d_.memory ? mem_ : dir) + "/cgroup.procs");
+    return out;
+  }
+
+  std::vector<std::string> HelperProcsFiles() const override {
+    std::vector<std::string> out;
     for (const std::string& dir : distinct_) out.push_back(dir + "/cgroup.procs");
     return out;
   }
+
+  TaskLeaf Task() const override {
+    return {mem_, mem_ + "/cgroup.procs", mem_ + "/memory.stat", /*clone_into=*/false};
+  }
+
+  sys::Status Delegate(uid_t, gid_t) override { return sys::OkStatus(); }
 
   sys::Status Attach(pid_t pid) override {
     for (const std::string& file : ProcsFiles()) {
@@ -129,12 +148,12 @@ class V1Group final : public Group {
   sys::StatusOr<sys::UniqueFd> OomEventFd() override {
     sys::UniqueFd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!efd) return sys::PosixError("eventfd(0, EFD_CLOEXEC|EFD_NONBLOCK)");
-    const std::string oom_control = d_.memory + "/memory.oom_control";
+    const std::string oom_control = mem_ + "/memory.oom_control";
     sys::UniqueFd ofd(::open(oom_control.c_str(), O_RDONLY | O_CLOEXEC));
     if (!ofd) return sys::PosixError("open(" + oom_control + ", O_RDONLY)");
     // The kernel keeps its own references: the oom_control fd can be closed afterwards.
     BROOD_RETURN_IF_ERROR(
-        fs::WriteFile(d_.memory + "/cgroup.event_control",
+        fs::WriteFile(mem_ + "/cgroup.event_control",
                       std::to_string(efd.get()) + " " + std::to_string(ofd.get())));
     return efd;
   }
@@ -176,8 +195,8 @@ class V1Group final : public Group {
   // memsw must stay >= memory at every moment: raise memsw first, lower memory first.
   sys::Status SetMemory(uint64_t bytes) {
     const std::string value = bytes ? std::to_string(bytes) : "-1";
-    const std::string limit = d_.memory + "/memory.limit_in_bytes";
-    const std::string memsw = d_.memory + "/memory.memsw.limit_in_bytes";
+    const std::string limit = mem_ + "/memory.limit_in_bytes";
+    const std::string memsw = mem_ + "/memory.memsw.limit_in_bytes";
     if (!memsw_) return fs::WriteFile(limit, value);
     const std::string sw_value = bytes ? std::to_string(bytes + kPageSlack) : "-1";
     auto current = fs::ReadU64(limit);
@@ -195,6 +214,7 @@ class V1Group final : public Group {
   std::vector<std::string> distinct_;
   std::string name_;
   bool owned_;
+  std::string mem_;  // the task leaf in the memory hierarchy
   bool memsw_;
   // Read for every task: kept open (pread), see fs::HeldFile.
   fs::HeldFile cpu_usage_, max_usage_, oom_control_, failcnt_, memsw_failcnt_, pids_events_;
@@ -217,7 +237,11 @@ class V1Tree final : public Tree {
     BROOD_RETURN_IF_ERROR(CheckGroupName(name));
     V1Dirs dirs = Below(top_, name);
     BROOD_RETURN_IF_ERROR(MakeAll(Distinct(dirs)));
-    return std::unique_ptr<Group>(new V1Group(dirs, name, /*owned=*/true));
+    if (sys::Status st = fs::MakeDir(dirs.memory + "/" + kTaskLeaf); !st.ok()) {
+      for (const std::string& dir : Distinct(dirs)) ::rmdir(dir.c_str());
+      return st;
+    }
+    return std::unique_ptr<Group>(new V1Group(dirs, name, /*owned=*/true, kTaskLeaf));
   }
 
  private:
@@ -228,7 +252,7 @@ class V1Tree final : public Tree {
 }  // namespace
 
 std::unique_ptr<Group> V1GroupAt(const V1Dirs& dirs, std::string name) {
-  return std::make_unique<V1Group>(dirs, std::move(name), /*owned=*/false);
+  return std::make_unique<V1Group>(dirs, std::move(name), /*owned=*/false, "");
 }
 
 sys::StatusOr<std::unique_ptr<Tree>> CreateV1Tree(const Layout& layout) {

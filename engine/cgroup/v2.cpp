@@ -18,34 +18,43 @@ namespace {
 
 constexpr int kKillTimeoutMs = 5000;
 constexpr uint64_t kCpuPeriodUs = 100000;
+constexpr char kTaskLeaf[] = "task";
+constexpr char kHelperLeaf[] = "helpers";
 
 class V2Group final : public Group {
  public:
-  V2Group(std::string dir, std::string name, bool owned)
+  // `split`: the group holds two leaves, kTaskLeaf and kHelperLeaf ("" for none: the group
+  // itself stands for both, as in tests over plain directories).
+  V2Group(std::string dir, std::string name, bool owned, bool split)
       : dir_(std::move(dir)),
         name_(std::move(name)),
         owned_(owned),
+        task_(split ? dir_ + "/" + kTaskLeaf : dir_),
+        helpers_(split ? dir_ + "/" + kHelperLeaf : dir_),
         cpu_stat_(dir_ + "/cpu.stat"),
-        memory_events_(dir_ + "/memory.events"),
+        memory_events_(task_ + "/memory.events"),
         pids_events_(dir_ + "/pids.events") {
     // Since 6.12 a write to memory.peak resets the peak seen through *that open file* only, so
     // the group keeps one fd for its lifetime. Older kernels refuse the write (or the O_RDWR).
-    const std::string peak = dir_ + "/memory.peak";
+    const std::string peak = task_ + "/memory.peak";
     peak_fd_.reset(::open(peak.c_str(), O_RDWR | O_CLOEXEC));
     if (!peak_fd_) peak_fd_.reset(::open(peak.c_str(), O_RDONLY | O_CLOEXEC));
   }
 
   ~V2Group() override {
     peak_fd_.reset();
-    if (owned_) ::rmdir(dir_.c_str());  // EBUSY: the Tree retries
+    if (!owned_) return;
+    if (task_ != dir_) ::rmdir(task_.c_str());
+    if (helpers_ != dir_) ::rmdir(helpers_.c_str());
+    ::rmdir(dir_.c_str());  // EBUSY: the Tree retries
   }
 
   sys::Status SetLimits(const GroupLimits& limits) override {
     BROOD_RETURN_IF_ERROR(fs::WriteFile(
-        dir_ + "/memory.max", limits.memory_bytes ? std::to_string(limits.memory_bytes) : "max"));
+        task_ + "/memory.max", limits.memory_bytes ? std::to_string(limits.memory_bytes) : "max"));
     // No swap: the memory limit is the whole budget (absent without swap accounting).
-    if (fs::Exists(dir_ + "/memory.swap.max")) {
-      BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/memory.swap.max", "0"));
+    if (fs::Exists(task_ + "/memory.swap.max")) {
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(task_ + "/memory.swap.max", "0"));
     }
     BROOD_RETURN_IF_ERROR(
         fs::WriteFile(dir_ + "/pids.max", limits.pids ? std::to_string(limits.pids) : "max"));
@@ -84,15 +93,33 @@ class V2Group final : public Group {
     if (events.ok()) {
       u.oom_kills = fs::KeyedValue(*events, "oom_kill").value_or(0);
       u.memory_max_events = fs::KeyedValue(*events, "max").value_or(0);
+      u.memory_oom_events = fs::KeyedValue(*events, "oom").value_or(0);
     }
     u.pids_max_events = pids_events_.ReadKeyed("max");
     return u;
   }
 
-  std::vector<std::string> ProcsFiles() const override { return {dir_ + "/cgroup.procs"}; }
+  std::vector<std::string> ProcsFiles() const override { return {task_ + "/cgroup.procs"}; }
+  std::vector<std::string> HelperProcsFiles() const override {
+    return {helpers_ + "/cgroup.procs"};
+  }
+
+  TaskLeaf Task() const override {
+    return {task_, task_ + "/cgroup.procs", task_ + "/memory.stat", /*clone_into=*/true};
+  }
+
+  // CLONE_INTO_CGROUP checks the caller's write access to the destination's cgroup.procs and to
+  // that of the common ancestor of source (helpers) and destination: the group's. Only this
+  // group's files: a process of that uid reaches nothing else, and tasks never see a cgroupfs.
+  sys::Status Delegate(uid_t uid, gid_t gid) override {
+    for (const std::string& f : {dir_ + "/cgroup.procs", task_ + "/cgroup.procs"}) {
+      if (::chown(f.c_str(), uid, gid) != 0) return sys::PosixError("chown(" + f + ")");
+    }
+    return sys::OkStatus();
+  }
 
   sys::Status Attach(pid_t pid) override {
-    return fs::WriteFile(dir_ + "/cgroup.procs", std::to_string(pid));
+    return fs::WriteFile(task_ + "/cgroup.procs", std::to_string(pid));
   }
 
   sys::StatusOr<sys::UniqueFd> OomEventFd() override {
@@ -100,7 +127,7 @@ class V2Group final : public Group {
     // so readable means "look at oom_kills", not "an OOM happened".
     sys::UniqueFd fd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
     if (!fd) return sys::PosixError("inotify_init1(IN_CLOEXEC|IN_NONBLOCK)");
-    const std::string events = dir_ + "/memory.events";
+    const std::string events = task_ + "/memory.events";
     if (::inotify_add_watch(fd.get(), events.c_str(), IN_MODIFY) < 0) {
       return sys::PosixError("inotify_add_watch(" + events + ", IN_MODIFY)");
     }
@@ -116,9 +143,11 @@ class V2Group final : public Group {
       for (int i = 0; i < 20 && fs::ReadKeyed(dir_ + "/cgroup.events", "frozen") != 1; ++i) {
         fs::Backoff(i);
       }
-      auto pids = fs::ReadProcs(dir_ + "/cgroup.procs");
-      if (pids.ok()) {
-        for (pid_t pid : *pids) ::kill(pid, SIGKILL);
+      for (const std::string& leaf : {task_, helpers_}) {
+        auto pids = fs::ReadProcs(leaf + "/cgroup.procs");
+        if (pids.ok()) {
+          for (pid_t pid : *pids) ::kill(pid, SIGKILL);
+        }
       }
       BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/cgroup.freeze", "0"));
     }
@@ -131,19 +160,20 @@ class V2Group final : public Group {
   // memory.peak read through our fd (honours ResetPeak); before 5.19 there is no memory.peak and
   // the best we have is memory.current at read time, which under-reports a past spike.
   sys::StatusOr<uint64_t> ReadPeak() {
-    if (!peak_fd_) return fs::ReadU64(dir_ + "/memory.current");
+    if (!peak_fd_) return fs::ReadU64(task_ + "/memory.current");
     char buf[32];
     ssize_t n = ::pread(peak_fd_.get(), buf, sizeof buf - 1, 0);
-    if (n < 0) return sys::PosixError("pread(" + dir_ + "/memory.peak)");
+    if (n < 0) return sys::PosixError("pread(" + task_ + "/memory.peak)");
     buf[n] = '\0';
     auto v = fs::ParseU64(buf);
-    if (!v) return sys::Status::Error("parse(" + dir_ + "/memory.peak): " + buf);
+    if (!v) return sys::Status::Error("parse(" + task_ + "/memory.peak): " + buf);
     return *v;
   }
 
   std::string dir_;
   std::string name_;
   bool owned_;
+  std::string task_, helpers_;  // the leaves (dir_ itself without a split)
   sys::UniqueFd peak_fd_;
   // Read for every task: kept open (pread), see fs::HeldFile.
   fs::HeldFile cpu_stat_, memory_events_, pids_events_;
@@ -207,7 +237,17 @@ class V2Tree final : public Tree {
     if (name == "supervisor") return sys::Status::Error("cgroup: \"supervisor\" is reserved");
     std::string dir = top_ + "/" + name;
     BROOD_RETURN_IF_ERROR(fs::MakeDir(dir));
-    return std::unique_ptr<Group>(new V2Group(dir, name, /*owned=*/true));
+    // The group enables memory for its leaves (the task's limit); pids and cpu stay the group's.
+    sys::Status st = sys::OkStatus();
+    if (std::find(controllers_.begin(), controllers_.end(), "memory") != controllers_.end())
+      st = fs::WriteFile(dir + "/cgroup.subtree_control", "+memory");
+    if (st.ok()) st = fs::MakeDir(dir + "/" + kTaskLeaf);
+    if (st.ok()) st = fs::MakeDir(dir + "/" + kHelperLeaf);
+    if (!st.ok()) {
+      (void)fs::RemoveTree(dir);
+      return st;
+    }
+    return std::unique_ptr<Group>(new V2Group(dir, name, /*owned=*/true, /*split=*/true));
   }
 
  private:
@@ -219,7 +259,7 @@ class V2Tree final : public Tree {
 }  // namespace
 
 std::unique_ptr<Group> V2GroupAt(const std::string& dir, std::string name) {
-  return std::make_unique<V2Group>(dir, std::move(name), /*owned=*/false);
+  return std::make_unique<V2Group>(dir, std::move(name), /*owned=*/false, /*split=*/false);
 }
 
 sys::StatusOr<std::unique_ptr<Tree>> CreateV2Tree(const Layout& layout,

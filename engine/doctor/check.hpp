@@ -52,11 +52,12 @@ std::optional<long> ReadSysctl(const std::string& name);
 // The whole file, without its trailing newline; nullopt when it cannot be read.
 std::optional<std::string> ReadSmallFile(const std::string& path);
 
-Checks ProbeNamespaces(const Host& host);                        // namespaces.cpp
-Checks ProbeCgroups(const Host& host, const std::string& root);  // cgroups.cpp
-Checks ProbeSeccomp();                                           // kernel.cpp
-Checks ProbeIoUring(const Host& host);                           // kernel.cpp
-Checks ProbeLandlock();                                          // kernel.cpp
+Checks ProbeNamespaces(const Host& host);                              // namespaces.cpp
+Checks ProbeCgroups(const Host& host, const std::string& root);        // cgroups.cpp
+Checks ProbeSeccomp();                                                 // kernel.cpp
+Checks ProbeIoUring(const Host& host);                                 // kernel.cpp
+Checks ProbeLandlock();                                                // kernel.cpp
+Checks ProbeWorkspace(const Host& host, const std::string& disk_dir);  // workspace.cpp
 Checks ProbeProcesses();  // pidfd_open, CLONE_PIDFD, close_range, /proc (process.cpp)
 
 }  // namespace brood::doctor

@@ -51,6 +51,18 @@ const char* StatusName(Status s) {
   return "sandbox_error";
 }
 
+const char* EnforcementName(Enforcement e) {
+  switch (e) {
+    case Enforcement::kCgroup:
+      return "cgroup";
+    case Enforcement::kCgroupSharedDisk:
+      return "cgroup-shared-disk";
+    case Enforcement::kRlimit:
+      return "rlimit";
+  }
+  return "rlimit";
+}
+
 int ExecExitCode(Status s, std::optional<int> exit_code, std::optional<int> signal) {
   switch (s) {
     case Status::kOk:
@@ -98,7 +110,7 @@ std::string ResultToJson(const Result& r) {
     j["peak_memory_bytes"] = r.peak_memory_bytes;
     j["start_latency_us"] = r.start_latency_us;
     j["limits_hit"] = r.limits_hit;
-    j["limits_enforced"] = r.limits_enforced == Enforcement::kCgroup ? "cgroup" : "rlimit";
+    j["limits_enforced"] = EnforcementName(r.limits_enforced);
     const Limits& l = r.limits;
     j["limits"] =
         Json{{"wall_ms", l.wall_ms}, {"cpu_ms", l.cpu_ms}, {"memory_mb", l.memory_mb},

@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/openat2.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "sandbox/collect.hpp"
+#include "sandbox/empty_dir.hpp"
 #include "sandbox/init_wait.hpp"
 #include "sys/clock.hpp"
 #include "sys/proctitle.hpp"
@@ -123,7 +125,7 @@ int SetRlimits(const TaskSpec& spec) {
     // Weaker stand-ins for the cgroup limits (docs/sandbox.md): per process, not per task.
     rlim_t cpu_s = static_cast<rlim_t>((spec.cpu_ms + 999) / 1000);
     if (set(RLIMIT_CPU, cpu_s, cpu_s + 1) != 0) return errno;
-    rlim_t as = static_cast<rlim_t>(spec.memory_mb + spec.disk_mb) * mib;
+    rlim_t as = static_cast<rlim_t>(spec.memory_mb) * mib;
     if (set(RLIMIT_AS, as, as) != 0) return errno;
     if (set(RLIMIT_NPROC, static_cast<rlim_t>(spec.pids), static_cast<rlim_t>(spec.pids)) != 0)
       return errno;
@@ -147,6 +149,9 @@ int DropCapabilities() {
 [[noreturn]] void RunMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
                           int listener_sock) {
   const int rep = fds.report_fd;
+  // v1: into the task's memory leaf before anything is charged (v2 was cloned into it).
+  if (fds.task_cgroup >= 0 && !fds.clone_into_cgroup && pwrite(fds.task_cgroup, "0", 1, 0) != 1)
+    Fail(rep, Stage::kCgroup, errno);
   ResetSignals();
   if (setsid() < 0) Fail(rep, Stage::kSession, errno);
   // stdio: the pipes from the supervisor, or /dev/null for stdin.
@@ -208,6 +213,47 @@ void Collect(const TaskSpec& spec, int out_fd) {
   if (pid > 0) waitpid(pid, nullptr, 0);
 }
 
+// The main process: on v2 cloned straight into the task's cgroup leaf (no migration, so no RCU
+// grace period); otherwise an ordinary fork that joins the leaf itself (RunMain).
+pid_t ForkMain(const TaskFds& fds) {
+  if (fds.task_cgroup < 0 || !fds.clone_into_cgroup) return fork();
+  clone_args args{};
+  args.flags = CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = static_cast<uint64_t>(fds.task_cgroup);
+  return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
+}
+
+// The file pages (active + inactive) in the task leaf's memory.stat, or -1.
+int64_t FileBytes(int memory_stat) {
+  if (memory_stat < 0) return -1;
+  char buf[8192];
+  ssize_t n = pread(memory_stat, buf, sizeof buf - 1, 0);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  int64_t total = 0;
+  int found = 0;
+  for (const char* key : {"\nactive_file ", "\ninactive_file "}) {
+    const char* at = strstr(buf, key);
+    if (!at) continue;
+    total += strtoll(at + strlen(key), nullptr, 10);
+    ++found;
+  }
+  return found == 2 ? total : -1;
+}
+
+// The workspace disk's w, t and s after a task: emptied and given back their modes.
+bool CleanWorkspace() {
+  for (auto [dir, mode] : {std::pair{"/workspace", 0755}, {"/tmp", 01777}, {"/dev/shm", 01777}}) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool ok = EmptyDir(fd) == 0 && fchmod(fd, static_cast<mode_t>(mode)) == 0;
+    close(fd);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 // pid 1 of the task's namespaces.
 [[noreturn]] void RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp) {
   const int rep = fds.report_fd;
@@ -223,17 +269,20 @@ void Collect(const TaskSpec& spec, int out_fd) {
   if (umount2("/proc", MNT_DETACH) != 0) Fail(rep, Stage::kMountProc, errno);
   if (mount("/workspace", "/proc", nullptr, MS_MOVE, nullptr) != 0)
     Fail(rep, Stage::kMountProc, errno);
-  // One tmpfs for /workspace, /tmp and /dev/shm, bounded in bytes and inodes. Its own root
+  // One filesystem for /workspace, /tmp and /dev/shm, bounded in bytes and inodes: the slot's
+  // workspace disk, which the zygote holds on /tmp, or a tmpfs mounted there now. Its own root
   // stays hidden under /tmp.
-  char opts[160];
-  snprintf(opts, sizeof opts, "size=%lldm,nr_inodes=%llu,mode=0755,uid=%u,gid=%u",
-           static_cast<long long>(spec.disk_mb), static_cast<unsigned long long>(spec.disk_inodes),
-           kSandboxUid, kSandboxGid);
-  if (mount("brood-workspace", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
-    Fail(rep, Stage::kMountWorkspace, errno);
-  if (mkdir("/tmp/w", 0755) != 0 || mkdir("/tmp/t", 01777) != 0 || mkdir("/tmp/s", 01777) != 0 ||
-      chmod("/tmp/t", 01777) != 0 || chmod("/tmp/s", 01777) != 0)
-    Fail(rep, Stage::kMountWorkspace, errno);
+  if (!spec.workspace_disk) {
+    char opts[160];
+    snprintf(opts, sizeof opts, "size=%lldm,nr_inodes=%llu,mode=0755,uid=%u,gid=%u",
+             static_cast<long long>(spec.disk_mb),
+             static_cast<unsigned long long>(spec.disk_inodes), kSandboxUid, kSandboxGid);
+    if (mount("brood-workspace", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
+      Fail(rep, Stage::kMountWorkspace, errno);
+    if (mkdir("/tmp/w", 0755) != 0 || mkdir("/tmp/t", 01777) != 0 || mkdir("/tmp/s", 01777) != 0 ||
+        chmod("/tmp/t", 01777) != 0 || chmod("/tmp/s", 01777) != 0)
+      Fail(rep, Stage::kMountWorkspace, errno);
+  }
   if (mount("/tmp/w", "/workspace", nullptr, MS_BIND, nullptr) != 0 ||
       mount("/tmp/s", "/dev/shm", nullptr, MS_BIND, nullptr) != 0 ||
       mount("/tmp/t", "/tmp", nullptr, MS_BIND, nullptr) != 0)
@@ -254,12 +303,12 @@ void Collect(const TaskSpec& spec, int out_fd) {
         (sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
       Fail(rep, Stage::kSeccomp, errno);
   }
-  pid_t main_pid = fork();
-  if (main_pid < 0) Fail(rep, Stage::kFork, errno);
+  pid_t main_pid = ForkMain(fds);
+  if (main_pid < 0) Fail(rep, fds.clone_into_cgroup ? Stage::kCgroup : Stage::kFork, errno);
   if (main_pid == 0) RunMain(spec, fds, seccomp, listener_sock[1]);
 
   // init keeps only the report and collect fds: the task's pipes must see EOF when it is gone.
-  for (int fd : {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd, listener_sock[1]})
+  for (int fd : {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd, listener_sock[1], fds.task_cgroup})
     if (fd >= 0) close(fd);
   int listener = listener_sock[0] >= 0 ? ReceiveFd(listener_sock[0]) : -1;
   const MainEnd end = listener >= 0 ? WaitWatching(main_pid, listener, sfd) : Wait(main_pid);
@@ -277,9 +326,24 @@ void Collect(const TaskSpec& spec, int out_fd) {
   out.cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
                ru.ru_stime.tv_usec;
   out.maxrss_kb = ru.ru_maxrss;
+  // Full as the task saw it: f_bavail leaves out what ext4 keeps back for its metadata. A tmpfs
+  // is full at 0; a workspace disk refuses a write that needs a whole large folio (up to 2 MiB
+  // since 6.16) when less than that is left, so less than 2 MiB free counts as full there.
   struct statvfs vfs;
-  if (statvfs("/workspace", &vfs) == 0) out.disk_full = vfs.f_bfree == 0 || vfs.f_ffree == 0;
+  const uint64_t slack = spec.workspace_disk ? 2u << 20 : 1;
+  if (statvfs("/workspace", &vfs) == 0)
+    out.disk_full = vfs.f_bavail * vfs.f_frsize < slack || vfs.f_favail == 0;
+  out.file_bytes = FileBytes(fds.memory_stat);
   SendReport(rep, out);
+  if (spec.workspace_disk) {
+    // The next task of this slot gets the disk as empty as a new one; only the report below
+    // tells the supervisor so (without it the slot gets a new disk).
+    if (CleanWorkspace()) {
+      Report cleaned{};
+      cleaned.kind = ReportKind::kCleaned;
+      SendReport(rep, cleaned);
+    }
+  }
   _exit(0);
 }
 

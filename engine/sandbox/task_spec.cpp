@@ -23,6 +23,7 @@ std::string EncodeTaskSpec(const TaskSpec& s) {
   w.I64(s.cpu_ms);
   w.I64(s.pids);
   w.U32(s.rlimit_mode);
+  w.U32(s.workspace_disk);
   return std::move(w.bytes());
 }
 
@@ -42,6 +43,7 @@ std::optional<TaskSpec> DecodeTaskSpec(std::string_view bytes) {
   s.cpu_ms = r.I64();
   s.pids = r.I64();
   s.rlimit_mode = r.U32() != 0;
+  s.workspace_disk = r.U32() != 0;
   if (!r.done() || s.argv.empty() || s.cwd.empty() || s.cwd[0] != '/' || s.disk_mb <= 0 ||
       s.memory_mb <= 0 || s.cpu_ms <= 0 || s.pids <= 0)
     return std::nullopt;
@@ -78,6 +80,8 @@ const char* StageName(Stage s) {
       return "no_new_privs";
     case Stage::kSeccomp:
       return "load seccomp";
+    case Stage::kCgroup:
+      return "joining the task's cgroup";
     case Stage::kStdio:
       return "stdio";
   }

@@ -24,6 +24,9 @@ struct TaskSpec {
   bool has_stdin = false;                    // else the task's stdin is /dev/null
   int64_t disk_mb = 256;                     // the tmpfs for /workspace, /tmp and /dev/shm
   uint64_t disk_inodes = 4096;
+  // The zygote holds the slot's workspace disk on /tmp (workspace/disk.hpp): init binds its
+  // w, t and s and empties them afterwards, instead of mounting a tmpfs of disk_mb.
+  bool workspace_disk = false;
   int64_t memory_mb = 512;   // for rlimit mode
   int64_t cpu_ms = 10000;    // for rlimit mode (RLIMIT_CPU)
   int64_t pids = 128;        // for rlimit mode (RLIMIT_NPROC)
@@ -35,7 +38,8 @@ std::string EncodeTaskSpec(const TaskSpec& spec);
 std::optional<TaskSpec> DecodeTaskSpec(std::string_view bytes);
 
 // Fixed-size records on the report pipe (O_DIRECT: one record per read).
-enum class ReportKind : uint32_t { kSetupError = 1, kExeced = 2, kExited = 3 };
+// kCleaned follows kExited once init has emptied the workspace disk (never without a disk).
+enum class ReportKind : uint32_t { kSetupError = 1, kExeced = 2, kExited = 3, kCleaned = 4 };
 
 // Where the setup failed; printed as a name in the sandbox_error message.
 enum class Stage : int32_t {
@@ -54,6 +58,7 @@ enum class Stage : int32_t {
   kNoNewPrivs,
   kSeccomp,
   kStdio,
+  kCgroup,
 };
 const char* StageName(Stage s);
 
@@ -65,8 +70,11 @@ struct Report {
   int64_t time_ns;      // kExeced: CLOCK_MONOTONIC just before execve; kExited: at reaping
   int64_t cpu_us;       // kExited: rusage of the main process and its reaped children
   int64_t maxrss_kb;    // kExited
-  uint32_t disk_full;   // kExited: the workspace tmpfs had no free block or inode left
+  uint32_t disk_full;   // kExited: the workspace had no free block or inode left
   uint32_t pad;
+  // kExited: file pages (active and inactive, clean or dirty) the task's memory cgroup held
+  // once its processes were gone: cache the kernel could have reclaimed; -1 unknown.
+  int64_t file_bytes;
 };
 
 }  // namespace brood::sandbox

@@ -46,8 +46,8 @@ sys::Status WriteIdMaps(pid_t pid, const ZygoteConfig& config) {
   return sys::OkStatus();
 }
 
-[[noreturn]] void ZygoteChild(const ZygoteConfig& config, int sock, int up, int down,
-                              pid_t hatchery, const sandbox::SeccompProgram& seccomp) {
+[[noreturn]] void ZygoteChild(const ZygoteConfig& config, const ZygoteFds& fds, int sock, int up,
+                              int down, pid_t hatchery, const sandbox::SeccompProgram& seccomp) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != hatchery) _exit(1);
   sys::SetProcessTitle("brood-zygote");
@@ -62,7 +62,7 @@ sys::Status WriteIdMaps(pid_t pid, const ZygoteConfig& config) {
   if (write(up, &c, 1) != 1) _exit(1);
   if (read(down, &c, 1) != 1 || c != 'm') _exit(1);
   close(up);
-  ZygoteMain(config, sock, down, seccomp);
+  ZygoteMain(config, fds, sock, down, seccomp);
 }
 
 // In the hatchery: one zygote, its maps and cgroup. Replies on `client`.
@@ -80,6 +80,19 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
     return reply(sys::PosixError("pipe2").message());
   sys::UniqueFd zsock(sv[0]), csock(sv[1]), up_r(up[0]), up_w(up[1]), down_r(down[0]),
       down_w(down[1]);
+  // The task leaf, opened here as root: v1 checks a cgroup.procs writer's credentials as they
+  // were at open, and the zygote (in its own user namespace) could not open it itself.
+  sys::UniqueFd task_cgroup, memory_stat;
+  ZygoteFds zfds;
+  if (!config.task_cgroup.empty()) {
+    task_cgroup.reset(open(config.task_cgroup.c_str(),
+                           (config.task_clone_into ? O_PATH | O_DIRECTORY : O_WRONLY) | O_CLOEXEC));
+    if (!task_cgroup) return reply(sys::PosixError("open(" + config.task_cgroup + ")").message());
+    memory_stat.reset(open(config.task_memory_stat.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!memory_stat)
+      return reply(sys::PosixError("open(" + config.task_memory_stat + ")").message());
+    zfds = {task_cgroup.get(), config.task_clone_into, memory_stat.get()};
+  }
   pid_t self = getpid();
   int pidfd = -1;
   long pid = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
@@ -90,7 +103,7 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
     close(zsock.get());
     close(up_r.get());
     close(down_w.get());
-    ZygoteChild(config, csock.get(), up_w.get(), down_r.get(), self, seccomp);
+    ZygoteChild(config, zfds, csock.get(), up_w.get(), down_r.get(), self, seccomp);
   }
   sys::UniqueFd zpidfd(pidfd);
   csock.reset();

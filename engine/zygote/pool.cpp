@@ -36,6 +36,7 @@ sys::StatusOr<std::unique_ptr<Pool>> Pool::Create(const PoolConfig& config, Hatc
       auto group = tree->MakeGroup(config.group_prefix + std::to_string(i));
       if (!group.ok()) return group.status();
       slot->group = std::move(group.value());
+      if (auto st = slot->group->Delegate(slot->host_uid, slot->host_gid); !st.ok()) return st;
       // Registered once with the slot (an fd count that stays constant over its tasks).
       if (auto oom = slot->group->OomEventFd(); oom.ok()) slot->oom_event = std::move(oom.value());
     }
@@ -66,7 +67,13 @@ sys::Status Pool::Spawn(Slot& slot, Shape shape) {
   zc.system_root = config_.system_root;
   zc.host_uid = slot.host_uid;
   zc.host_gid = slot.host_gid;
-  if (slot.group) zc.cgroup_procs = slot.group->ProcsFiles();
+  if (slot.group) {
+    zc.cgroup_procs = slot.group->HelperProcsFiles();
+    const cgroup::Group::TaskLeaf leaf = slot.group->Task();
+    zc.task_cgroup = leaf.clone_into ? leaf.dir : leaf.procs;
+    zc.task_clone_into = leaf.clone_into;
+    zc.task_memory_stat = leaf.memory_stat;
+  }
   auto z = hatchery_->SpawnZygote(zc);
   if (!z.ok()) return z.status();
   slot.zygote[shape] = std::move(z.value());

@@ -13,7 +13,10 @@
 //    after every process of the task is gone.
 //  - A zygote that died, failed a request, or whose task ended abnormally (an anomaly) is
 //    killed and replaced; the replacement is made by the pool's thread when it can be.
-//  - pids.max of a slot counts its zygotes and the task's init on top of the task's limit.
+//  - pids.max of a slot counts its zygotes and the task's init on top of the task's limit; the
+//    memory limit is the task leaf's alone (zygotes and inits are never charged to it).
+//  - A slot's workspace disk (when the host has them) is empty whenever the slot is free: the
+//    task's init empties it, and a slot whose last task did not say so gets a new one.
 #pragma once
 
 #include <condition_variable>
@@ -27,6 +30,7 @@
 
 #include "cgroup/cgroup.hpp"
 #include "sys/status.hpp"
+#include "workspace/disk.hpp"
 #include "zygote/hatchery.hpp"
 #include "zygote/zygote.hpp"
 
@@ -51,6 +55,8 @@ struct Slot {
   std::optional<ZygoteHandle> zygote[kShapes];
   std::optional<cgroup::GroupLimits> limits;  // what the group is set to now
   sys::UniqueFd oom_event;  // the group's OOM event fd, registered once, drained per task
+  std::unique_ptr<workspace::Disk> disk;  // null until a task needs one, or without disks
+  bool disk_clean = false;  // its last task's init emptied it (set by the slot's holder)
   bool busy = false;
   int zygotes() const { return zygote[0].has_value() + zygote[1].has_value(); }
 };

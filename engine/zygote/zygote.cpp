@@ -1,11 +1,15 @@
 #include "zygote/zygote.hpp"
 
+#include <fcntl.h>
+#include <linux/mount.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/fsuid.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,12 +45,25 @@ sys::Status Prepare(const ZygoteConfig& config) {
   return sys::OkStatus();
 }
 
-void HandleRun(int sock, Message& m, const sandbox::SeccompProgram& seccomp) {
+// Puts the slot's workspace disk on /tmp of the zygote's root, in place of the one before.
+sys::Status HoldWorkspace(int mount_fd) {
+  static bool holding = false;
+  if (holding && umount2("/tmp", MNT_DETACH) != 0) return sys::PosixError("umount2(/tmp)");
+  holding = false;
+  if (syscall(SYS_move_mount, mount_fd, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return sys::PosixError("move_mount(workspace disk, /tmp)");
+  holding = true;
+  return sys::OkStatus();
+}
+
+void HandleRun(int sock, Message& m, const ZygoteFds& zfds,
+               const sandbox::SeccompProgram& seccomp) {
   WireReader r(m.bytes);
   r.U32();  // kind
   uint32_t has_stdin = r.U32();
   uint32_t has_collect = r.U32();
-  size_t want = 4 + (has_stdin != 0) + (has_collect != 0);
+  uint32_t has_workspace = r.U32();
+  size_t want = 4 + (has_stdin != 0) + (has_collect != 0) + (has_workspace != 0);
   if (!r.done() || m.fds.size() != want) {
     Reply(sock, ZygoteMsg::kStarted, "zygote: malformed RUN request");
     return;
@@ -61,7 +78,16 @@ void HandleRun(int sock, Message& m, const sandbox::SeccompProgram& seccomp) {
   fds.stderr_fd = m.fds[2].get();
   fds.report_fd = m.fds[3].get();
   fds.stdin_fd = has_stdin ? m.fds[4].get() : -1;
-  fds.collect_fd = has_collect ? m.fds[want - 1].get() : -1;
+  fds.collect_fd = has_collect ? m.fds[4 + (has_stdin != 0)].get() : -1;
+  fds.task_cgroup = zfds.task_cgroup;
+  fds.clone_into_cgroup = zfds.clone_into;
+  fds.memory_stat = zfds.task_memory_stat;
+  if (has_workspace) {
+    if (sys::Status st = HoldWorkspace(m.fds[want - 1].get()); !st.ok()) {
+      Reply(sock, ZygoteMsg::kStarted, "zygote: " + st.message());
+      return;
+    }
+  }
   auto started = sandbox::StartTask(*spec, fds, seccomp);
   if (!started.ok()) {
     Reply(sock, ZygoteMsg::kStarted, "zygote: " + started.status().message());
@@ -81,6 +107,9 @@ std::string EncodeZygoteConfig(const ZygoteConfig& c) {
   w.U32(c.host_uid);
   w.U32(c.host_gid);
   w.Strs(c.cgroup_procs);
+  w.Str(c.task_cgroup);
+  w.U32(c.task_clone_into);
+  w.Str(c.task_memory_stat);
   return std::move(w.bytes());
 }
 
@@ -93,6 +122,9 @@ std::optional<ZygoteConfig> DecodeZygoteConfig(std::string_view bytes) {
   c.host_uid = r.U32();
   c.host_gid = r.U32();
   c.cgroup_procs = r.Strs();
+  c.task_cgroup = r.Str();
+  c.task_clone_into = r.U32() != 0;
+  c.task_memory_stat = r.Str();
   if (!r.done() || c.system_root.empty() || c.system_root[0] != '/') return std::nullopt;
   return c;
 }
@@ -102,10 +134,12 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
   w.U32(static_cast<uint32_t>(ZygoteMsg::kRun));
   w.U32(f.stdin_fd >= 0);
   w.U32(f.collect_fd >= 0);
-  int fds[6] = {f.spec_memfd, f.stdout_fd, f.stderr_fd, f.report_fd};
+  w.U32(f.workspace_mount >= 0);
+  int fds[7] = {f.spec_memfd, f.stdout_fd, f.stderr_fd, f.report_fd};
   size_t n = 4;
   if (f.stdin_fd >= 0) fds[n++] = f.stdin_fd;
   if (f.collect_fd >= 0) fds[n++] = f.collect_fd;
+  if (f.workspace_mount >= 0) fds[n++] = f.workspace_mount;
   BROOD_RETURN_IF_ERROR(SendMessage(z.sock, w.bytes(), std::span<const int>(fds, n)));
   auto reply = ReceiveMessage(z.sock);
   if (!reply.ok()) return reply.status().Wrap("zygote");
@@ -120,7 +154,7 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
   return std::move(reply->fds[0]);
 }
 
-[[noreturn]] void ZygoteMain(const ZygoteConfig& config, int sock, int joined,
+[[noreturn]] void ZygoteMain(const ZygoteConfig& config, const ZygoteFds& fds, int sock, int joined,
                              const sandbox::SeccompProgram& seccomp) {
   sys::Status st = Prepare(config);
   if (!st.ok()) {
@@ -137,7 +171,7 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
     if (!m.ok() || (m->bytes.empty() && m->fds.empty())) _exit(0);
     WireReader r(m->bytes);
     if (r.U32() == static_cast<uint32_t>(ZygoteMsg::kRun))
-      HandleRun(sock, *m, seccomp);
+      HandleRun(sock, *m, fds, seccomp);
     else
       Reply(sock, ZygoteMsg::kStarted, "zygote: unknown request");
   }

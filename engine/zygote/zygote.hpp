@@ -29,6 +29,18 @@ struct ZygoteConfig {
   uint32_t host_uid = 0;  // what the sandbox user (1000 inside) is on the host
   uint32_t host_gid = 0;
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to join before building the root
+  // The slot's task leaf (cgroup/cgroup.hpp Group::Task), opened by the hatchery for the
+  // zygote's tasks: "" without cgroups.
+  std::string task_cgroup;  // v1: its cgroup.procs; v2 (task_clone_into): its directory
+  bool task_clone_into = false;
+  std::string task_memory_stat;
+};
+
+// What the hatchery opened for a zygote (-1: nothing): see ZygoteConfig.
+struct ZygoteFds {
+  int task_cgroup = -1;
+  bool clone_into = false;
+  int task_memory_stat = -1;
 };
 
 std::string EncodeZygoteConfig(const ZygoteConfig& c);
@@ -42,18 +54,22 @@ struct ZygoteHandle {
   sys::UniqueFd sock;
   sys::UniqueFd pidfd;
   pid_t pid = -1;
+  uint64_t disk_id = 0;  // the workspace disk it holds on /tmp (workspace::Disk::id), 0: none
 };
 
 struct RunFds {
   int spec_memfd, stdin_fd /* -1: /dev/null */, stdout_fd, stderr_fd, report_fd;
   int collect_fd = -1;  // -1: nothing to collect
+  // A detached mount of the slot's workspace disk, when the zygote does not hold it yet: it
+  // replaces what the zygote had on its root's /tmp.
+  int workspace_mount = -1;
 };
 // Asks the zygote to start a task; returns the pidfd of the task's init.
 sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& fds);
 
 // Zygote side: never returns. `sock` is the zygote's end; `joined` the pipe on which the
 // hatchery writes 'c' once the zygote is in its cgroup (the root is built meanwhile).
-[[noreturn]] void ZygoteMain(const ZygoteConfig& config, int sock, int joined,
+[[noreturn]] void ZygoteMain(const ZygoteConfig& config, const ZygoteFds& fds, int sock, int joined,
                              const sandbox::SeccompProgram& seccomp);
 
 }  // namespace brood::zygote

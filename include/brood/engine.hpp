@@ -28,6 +28,10 @@ struct EngineOptions {
   bool allow_no_cgroups = false;  // rlimits stand in when no writable cgroup exists
   int slots = 0;                  // tasks at once (each with its own uid and cgroup); 0: cores
   bool warm = true;               // start zygotes ahead of demand (false: on first use)
+  // Where the workspace disks' unnamed image files live (a disk-backed filesystem). Workspace
+  // disks keep a task's files out of its memory limit; without them (an ordinary user, no loop
+  // devices or ext4) the workspace is a tmpfs whose pages count against memory_mb.
+  std::string disk_dir = "/var/tmp";
   LimitMaxima maxima;
 };
 
@@ -35,6 +39,8 @@ struct EngineOptions {
 struct EngineInfo {
   std::string cgroup_version;  // "v1", "v2" or "none"
   Enforcement enforcement = Enforcement::kCgroup;
+  // Why files count against memory_mb (enforcement kCgroupSharedDisk): "" with workspace disks.
+  std::string shared_disk_reason;
   uint32_t host_uid = 0;  // host uid of the sandbox user of slot 0
   int slots = 1;          // tasks that can run at once
 };

@@ -31,7 +31,12 @@ const char* StatusName(Status s);
 // Exit code of `brood exec` for a result (docs/cli.md).
 int ExecExitCode(Status s, std::optional<int> exit_code, std::optional<int> signal);
 
-enum class Enforcement { kCgroup, kRlimit };
+// How the limits were held (docs/result.md, `limits_enforced`): cgroups with the task's files on
+// a workspace disk of their own ("cgroup"); cgroups with the files in a tmpfs charged to the
+// task's memory ("cgroup-shared-disk": memory_mb still exact, files count against it); or, with
+// no writable cgroup, per-process rlimits ("rlimit").
+enum class Enforcement { kCgroup, kCgroupSharedDisk, kRlimit };
+const char* EnforcementName(Enforcement e);
 
 struct Result {
   std::string id;

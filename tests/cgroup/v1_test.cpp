@@ -49,9 +49,11 @@ class V1Host : public ::testing::Test {
 
 TEST_F(V1Host, LimitsLandInTheKernelFiles) {
   ASSERT_TRUE(group_->SetLimits({.memory_bytes = 32 * kMiB, .pids = 5, .cpus = 0.5}).ok());
-  EXPECT_EQ(Read(dirs_.memory + "/memory.limit_in_bytes"), 32 * kMiB);
+  // The memory limit is the task leaf's; the group itself (zygotes, inits) has none.
+  EXPECT_EQ(Read(dirs_.memory + "/task/memory.limit_in_bytes"), 32 * kMiB);
+  EXPECT_GT(Read(dirs_.memory + "/memory.limit_in_bytes"), 32 * kMiB);
   if (layout_.memory_swap) {
-    EXPECT_EQ(Read(dirs_.memory + "/memory.memsw.limit_in_bytes"), 32 * kMiB + 4096);
+    EXPECT_EQ(Read(dirs_.memory + "/task/memory.memsw.limit_in_bytes"), 32 * kMiB + 4096);
   }
   EXPECT_EQ(Read(dirs_.pids + "/pids.max"), 5u);
   EXPECT_EQ(Read(dirs_.cpu + "/cpu.cfs_period_us"), 100000u);
@@ -66,12 +68,12 @@ TEST_F(V1Host, MemswOrderHoldsRaisingAndLowering) {
   for (uint64_t mib : {32, 256, 16, 1024, 8}) {
     sys::Status st = group_->SetLimits({.memory_bytes = mib * kMiB, .pids = 5, .cpus = 1});
     ASSERT_TRUE(st.ok()) << mib << " MiB: " << st.message();
-    EXPECT_EQ(Read(dirs_.memory + "/memory.limit_in_bytes"), mib * kMiB);
-    EXPECT_EQ(Read(dirs_.memory + "/memory.memsw.limit_in_bytes"), mib * kMiB + 4096);
+    EXPECT_EQ(Read(dirs_.memory + "/task/memory.limit_in_bytes"), mib * kMiB);
+    EXPECT_EQ(Read(dirs_.memory + "/task/memory.memsw.limit_in_bytes"), mib * kMiB + 4096);
   }
   // Unlimited again (0): both back to the kernel's "no limit".
   ASSERT_TRUE(group_->SetLimits({.memory_bytes = 0, .pids = 0, .cpus = 0}).ok());
-  EXPECT_GT(Read(dirs_.memory + "/memory.limit_in_bytes"), uint64_t{1} << 60);
+  EXPECT_GT(Read(dirs_.memory + "/task/memory.limit_in_bytes"), uint64_t{1} << 60);
   EXPECT_EQ(Slurp(dirs_.pids + "/pids.max"), "max\n");
   EXPECT_EQ(Slurp(dirs_.cpu + "/cpu.cfs_quota_us"), "-1\n");
 }

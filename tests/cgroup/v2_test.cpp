@@ -73,7 +73,8 @@ TEST_F(UnifiedNoControllers, SupervisorMoveGroupsKillAndTeardown) {
   auto g = (*tree)->MakeGroup("t0");
   ASSERT_TRUE(g.ok()) << g.status().message();
   EXPECT_FALSE((*tree)->MakeGroup("supervisor").ok());
-  EXPECT_EQ((*g)->ProcsFiles(), std::vector<std::string>{top + "/t0/cgroup.procs"});
+  EXPECT_EQ((*g)->ProcsFiles(), std::vector<std::string>{top + "/t0/task/cgroup.procs"});
+  EXPECT_EQ((*g)->HelperProcsFiles(), std::vector<std::string>{top + "/t0/helpers/cgroup.procs"});
   Child child([] {
     if (::fork() == 0) ::pause();
     ::pause();

@@ -1,0 +1,100 @@
+// The workspace disk as the supervisor makes it: exactly disk_mb free and the inodes a tmpfs of
+// that size would give, w/t/s for the sandbox user, a second mount of the same filesystem, and
+// nothing left (no loop device) once the disk and its mounts are gone.
+#include "workspace/disk.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "brood/limits.hpp"
+
+namespace brood::workspace {
+namespace {
+
+class DiskTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string why = Unavailable({});
+    if (!why.empty()) GTEST_SKIP() << "no workspace disks on this host: " << why;
+  }
+};
+
+// The loop device's backing file, or "" once it is detached.
+std::string Backing(const std::string& device) {
+  std::ifstream f("/sys/block/" + device.substr(5) + "/loop/backing_file");
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+TEST_F(DiskTest, ExactSpaceInodesAndLayout) {
+  for (int64_t mb : {16, 100, 300}) {
+    const uint64_t inodes = WorkspaceInodes(mb);
+    auto disk = Disk::Create({}, mb, inodes, 100123, 100456);
+    ASSERT_TRUE(disk.ok()) << disk.status().message();
+    auto mnt = (*disk)->NewMount();
+    ASSERT_TRUE(mnt.ok()) << mnt.status().message();
+    struct statfs s;
+    ASSERT_EQ(fstatfs(mnt->get(), &s), 0);
+    EXPECT_EQ(s.f_bavail * s.f_bsize, static_cast<uint64_t>(mb) << 20) << mb << " MiB";
+    EXPECT_EQ(s.f_ffree, inodes - 4) << mb << " MiB";
+    for (auto [name, mode] : {std::pair{"w", 0755u}, {"t", 01777u}, {"s", 01777u}}) {
+      struct stat st;
+      ASSERT_EQ(fstatat(mnt->get(), name, &st, AT_SYMLINK_NOFOLLOW), 0) << name;
+      EXPECT_TRUE(S_ISDIR(st.st_mode)) << name;
+      EXPECT_EQ(st.st_mode & 07777, mode) << name;
+      EXPECT_EQ(st.st_uid, 100123u) << name;
+      EXPECT_EQ(st.st_gid, 100456u) << name;
+      // Empty: the task starts with nothing in its workspace.
+      int fd = openat(mnt->get(), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      ASSERT_GE(fd, 0);
+      DIR* d = fdopendir(fd);
+      int entries = 0;
+      while (readdir(d)) ++entries;
+      closedir(d);
+      EXPECT_EQ(entries, 2) << name;
+    }
+    struct stat st;
+    EXPECT_NE(fstatat(mnt->get(), "lost+found", &st, 0), 0);
+  }
+}
+
+TEST_F(DiskTest, DetachesOnceNothingHoldsIt) {
+  std::string device;
+  {
+    auto disk = Disk::Create({}, 16, 4096, 100123, 100123);
+    ASSERT_TRUE(disk.ok()) << disk.status().message();
+    device = (*disk)->device();
+    auto mnt = (*disk)->NewMount();
+    ASSERT_TRUE(mnt.ok());
+    disk->reset();
+    EXPECT_NE(Backing(device), "") << "a mount still holds " << device;
+  }
+  // The last mount is gone: the kernel detaches the device (autoclear), asynchronously.
+  for (int i = 0; i < 200 && !Backing(device).empty(); ++i) usleep(10000);
+  EXPECT_EQ(Backing(device), "") << device << " still attached";
+}
+
+TEST_F(DiskTest, IdsAreUnique) {
+  auto a = Disk::Create({}, 16, 4096, 100123, 100123);
+  auto b = Disk::Create({}, 16, 4096, 100123, 100123);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE((*a)->id(), (*b)->id());
+  EXPECT_NE((*a)->device(), (*b)->device());
+}
+
+TEST(DiskOptions, NamesWhatIsMissing) {
+  EXPECT_NE(Unavailable({"/nonexistent/dir"}), "");
+  if (geteuid() == 0 && access("/dev/loop-control", W_OK) == 0)
+    EXPECT_NE(Unavailable({"/nonexistent/dir"}).find("/nonexistent/dir"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace brood::workspace
