@@ -136,6 +136,30 @@ static int pipes_then_heap(void) {
   return 0;
 }
 
+// The other side of exactness: holds `mb` MiB of heap (every page touched), then writes files
+// into /workspace until the disk is full. Exits 0 when it got ENOSPC and was never killed: the
+// task held almost all its memory and all its disk at once.
+static int hold_then_fill(long mb) {
+  char* p = malloc((size_t)mb * MiB);
+  if (!p) return 3;
+  touch(p, mb * MiB);
+  static char chunk[1 << 20];
+  memset(chunk, 'd', sizeof chunk);
+  int fd = open("/workspace/fill", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return 3;
+  long total = 0;
+  for (;;) {
+    ssize_t w = write(fd, chunk, sizeof chunk);
+    if (w > 0) {
+      total += w;
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    printf("%s %ld MiB\n", w < 0 && errno == ENOSPC ? "ENOSPC" : "error", total / MiB);
+    return w < 0 && errno == ENOSPC ? 0 : 3;
+  }
+}
+
 int main(int argc, char** argv) {
   const char* cmd = argc > 1 ? argv[1] : "";
   long n = argc > 2 ? atol(argv[2]) : 1;
@@ -152,9 +176,10 @@ int main(int argc, char** argv) {
   if (!strcmp(cmd, "mmap-populate")) return mmap_populate(n);
   if (!strcmp(cmd, "pagecache-then-heap")) return pagecache_then_heap(argv[2]);
   if (!strcmp(cmd, "pipes-then-heap")) return pipes_then_heap();
+  if (!strcmp(cmd, "hold-then-fill")) return hold_then_fill(n);
   fprintf(stderr,
           "usage: precision_helper spin-threads N | spin-procs N | heap | heap-threads N |\n"
           "  heap-procs N | tmpfs-then-heap [FILE] | memfd | shm-mmap MAX_MB | mmap-populate MB |\n"
-          "  pagecache-then-heap LISTFILE | pipes-then-heap\n");
+          "  pagecache-then-heap LISTFILE | pipes-then-heap | hold-then-fill MB\n");
   return 2;
 }
