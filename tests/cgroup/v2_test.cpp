@@ -137,11 +137,13 @@ TEST_F(V2Host, SupervisorAndControllers) {
   auto g = (*tree)->MakeGroup("t0");
   ASSERT_TRUE(g.ok()) << g.status().message();
   ASSERT_TRUE((*g)->SetLimits({.memory_bytes = 32 << 20, .pids = 5, .cpus = 0.5}).ok());
-  EXPECT_EQ(Slurp(top + "/t0/memory.max"), "33554432\n");
+  // The memory limit is the task leaf's; pids and CPU are the whole slot's (zygotes included).
+  EXPECT_EQ(Slurp(top + "/t0/task/memory.max"), "33554432\n");
+  EXPECT_EQ(Slurp(top + "/t0/helpers/memory.max"), "max\n");
   EXPECT_EQ(Slurp(top + "/t0/pids.max"), "5\n");
   EXPECT_EQ(Slurp(top + "/t0/cpu.max"), "50000 100000\n");
-  if (fs::Exists(top + "/t0/memory.swap.max")) {
-    EXPECT_EQ(Slurp(top + "/t0/memory.swap.max"), "0\n");
+  if (fs::Exists(top + "/t0/task/memory.swap.max")) {
+    EXPECT_EQ(Slurp(top + "/t0/task/memory.swap.max"), "0\n");
   }
   g.value().reset();
   tree.value().reset();
