@@ -189,6 +189,18 @@ sys::Status EngineImpl::Init() {
   pc.same_uid_for_all = geteuid() != 0;
   pc.warm = opts_.warm;
   pc.group_prefix = "e" + std::to_string(g_engine_seq++) + "s";
+  if (info_.shared_disk_reason.empty()) {
+    // The first task of a slot finds its disk made (mkfs takes tens of ms), for the default size.
+    pc.warm_up = [this](zygote::Slot& slot) {
+      if (slot.disk) return;
+      const int64_t mb = Limits{}.disk_mb;
+      auto disk = workspace::Disk::Create(disk_opts_, mb, WorkspaceInodes(mb), slot.host_uid,
+                                          slot.host_gid);
+      if (!disk.ok()) return;  // the first task tries again and says why
+      slot.disk = std::move(disk.value());
+      slot.disk_clean = true;
+    };
+  }
   auto pool = zygote::Pool::Create(pc, hatchery_.get(), tree_.get());
   if (!pool.ok()) return pool.status();
   pool_ = std::move(pool.value());
@@ -374,6 +386,10 @@ void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
   if (std::string e = CheckLimits(limits, opts_.maxima); !e.empty())
     return fail(Status::kInvalidJob, e);
   if (job.argv.empty()) return fail(Status::kInvalidJob, "cmd: empty");
+  // The job parser checks these for job files; an embedder's or `brood exec`'s Job comes here
+  // unchecked, and the zygote would refuse the spec (and be recycled for it).
+  if (!job.cwd.starts_with('/') || job.cwd.find('\0') != std::string::npos)
+    return fail(Status::kInvalidJob, "cwd: expected an absolute path, got \"" + job.cwd + "\"");
   if (cancelled_) return fail(Status::kSandboxError, "cancelled: brood is stopping");
   if (!tree_ && !opts_.allow_no_cgroups)
     return fail(Status::kSandboxError, "cgroup limits unavailable: " + cgroup_error_);

@@ -33,6 +33,9 @@ constexpr uint64_t kInodeSize = 256;
 // 4 MiB, 0.45 s at 8, 0.25 s at 32, 0.21 s at 64 (the disk's own speed).
 constexpr uint64_t kDirtyBytes = 32 * kMiB;
 constexpr const char* kFill = ".brood-fill";  // the fillers' directory, in the hidden root
+// EXT4_IOC_SHUTDOWN and EXT4_GOING_FLAGS_NOLOGFLUSH (fs/ext4/ext4.h; not in the uapi headers).
+constexpr unsigned long kExt4Shutdown = _IOR('X', 125, uint32_t);
+constexpr uint32_t kGoingNoLogFlush = 0x2;
 
 std::atomic<uint64_t> g_disk_ids{0};
 
@@ -268,7 +271,15 @@ sys::StatusOr<std::unique_ptr<Disk>> Disk::Create(const DiskOptions& options, in
   return disk;
 }
 
-Disk::~Disk() = default;
+// Nothing on a workspace disk outlives it: shut the filesystem down first, so that the last
+// unmount (here or in a zygote) writes nothing back. Measured: destroying a used disk took 20-60 ms
+// of metadata writeback through the loop device without this.
+Disk::~Disk() {
+  if (!mount_) return;
+  sys::UniqueFd root(openat(mount_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  uint32_t flags = kGoingNoLogFlush;
+  if (root) (void)ioctl(root.get(), kExt4Shutdown, &flags);
+}
 
 sys::StatusOr<sys::UniqueFd> Disk::NewMount() const { return MountDevice(device_); }
 

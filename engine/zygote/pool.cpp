@@ -105,6 +105,7 @@ void Pool::Maintain() {
     cold->busy = true;
     lock.unlock();
     sys::Status st = Spawn(*cold, kNetNone);
+    if (st.ok() && config_.warm_up) config_.warm_up(*cold);
     lock.lock();
     cold->busy = false;
     changed_.notify_all();

@@ -21,6 +21,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,8 @@ namespace brood::zygote {
 
 enum Shape : int { kNetNone = 0, kNetHost = 1, kShapes = 2 };
 
+struct Slot;
+
 struct PoolConfig {
   int slots = 1;
   std::string system_root = "/";
@@ -46,6 +49,9 @@ struct PoolConfig {
   bool same_uid_for_all = false;   // ... or the caller's own uid for every slot (unprivileged)
   bool warm = true;                // start a zygote in every slot ahead of demand
   std::string group_prefix = "s";  // slot i's cgroup is <prefix><i> (unique per engine)
+  // Run by the pool's thread for a slot it has just warmed (the slot is busy meanwhile): what
+  // else a slot should have before its first task (the engine makes its workspace disk).
+  std::function<void(Slot&)> warm_up;
 };
 
 struct Slot {

@@ -102,6 +102,13 @@ TEST(Exec, ImpossibleLimitIsInvalidJobNamingTheField) {
   EXPECT_NE(r.record["error"].get<std::string>().find("memory_mb"), std::string::npos);
 }
 
+TEST(Exec, RelativeCwdIsInvalidJobNamingTheField) {
+  BroodRun r = Brood(Exec({"--cwd", "workspace"}, {"pwd"}));
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_EQ(r.record["status"], "invalid_job");
+  EXPECT_NE(r.record["error"].get<std::string>().find("cwd"), std::string::npos);
+}
+
 TEST(Exec, NeverRunsUnsandboxedWithoutUserNamespaces) {
   BroodRun r = Brood(Exec({}, {"sh", "-c", "echo ran"}), "", 0, /*deny_userns=*/true);
   EXPECT_EQ(r.exit_code, 125) << r.out << r.err;
