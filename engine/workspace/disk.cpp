@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/loop.h>
+#include <linux/magic.h>
 #include <linux/mount.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
@@ -231,6 +232,10 @@ std::string Unavailable(const DiskOptions& options) {
   if (MkfsPath().empty()) return "no mkfs.ext4 (apt-get install e2fsprogs)";
   sys::UniqueFd f(open(options.dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (!f) return sys::PosixError("open(" + options.dir + ", O_TMPFILE)").message();
+  // Under a loop device, a tmpfs's pages are memory again (on v2 charged to the task itself).
+  struct statfs s;
+  if (fstatfs(f.get(), &s) == 0 && (s.f_type == TMPFS_MAGIC || s.f_type == RAMFS_MAGIC))
+    return options.dir + " is a tmpfs: workspace images need a disk-backed filesystem";
   return "";
 }
 

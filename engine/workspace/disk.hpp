@@ -36,7 +36,7 @@ struct DiskOptions {
 };
 
 // Why this host cannot make workspace disks, or "" when it can: not root, no
-// /dev/loop-control, no ext4, no mkfs.ext4, or `dir` refusing an unnamed file.
+// /dev/loop-control, no ext4, no mkfs.ext4, `dir` refusing an unnamed file or being a tmpfs.
 std::string Unavailable(const DiskOptions& options);
 
 class Disk {

@@ -92,8 +92,13 @@ TEST_F(DiskTest, IdsAreUnique) {
 
 TEST(DiskOptions, NamesWhatIsMissing) {
   EXPECT_NE(Unavailable({"/nonexistent/dir"}), "");
-  if (geteuid() == 0 && access("/dev/loop-control", W_OK) == 0)
+  if (geteuid() == 0 && access("/dev/loop-control", W_OK) == 0) {
     EXPECT_NE(Unavailable({"/nonexistent/dir"}).find("/nonexistent/dir"), std::string::npos);
+    // /dev/shm is a tmpfs on every Linux host of this kind: no disk under a workspace there.
+    struct statfs s;
+    if (statfs("/dev/shm", &s) == 0 && s.f_type == 0x01021994)
+      EXPECT_NE(Unavailable({"/dev/shm"}).find("tmpfs"), std::string::npos);
+  }
 }
 
 }  // namespace
