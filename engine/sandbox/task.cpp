@@ -242,14 +242,18 @@ int64_t FileBytes(int memory_stat) {
   return found == 2 ? total : -1;
 }
 
-// The workspace disk's w, t and s after a task: emptied and given back their modes.
-bool CleanWorkspace() {
-  for (auto [dir, mode] : {std::pair{"/workspace", 0755}, {"/tmp", 01777}, {"/dev/shm", 01777}}) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+// The workspace disk's w, t and s after a task, through `root` (the filesystem's root, which
+// the binds hide): emptied, then made afresh, so that nothing of them (extended attributes,
+// modes, times) reaches the next task.
+bool CleanWorkspace(int root) {
+  for (auto [name, mode] : {std::pair{"w", 0755}, {"t", 01777}, {"s", 01777}}) {
+    int fd = openat(root, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return false;
-    const bool ok = EmptyDir(fd) == 0 && fchmod(fd, static_cast<mode_t>(mode)) == 0;
+    const int err = EmptyDir(fd);
     close(fd);
-    if (!ok) return false;
+    if (err != 0 || unlinkat(root, name, AT_REMOVEDIR) != 0 || mkdirat(root, name, 0700) != 0 ||
+        fchmodat(root, name, static_cast<mode_t>(mode), 0) != 0)
+      return false;
   }
   return true;
 }
@@ -283,6 +287,10 @@ bool CleanWorkspace() {
         chmod("/tmp/t", 01777) != 0 || chmod("/tmp/s", 01777) != 0)
       Fail(rep, Stage::kMountWorkspace, errno);
   }
+  // The workspace disk's root, to clean up through when the task is over.
+  const int disk_root =
+      spec.workspace_disk ? open("/tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+  if (spec.workspace_disk && disk_root < 0) Fail(rep, Stage::kMountWorkspace, errno);
   if (mount("/tmp/w", "/workspace", nullptr, MS_BIND, nullptr) != 0 ||
       mount("/tmp/s", "/dev/shm", nullptr, MS_BIND, nullptr) != 0 ||
       mount("/tmp/t", "/tmp", nullptr, MS_BIND, nullptr) != 0)
@@ -338,7 +346,7 @@ bool CleanWorkspace() {
   if (spec.workspace_disk) {
     // The next task of this slot gets the disk as empty as a new one; only the report below
     // tells the supervisor so (without it the slot gets a new disk).
-    if (CleanWorkspace()) {
+    if (CleanWorkspace(disk_root)) {
       Report cleaned{};
       cleaned.kind = ReportKind::kCleaned;
       SendReport(rep, cleaned);
