@@ -220,12 +220,20 @@ TEST(Run, SigtermStopsAndTheRunResumes) {
     execl(BROOD_BIN, BROOD_BIN, "run", jobs.c_str(), "-o", out.c_str(), "-j", "2", nullptr);
     _exit(98);
   }
-  // Stopped mid-run, once tasks run (polled, not a fixed sleep: a slow or busy host may take
-  // longer to start; results are written in batches, so the file would tell too late): the
-  // nest, the hatchery, a zygote, an init and its task below brood. 40 tasks of 100 ms each on
-  // 2 slots take 2 s, so most are still ahead.
-  for (int i = 0; i < 3000 && DescendantsOf(pid).size() < 5; ++i) usleep(10 * 1000);
-  ASSERT_GE(DescendantsOf(pid).size(), 5u) << "no task running within 30 s";
+  // Stopped mid-run, once a task runs (polled, not a fixed sleep: a slow or busy host may take
+  // longer to start; results are written in batches, so the file would tell too late): a
+  // `sleep` below brood. 40 tasks of 100 ms each on 2 slots take 2 s, so most are still ahead.
+  auto task_running = [pid] {
+    for (int p : DescendantsOf(pid)) {
+      std::ifstream comm("/proc/" + std::to_string(p) + "/comm");
+      std::string name;
+      if (std::getline(comm, name) && name == "sleep") return true;
+    }
+    return false;
+  };
+  bool running = false;
+  for (int i = 0; i < 3000 && !(running = task_running()); ++i) usleep(10 * 1000);
+  ASSERT_TRUE(running) << "no task running within 30 s";
   kill(pid, SIGTERM);
   int st = 0;
   waitpid(pid, &st, 0);
