@@ -17,6 +17,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,16 +244,20 @@ int64_t FileBytes(int memory_stat) {
 }
 
 // The workspace disk's w, t and s after a task, through `root` (the filesystem's root, which
-// the binds hide): emptied, then made afresh, so that nothing of them (extended attributes,
-// modes, times) reaches the next task.
+// the binds hide): emptied, their modes and times reset, and made afresh where the task gave
+// them extended attributes, so that nothing of them reaches the next task.
 bool CleanWorkspace(int root) {
   for (auto [name, mode] : {std::pair{"w", 0755}, {"t", 01777}, {"s", 01777}}) {
     int fd = openat(root, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return false;
-    const int err = EmptyDir(fd);
+    bool ok = EmptyDir(fd) == 0;
+    const bool xattrs = flistxattr(fd, nullptr, 0) != 0;  // > 0, or an error: remake it
+    if (ok && !xattrs)
+      ok = fchmod(fd, static_cast<mode_t>(mode)) == 0 && futimens(fd, nullptr) == 0;
     close(fd);
-    if (err != 0 || unlinkat(root, name, AT_REMOVEDIR) != 0 || mkdirat(root, name, 0700) != 0 ||
-        fchmodat(root, name, static_cast<mode_t>(mode), 0) != 0)
+    if (!ok) return false;
+    if (xattrs && (unlinkat(root, name, AT_REMOVEDIR) != 0 || mkdirat(root, name, 0700) != 0 ||
+                   fchmodat(root, name, static_cast<mode_t>(mode), 0) != 0))
       return false;
   }
   return true;
