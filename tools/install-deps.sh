@@ -9,6 +9,7 @@ PACKAGES=(
   python3 python3-jsonschema                     # example programs; schema checks in tests
   bubblewrap                                     # the comparison in bench/
   e2fsprogs                                      # mkfs.ext4: the workspace filesystems
+  gdb strace iproute2 libcap2-bin                # host tools some hostile cases run (ptrace, ip, capsh)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
