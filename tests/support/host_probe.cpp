@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "workspace/disk.hpp"
+
 extern char** environ;
 
 namespace brood::testing {
@@ -89,7 +91,7 @@ const Int80Behavior& Int80OnThisHost() {
 }
 
 bool IsHostProperty(const std::string& property) {
-  return property == "int80-enters-kernel" ||
+  return property == "int80-enters-kernel" || property == "workspace-disks" ||
          (property.rfind("host-has:/", 0) == 0 && property.size() > 10);
 }
 
@@ -98,6 +100,11 @@ std::optional<bool> HostHas(const std::string& property, std::string* why) {
   if (property == "int80-enters-kernel") {
     *why = Int80OnThisHost().what;
     return Int80OnThisHost().enters_kernel;
+  }
+  if (property == "workspace-disks") {
+    *why = workspace::Unavailable({});
+    if (why->empty()) *why = "brood makes workspace disks here (ext4 on loop devices)";
+    return workspace::Unavailable({}).empty();
   }
   std::string path = property.substr(9);
   struct stat st;

@@ -24,6 +24,8 @@ const Int80Behavior& Int80OnThisHost();
 
 // A named host property that hostile cases may require (`"requires": NAME` in a case file):
 //   int80-enters-kernel   Int80OnThisHost().enters_kernel
+//   workspace-disks       brood gives tasks workspace disks here (workspace::Unavailable is
+//                         empty: root, loop devices, ext4, mkfs.ext4); else a shared tmpfs
 //   host-has:PATH         PATH exists on the host (the sandbox's /usr, /bin, /lib* are the
 //                         host's), for cases that run a tool outside Debian's essential set
 // Returns nullopt for a name it does not know (a typo must fail, never skip); otherwise whether
