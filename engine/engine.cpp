@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <future>
@@ -32,6 +33,7 @@ namespace brood {
 namespace {
 
 constexpr uint32_t kUidsPerInstance = 1024;
+constexpr size_t kSpareDisks = 2;  // per slot, beside its current workspace disk
 constexpr char kDoctorHint[] = "; run `brood doctor` to see what this host lacks and how to fix it";
 
 // Each running brood takes its own block of host uids, so two instances never share a sandbox
@@ -238,16 +240,29 @@ Result EngineImpl::Run(const Job& job) {
   return f.get();
 }
 
-// The slot's workspace disk for a task of `disk_mb`: the one it has if that is of this size and
-// its last task emptied it, else a new one. Returns a mount of it when `z` does not hold it yet.
+// The slot's workspace disk for a task of `disk_mb`: the one it has if that is of this size (a
+// disk whose last task did not empty it is dropped), else a spare of that size, else a new one.
+// Returns a mount of it when `z` does not hold it yet.
 sys::StatusOr<sys::UniqueFd> EngineImpl::EnsureDisk(zygote::Slot& slot, zygote::ZygoteHandle& z,
                                                     int64_t disk_mb) {
-  if (!slot.disk || !slot.disk_clean || slot.disk->disk_mb() != disk_mb) {
-    slot.disk.reset();
-    auto disk = workspace::Disk::Create(disk_opts_, disk_mb, WorkspaceInodes(disk_mb),
-                                        slot.host_uid, slot.host_gid);
-    if (!disk.ok()) return disk.status().Wrap("workspace disk");
-    slot.disk = std::move(disk.value());
+  if (slot.disk && !slot.disk_clean) slot.disk.reset();  // never trusted again
+  if (!slot.disk || slot.disk->disk_mb() != disk_mb) {
+    auto& spares = slot.spare_disks;
+    auto same = std::find_if(spares.begin(), spares.end(),
+                             [&](const auto& d) { return d->disk_mb() == disk_mb; });
+    std::unique_ptr<workspace::Disk> next;
+    if (same != spares.end()) {
+      next = std::move(*same);
+      spares.erase(same);
+    } else {
+      auto disk = workspace::Disk::Create(disk_opts_, disk_mb, WorkspaceInodes(disk_mb),
+                                          slot.host_uid, slot.host_gid);
+      if (!disk.ok()) return disk.status().Wrap("workspace disk");
+      next = std::move(disk.value());
+    }
+    if (slot.disk) spares.push_back(std::move(slot.disk));
+    if (spares.size() > kSpareDisks) spares.erase(spares.begin());
+    slot.disk = std::move(next);
     slot.disk_clean = true;
   }
   if (z.disk_id == slot.disk->id()) return sys::UniqueFd();

@@ -63,6 +63,9 @@ struct Slot {
   sys::UniqueFd oom_event;  // the group's OOM event fd, registered once, drained per task
   std::unique_ptr<workspace::Disk> disk;  // null until a task needs one, or without disks
   bool disk_clean = false;  // its last task's init emptied it (set by the slot's holder)
+  // Clean disks of other sizes, most recently used last: jobs that alternate between a few
+  // disk_mb swap mounts instead of making a filesystem each time.
+  std::vector<std::unique_ptr<workspace::Disk>> spare_disks;
   bool busy = false;
   int zygotes() const { return zygote[0].has_value() + zygote[1].has_value(); }
 };

@@ -62,5 +62,29 @@ TEST(WorkspaceReuse, TheNextTaskFindsItAsNew) {
   }
 }
 
+// Jobs that alternate between sizes get each size's disk back (a spare, kept clean), never one
+// with the other job's files, and always exactly their own disk_mb free.
+TEST(WorkspaceReuse, AlternatingSizesEachFindTheirOwnEmptyDisk) {
+  EngineOptions opts;
+  opts.slots = 1;
+  std::string error;
+  auto engine = Engine::Create(opts, &error);
+  if (!engine) GTEST_SKIP() << "host cannot sandbox: " << error;
+  if (engine->Info().enforcement != Enforcement::kCgroup)
+    GTEST_SKIP() << "no workspace disks here: " << engine->Info().shared_disk_reason;
+  for (int round = 0; round < 6; ++round) {
+    const int64_t mb = round % 3 == 0 ? 16 : round % 3 == 1 ? 40 : 24;
+    Job job = CmdJob({"sh", "-c",
+                      "ls -A /workspace /tmp /dev/shm | tr -d '\\n'; echo; "
+                      "df -B1M --output=avail /workspace | tail -1 | tr -d ' '; "
+                      "touch /workspace/left /tmp/left /dev/shm/left"});
+    job.limits.disk_mb = mb;
+    Result r = RunChecked(engine.get(), job);
+    ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+    EXPECT_EQ(r.stdout_data, "/dev/shm:/tmp:/workspace:\n" + std::to_string(mb) + "\n")
+        << "round " << round;
+  }
+}
+
 }  // namespace
 }  // namespace brood::testing
