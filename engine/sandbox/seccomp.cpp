@@ -1,10 +1,12 @@
 // The task policy as data (Chromium baseline_policy style): one row per restricted syscall, with
-// the reason beside it. Everything not listed is allowed; the sandbox's namespaces, read-only
-// root, uid mapping and cgroups do the rest. The rows become a libseccomp filter, exported once as
+// the reason beside it, and two guards for what a row cannot say (personality values, socket
+// families). Everything not listed is allowed; the sandbox's namespaces, read-only root, uid
+// mapping and cgroups do the rest. The rows become a libseccomp filter, exported once as
 // BPF, so a task only pays for one seccomp(2) call.
 #include "sandbox/seccomp.hpp"
 
 #include <linux/audit.h>
+#include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
@@ -12,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sys/fd.hpp"
 
@@ -202,6 +206,35 @@ std::array<sock_filter, 8> PersonaGuard(uint32_t deny, uint32_t arch) {
   }};
 }
 
+// socket(2) families a task may open: AF_UNIX, AF_INET, AF_INET6, and AF_NETLINK for
+// NETLINK_ROUTE only (getaddrinfo and if_nameindex ask the kernel for addresses and interfaces
+// through it). The others (AF_PACKET, AF_ALG, AF_VSOCK, AF_XDP, AF_KEY, AF_TIPC, AF_RDS, ...) are
+// kernel attack surface ordinary programs do not need. They answer EAFNOSUPPORT, a netlink
+// protocol other than route EPROTONOSUPPORT, as on a kernel built without them: runtimes probe
+// families and carry on, so this is never a violation, under kKill either. Like PersonaGuard,
+// a few instructions before libseccomp's program (which cannot say "none of these").
+std::array<sock_filter, 13> SocketGuard(uint32_t arch) {
+  constexpr uint32_t kLow = std::endian::native == std::endian::little ? 0 : 4;
+  constexpr uint32_t kArg0Low = offsetof(seccomp_data, args) + kLow;
+  constexpr uint32_t kArg2Low = offsetof(seccomp_data, args) + 2 * sizeof(uint64_t) + kLow;
+  // Every jump that lets the call through lands just past the guard (index 13).
+  return {{
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),  // 0
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 11),                  // 1
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),    // 2
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 9),            // 3
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArg0Low),                      // 4
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 7, 0),                // 5
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 6, 0),                // 6
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 5, 0),               // 7
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 1, 0),             // 8
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAFNOSUPPORT),       // 9
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kArg2Low),                      // 10
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NETLINK_ROUTE, 1, 0),          // 11
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPROTONOSUPPORT),    // 12
+  }};
+}
+
 sys::Status SetAttr(scmp_filter_ctx ctx, scmp_filter_attr attr, uint32_t value, const char* name) {
   int rc = seccomp_attr_set(ctx, attr, value);
   return rc < 0 ? sys::NegErrno(std::string("seccomp_attr_set(") + name + ")", rc)
@@ -265,14 +298,16 @@ sys::StatusOr<SeccompProgram> CompileTaskPolicy(ViolationAction action) {
 
   SeccompProgram prog;
   prog.listener = action == ViolationAction::kKill;
-  std::array<sock_filter, 8> guard{};
-  std::size_t guard_len = 0;
+  std::vector<sock_filter> guards;
   if (persona_deny) {
-    guard = PersonaGuard(*persona_deny, arch);
-    guard_len = guard.size();
+    const auto persona = PersonaGuard(*persona_deny, arch);
+    guards.insert(guards.end(), persona.begin(), persona.end());
   }
+  const auto sockets = SocketGuard(arch);
+  guards.insert(guards.end(), sockets.begin(), sockets.end());
+  const std::size_t guard_len = guards.size();
   prog.insns.resize(guard_len + st.st_size / sizeof(sock_filter));
-  std::copy_n(guard.begin(), guard_len, prog.insns.begin());
+  std::copy(guards.begin(), guards.end(), prog.insns.begin());
   auto* dst = reinterpret_cast<char*>(prog.insns.data() + guard_len);
   for (off_t done = 0; done < st.st_size;) {
     ssize_t n = pread(memfd.get(), dst + done, st.st_size - done, done);

@@ -11,6 +11,7 @@
 #include <asm/unistd.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/netlink.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -22,6 +23,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -38,6 +40,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "sys/fd.hpp"
@@ -535,6 +538,83 @@ TEST(SeccompIoctl, OtherIoctlsWork) {
   });
   ASSERT_TRUE(o.reported) << o.Describe();
   EXPECT_EQ(o.report.ret, 3) << "bits: 1 FIONREAD on a pipe, 2 TCGETS on a pty";
+}
+
+// --- socket families ---
+
+// socket(family, type, protocol) behind `filter`: what the call returned (the fd is closed).
+Outcome OpenSocket(Filter filter, int family, int type, int protocol) {
+  return RunInChild(filter, [=] {
+    long ret = syscall(SYS_socket, family, type, protocol);
+    Report r{ret, ret == -1 ? errno : 0};
+    if (ret >= 0) close(static_cast<int>(ret));
+    return r;
+  });
+}
+
+TEST(SeccompSocket, TheFourFamiliesOpenAndNetlinkOnlyForRoutes) {
+  for (Filter filter : {Filter::kErrno, Filter::kKill}) {
+    SCOPED_TRACE(filter == Filter::kKill ? "kKill" : "kErrno");
+    for (auto [family, type, protocol] : {std::tuple{AF_UNIX, SOCK_STREAM, 0},
+                                          {AF_UNIX, SOCK_DGRAM, 0},
+                                          {AF_INET, SOCK_STREAM, 0},
+                                          {AF_INET, SOCK_DGRAM, 0},
+                                          {AF_INET6, SOCK_STREAM, 0},
+                                          {AF_NETLINK, SOCK_RAW, NETLINK_ROUTE},
+                                          {AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE}}) {
+      Outcome o = OpenSocket(filter, family, type, protocol);
+      EXPECT_TRUE(o.reported && o.report.ret >= 0)
+          << "family " << family << " protocol " << protocol << ": " << o.Describe();
+    }
+  }
+}
+
+// Families outside the four answer as a kernel without them would, never as a violation: the
+// call returns (also under kKill) and the program goes on. Without the filter (the control) the
+// same calls reach the kernel's families and answer otherwise or open.
+TEST(SeccompSocket, OtherFamiliesAnswerEafnosupportEvenUnderKill) {
+  constexpr int kOthers[] = {AF_PACKET,    AF_ALG, AF_VSOCK,     AF_KEY, AF_XDP, AF_TIPC, AF_RDS,
+                             AF_BLUETOOTH, AF_CAN, AF_APPLETALK, AF_X25, AF_SMC, AF_MCTP};
+  for (Filter filter : {Filter::kErrno, Filter::kKill}) {
+    SCOPED_TRACE(filter == Filter::kKill ? "kKill" : "kErrno");
+    for (int family : kOthers) {
+      Outcome o = OpenSocket(filter, family, SOCK_DGRAM, 0);
+      EXPECT_TRUE(o.Denied(EAFNOSUPPORT)) << "family " << family << ": " << o.Describe();
+      EXPECT_EQ(o.exit_code, 0) << "family " << family << ": " << o.Describe();
+    }
+    for (int protocol : {NETLINK_SOCK_DIAG, NETLINK_AUDIT, NETLINK_KOBJECT_UEVENT, NETLINK_GENERIC,
+                         NETLINK_NETFILTER, NETLINK_XFRM}) {
+      Outcome o = OpenSocket(filter, AF_NETLINK, SOCK_RAW, protocol);
+      EXPECT_TRUE(o.Denied(EPROTONOSUPPORT)) << "netlink " << protocol << ": " << o.Describe();
+    }
+  }
+  // Control: unfiltered, the families this kernel has answer otherwise (root opens AF_PACKET;
+  // netlink's sock_diag opens for anyone), so the answers above are the filter's.
+  int kernel_has = 0;
+  for (int family : kOthers) {
+    Outcome c = OpenSocket(Filter::kNone, family, SOCK_DGRAM, 0);
+    kernel_has += !(c.reported && c.report.ret == -1 && c.report.err == EAFNOSUPPORT);
+  }
+  std::cout << kernel_has << " of " << std::size(kOthers) << " families exist in this kernel\n";
+  Outcome diag = OpenSocket(Filter::kNone, AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG);
+  EXPECT_TRUE(diag.reported && diag.report.ret >= 0) << "sock_diag unfiltered: " << diag.Describe();
+  if (geteuid() == 0) {
+    Outcome packet = OpenSocket(Filter::kNone, AF_PACKET, SOCK_DGRAM, 0);
+    EXPECT_TRUE(packet.reported && packet.report.ret >= 0)
+        << "AF_PACKET as root, unfiltered: " << packet.Describe();
+  }
+}
+
+TEST(SeccompSocket, UpperHalfOfTheFamilyRegisterIsIgnoredAsTheKernelDoes) {
+  // socket(2)'s family is an int: the kernel reads the low 32 bits, and so must the filter, or a
+  // family with garbage above it would slip past as "not AF_PACKET" (which root could open).
+  Outcome o = RunInChild(Filter::kErrno, [] {
+    long ret = syscall(SYS_socket, (1L << 32) | AF_PACKET, SOCK_DGRAM, 0);
+    Report r{ret, ret == -1 ? errno : 0};
+    if (ret >= 0) close(static_cast<int>(ret));
+    return r;
+  });
+  EXPECT_TRUE(o.Denied(EAFNOSUPPORT)) << o.Describe();
 }
 
 // --- Kill semantics and foreign architectures ---
