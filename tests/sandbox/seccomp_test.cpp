@@ -276,6 +276,12 @@ const std::map<std::string, std::vector<Args>>& ProbeArgs() {
       {"ioperm", {{kBad, 1, 1}}},
       {"vhangup", {{}}},  // the child has no controlling terminal
       {"ioctl", {{kBad, TIOCSTI, 0}, {kBad, TIOCLINUX, 0}, {kBad, kHigh | TIOCSTI, 0}}},
+      {"modify_ldt", {{kBad, 0, 0}}},             // no such function: EINVAL
+      {"kcmp", {{kBad, kBad, kBad, 0, 0}}},       // no such process
+      {"memfd_secret", {{kBad}}},                 // bad flags
+      {"vmsplice", {{kBad, 0, 0, 0}}},            // bad fd
+      {"migrate_pages", {{kBad, 0, 0, 0}}},       // no such process
+      {"process_madvise", {{kBad, 0, 0, 0, 0}}},  // bad pidfd
       {"personality",
        {{PER_LINUX32},
         {ADDR_NO_RANDOMIZE},
