@@ -22,6 +22,7 @@
 
 #include "cgroup/cgroup.hpp"
 #include "reactor/reactor.hpp"
+#include "sandbox/landlock.hpp"
 #include "sandbox/seccomp.hpp"
 #include "sandbox/task_spec.hpp"
 #include "task_run.hpp"
@@ -160,6 +161,7 @@ sys::Status EngineImpl::Init() {
   // Workspace disks keep files out of memory_mb; without them the limit stays memory_mb, and
   // files count against it too (never a looser limit).
   disk_opts_.dir = opts_.disk_dir;
+  info_.landlock = sandbox::LandlockAbi();
   info_.shared_disk_reason = workspace::Unavailable(disk_opts_);
   if (tree_ && !info_.shared_disk_reason.empty())
     info_.enforcement = Enforcement::kCgroupSharedDisk;
@@ -276,6 +278,7 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   p.limits = limits;
   p.admitted_ns = admitted;
   p.enforcement = info_.enforcement;
+  p.landlock = info_.landlock;
 
   const auto shape = job.network == Network::kHost ? zygote::kNetHost : zygote::kNetNone;
   auto acquired = pool_->Acquire(shape);
@@ -338,6 +341,7 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   spec.pids = limits.pids;
   spec.rlimit_mode = !tree_;
   spec.workspace_disk = use_disk;
+  spec.landlock_abi = info_.landlock;
 
   auto spec_fd = MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
   if (!spec_fd.ok()) return give_back(spec_fd.status(), false);
@@ -395,6 +399,7 @@ void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
     r.status = status;
     r.limits = limits;
     r.limits_enforced = info_.enforcement;
+    r.landlock = info_.landlock;
     r.error = std::move(error);
     on_result(std::move(r));
   };

@@ -236,6 +236,7 @@ void TaskRun::Finish() {
   res.id = p_.id;
   res.limits = p_.limits;
   res.limits_enforced = p_.enforcement;
+  res.landlock = p_.landlock;
   res.stdout_data = std::move(out_);
   res.stderr_data = std::move(err_);
   res.stdout_bytes = out_bytes_;

@@ -24,6 +24,7 @@ struct TaskRunParams {
   std::string id;
   Limits limits;  // resolved
   Enforcement enforcement = Enforcement::kCgroup;
+  int landlock = 0;  // the Landlock ABI the task runs under
   int64_t admitted_ns = 0;
   sys::UniqueFd stdout_r, stderr_r, report_r, init_pidfd;
   int stdin_source = -1;           // pumped into stdin_w (not owned)

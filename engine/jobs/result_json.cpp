@@ -111,6 +111,7 @@ std::string ResultToJson(const Result& r) {
     j["start_latency_us"] = r.start_latency_us;
     j["limits_hit"] = r.limits_hit;
     j["limits_enforced"] = EnforcementName(r.limits_enforced);
+    j["landlock"] = r.landlock;
     const Limits& l = r.limits;
     j["limits"] =
         Json{{"wall_ms", l.wall_ms}, {"cpu_ms", l.cpu_ms}, {"memory_mb", l.memory_mb},

@@ -28,6 +28,7 @@
 #include "sandbox/collect.hpp"
 #include "sandbox/empty_dir.hpp"
 #include "sandbox/init_wait.hpp"
+#include "sandbox/landlock.hpp"
 #include "sys/clock.hpp"
 #include "sys/proctitle.hpp"
 
@@ -173,6 +174,11 @@ int DropCapabilities() {
   }
   if (int err = DropCapabilities()) Fail(rep, Stage::kCaps, err);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail(rep, Stage::kNoNewPrivs, errno);
+  // The second layer, after the mounts and no_new_privs, before seccomp (which then need not
+  // allow landlock_*): never a task without it on a host that has it.
+  if (spec.landlock_abi > 0) {
+    if (int err = ApplyLandlock(spec.landlock_abi)) Fail(rep, Stage::kLandlock, err);
+  }
   // Every fd but 0, 1, 2 closes at execve (the report fd stays usable until then).
   if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) Fail(rep, Stage::kStdio, errno);
 
@@ -243,22 +249,31 @@ int64_t FileBytes(int memory_stat) {
   return found == 2 ? total : -1;
 }
 
+// Removes every extended attribute of the directory `fd` (the task could set user.* ones).
+bool DropXattrs(int fd) {
+  char names[4096];
+  for (;;) {
+    const ssize_t n = flistxattr(fd, names, sizeof names);
+    if (n == 0) return true;
+    if (n < 0) return false;  // more than 4 KiB of names, or an error: a new disk is made
+    for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(strlen(names + i)) + 1) {
+      if (fremovexattr(fd, names + i) != 0 && errno != ENODATA) return false;
+    }
+  }
+}
+
 // The workspace disk's w, t and s after a task, through `root` (the filesystem's root, which
-// the binds hide): emptied, their modes and times reset, and made afresh where the task gave
-// them extended attributes, so that nothing of them reaches the next task.
+// the binds hide): emptied, and their extended attributes, modes and times reset, so that
+// nothing of them reaches the next task. (Not removed and made again: the task's binds pin the
+// old directories until its namespace is gone, which the next task could see as missing space.)
 bool CleanWorkspace(int root) {
   for (auto [name, mode] : {std::pair{"w", 0755}, {"t", 01777}, {"s", 01777}}) {
     int fd = openat(root, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return false;
-    bool ok = EmptyDir(fd) == 0;
-    const bool xattrs = flistxattr(fd, nullptr, 0) != 0;  // > 0, or an error: remake it
-    if (ok && !xattrs)
-      ok = fchmod(fd, static_cast<mode_t>(mode)) == 0 && futimens(fd, nullptr) == 0;
+    const bool ok = EmptyDir(fd) == 0 && DropXattrs(fd) &&
+                    fchmod(fd, static_cast<mode_t>(mode)) == 0 && futimens(fd, nullptr) == 0;
     close(fd);
     if (!ok) return false;
-    if (xattrs && (unlinkat(root, name, AT_REMOVEDIR) != 0 || mkdirat(root, name, 0700) != 0 ||
-                   fchmodat(root, name, static_cast<mode_t>(mode), 0) != 0))
-      return false;
   }
   return true;
 }

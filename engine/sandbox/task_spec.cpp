@@ -24,6 +24,7 @@ std::string EncodeTaskSpec(const TaskSpec& s) {
   w.I64(s.pids);
   w.U32(s.rlimit_mode);
   w.U32(s.workspace_disk);
+  w.U32(static_cast<uint32_t>(s.landlock_abi));
   return std::move(w.bytes());
 }
 
@@ -44,6 +45,7 @@ std::optional<TaskSpec> DecodeTaskSpec(std::string_view bytes) {
   s.pids = r.I64();
   s.rlimit_mode = r.U32() != 0;
   s.workspace_disk = r.U32() != 0;
+  s.landlock_abi = static_cast<int>(r.U32());
   if (!r.done() || s.argv.empty() || s.cwd.empty() || s.cwd[0] != '/' || s.disk_mb <= 0 ||
       s.memory_mb <= 0 || s.cpu_ms <= 0 || s.pids <= 0)
     return std::nullopt;
@@ -82,6 +84,8 @@ const char* StageName(Stage s) {
       return "load seccomp";
     case Stage::kCgroup:
       return "joining the task's cgroup";
+    case Stage::kLandlock:
+      return "landlock";
     case Stage::kStdio:
       return "stdio";
   }

@@ -27,6 +27,7 @@ struct TaskSpec {
   // The zygote holds the slot's workspace disk on /tmp (workspace/disk.hpp): init binds its
   // w, t and s and empties them afterwards, instead of mounting a tmpfs of disk_mb.
   bool workspace_disk = false;
+  int landlock_abi = 0;      // the main process applies Landlock for this ABI (0: none)
   int64_t memory_mb = 512;   // for rlimit mode
   int64_t cpu_ms = 10000;    // for rlimit mode (RLIMIT_CPU)
   int64_t pids = 128;        // for rlimit mode (RLIMIT_NPROC)
@@ -59,6 +60,7 @@ enum class Stage : int32_t {
   kSeccomp,
   kStdio,
   kCgroup,
+  kLandlock,
 };
 const char* StageName(Stage s);
 

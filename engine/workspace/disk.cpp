@@ -158,13 +158,10 @@ sys::StatusOr<struct statfs> StatFs(int fd) {
   return s;
 }
 
-// w, t and s for the sandbox user, in a root the sandbox user owns too (each task's init remakes
-// them there); lost+found goes (its inode is the task's).
+// w, t and s for the sandbox user; lost+found goes (its inode is the task's).
 sys::Status MakeLayout(int root, uid_t uid, gid_t gid) {
   if (unlinkat(root, "lost+found", AT_REMOVEDIR) != 0 && errno != ENOENT)
     return sys::PosixError("rmdir(workspace/lost+found)");
-  if (fchownat(root, "", uid, gid, AT_EMPTY_PATH) != 0)
-    return sys::PosixError("chown(workspace root)");
   for (auto [name, mode] : {std::pair{"w", 0755}, {"t", 01777}, {"s", 01777}}) {
     const std::string what = std::string("workspace/") + name;
     if (mkdirat(root, name, 0700) != 0) return sys::PosixError("mkdir(" + what + ")");

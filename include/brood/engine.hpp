@@ -41,6 +41,7 @@ struct EngineInfo {
   Enforcement enforcement = Enforcement::kCgroup;
   // Why files count against memory_mb (enforcement kCgroupSharedDisk): "" with workspace disks.
   std::string shared_disk_reason;
+  int landlock = 0;       // the Landlock ABI tasks run under (0: none; see sandbox/landlock.hpp)
   uint32_t host_uid = 0;  // host uid of the sandbox user of slot 0
   int slots = 1;          // tasks that can run at once
 };

@@ -53,6 +53,7 @@ struct Result {
   int64_t start_latency_us = 0;
   std::vector<std::string> limits_hit;  // from wall cpu memory pids disk output
   Enforcement limits_enforced = Enforcement::kCgroup;
+  int landlock = 0;  // the Landlock ABI the task ran under; 0: none
   Limits limits;
   std::map<std::string, std::string> files;
   std::optional<bool> passed;

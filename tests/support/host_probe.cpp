@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/landlock.hpp"
 #include "workspace/disk.hpp"
 
 extern char** environ;
@@ -92,6 +93,7 @@ const Int80Behavior& Int80OnThisHost() {
 
 bool IsHostProperty(const std::string& property) {
   return property == "int80-enters-kernel" || property == "workspace-disks" ||
+         property == "landlock" || property == "landlock-scopes" ||
          (property.rfind("host-has:/", 0) == 0 && property.size() > 10);
 }
 
@@ -100,6 +102,12 @@ std::optional<bool> HostHas(const std::string& property, std::string* why) {
   if (property == "int80-enters-kernel") {
     *why = Int80OnThisHost().what;
     return Int80OnThisHost().enters_kernel;
+  }
+  if (property == "landlock" || property == "landlock-scopes") {
+    const int abi = sandbox::LandlockAbi(), need = property == "landlock" ? 2 : 6;
+    *why = "Landlock ABI " + std::to_string(abi) + " here (" + property + " needs " +
+           std::to_string(need) + ")";
+    return abi >= need;
   }
   if (property == "workspace-disks") {
     *why = workspace::Unavailable({});

@@ -24,6 +24,8 @@ const Int80Behavior& Int80OnThisHost();
 
 // A named host property that hostile cases may require (`"requires": NAME` in a case file):
 //   int80-enters-kernel   Int80OnThisHost().enters_kernel
+//   landlock              tasks run under Landlock here (ABI >= 2: their filesystem rules)
+//   landlock-scopes       ... with abstract unix sockets and signals scoped (ABI >= 6)
 //   workspace-disks       brood gives tasks workspace disks here (workspace::Unavailable is
 //                         empty: root, loop devices, ext4, mkfs.ext4); else a shared tmpfs
 //   host-has:PATH         PATH exists on the host (the sandbox's /usr, /bin, /lib* are the

@@ -18,7 +18,7 @@ constexpr char kOk[] =
  "stdout": "1\n", "stderr": "", "stdout_truncated": false, "stderr_truncated": false,
  "stdout_bytes": 2, "stderr_bytes": 0,
  "wall_ms": 3.1, "cpu_ms": 2.4, "peak_memory_bytes": 9437184,
- "start_latency_us": 180, "limits_hit": [], "limits_enforced": "cgroup",
+ "start_latency_us": 180, "limits_hit": [], "limits_enforced": "cgroup", "landlock": 7,
  "limits": {"wall_ms": 10000, "cpu_ms": 10000, "memory_mb": 512, "disk_mb": 256,
             "pids": 128, "output_bytes": 1048576, "cpus": 1},
  "files": {}, "passed": true, "error": null})";
@@ -29,7 +29,7 @@ std::string Timeout(const std::string& exit_code_field) {
          R"("signal": 9, "stdout": {"base64": "/w=="}, "stderr": "",
  "stdout_truncated": false, "stderr_truncated": false, "stdout_bytes": 1, "stderr_bytes": 0,
  "wall_ms": 100, "cpu_ms": 0, "peak_memory_bytes": 0, "start_latency_us": 0,
- "limits_hit": ["wall"], "limits_enforced": "rlimit", "limits": {"wall_ms": 100,
+ "limits_hit": ["wall"], "limits_enforced": "rlimit", "landlock": 0, "limits": {"wall_ms": 100,
  "cpu_ms": 100, "memory_mb": 64, "disk_mb": 16, "pids": 8, "output_bytes": 1024, "cpus": 0.5},
  "files": {}, "error": null})";
 }
@@ -49,6 +49,16 @@ TEST(ResultSchema, AcceptsTheRecordsOfTheDocs) {
   EXPECT_TRUE(ValidResult(Timeout(R"("exit_code": null, )")));
   EXPECT_TRUE(ValidResult(R"({"id": null, "status": "invalid_job", "line": 3, "error": "id"})"));
   EXPECT_TRUE(ValidResult(R"({"id": "x", "status": "sandbox_error", "error": "no userns"})"));
+}
+
+// docs/result.md: `landlock`, the ABI the task ran under, 0 without; only where the task ran.
+TEST(ResultSchema, Landlock) {
+  EXPECT_TRUE(ValidResult(OkWith(R"("landlock": 7)", R"("landlock": 2)")));
+  EXPECT_FALSE(ValidResult(OkWith(R"("landlock": 7)", R"("landlock": -1)")));
+  EXPECT_FALSE(ValidResult(OkWith(R"("landlock": 7)", R"("landlock": "7")")));
+  EXPECT_FALSE(ValidResult(OkWith(R"("landlock": 7,)", "")));  // required where the task ran
+  EXPECT_FALSE(
+      ValidResult(R"({"id": "x", "status": "sandbox_error", "error": "e", "landlock": 7})"));
 }
 
 TEST(ResultSchema, RejectsAnUnknownStatus) {

@@ -1,0 +1,99 @@
+#include "sandbox/landlock.hpp"
+
+#include <fcntl.h>
+#include <linux/landlock.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+namespace brood::sandbox {
+namespace {
+
+// What Debian 12's uapi header (6.1, ABI 2) lacks.
+constexpr uint64_t kTruncate = 1ULL << 14;          // ABI 3
+constexpr uint64_t kIoctlDev = 1ULL << 15;          // ABI 5
+constexpr uint64_t kScopeAbstractUnix = 1ULL << 0;  // ABI 6
+constexpr uint64_t kScopeSignal = 1ULL << 1;        // ABI 6
+constexpr uint32_t kLogSubdomainsOff = 1U << 2;     // ABI 7
+
+struct RulesetAttr {  // landlock_ruleset_attr as of ABI 6
+  uint64_t handled_access_fs;
+  uint64_t handled_access_net;
+  uint64_t scoped;
+};
+
+constexpr uint64_t kRead = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+constexpr uint64_t kAbi2Fs = (LANDLOCK_ACCESS_FS_REFER << 1) - 1;  // every right up to REFER
+
+uint64_t HandledFs(int abi) {
+  uint64_t fs = kAbi2Fs;
+  if (abi >= 3) fs |= kTruncate;
+  if (abi >= 5) fs |= kIoctlDev;
+  return fs;
+}
+
+int AddPath(int ruleset, const char* path, uint64_t access, uint64_t handled) {
+  int fd = open(path, O_PATH | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? 0 : errno;  // a device the root does not have
+  landlock_path_beneath_attr rule{};
+  rule.allowed_access = access & handled;
+  rule.parent_fd = fd;
+  const long rc = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+  const int err = rc == 0 ? 0 : errno;
+  close(fd);
+  return err;
+}
+
+}  // namespace
+
+int LandlockAbi() {
+  static const int abi = [] {
+    long v = syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    return v >= 2 ? static_cast<int>(v) : 0;
+  }();
+  return abi;
+}
+
+int ApplyLandlock(int abi) noexcept {
+  if (abi < 2) return EINVAL;
+  const uint64_t handled = HandledFs(abi);
+  RulesetAttr attr{handled, 0, abi >= 6 ? kScopeAbstractUnix | kScopeSignal : 0};
+  const size_t attr_size = abi >= 6 ? sizeof attr : sizeof(uint64_t);
+  const long ruleset = syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
+  if (ruleset < 0) return errno;
+  const int rs = static_cast<int>(ruleset);
+  const uint64_t devices = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | kTruncate;
+  // Everything on the task's own filesystem but creating device nodes.
+  const uint64_t own = handled & ~(LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK);
+  struct {
+    const char* path;
+    uint64_t access;
+  } const rules[] = {
+      {"/", kRead | LANDLOCK_ACCESS_FS_EXECUTE},
+      {"/workspace", own},
+      {"/tmp", own},
+      {"/dev/shm", own},
+      {"/dev/null", devices},
+      {"/dev/zero", devices},
+      {"/dev/full", devices},
+      {"/dev/random", devices},
+      {"/dev/urandom", devices},
+      {"/dev/tty", devices | kIoctlDev},
+      {"/dev/pts", devices | kIoctlDev},
+  };
+  int err = 0;
+  for (const auto& r : rules) {
+    if ((err = AddPath(rs, r.path, r.access, handled)) != 0) break;
+  }
+  if (err == 0) {
+    // ABI 7 logs denials to the audit log; a domain the task makes inside ours is not logged.
+    const uint32_t flags = abi >= 7 ? kLogSubdomainsOff : 0;
+    if (syscall(SYS_landlock_restrict_self, rs, flags) != 0) err = errno;
+  }
+  close(rs);
+  return err;
+}
+
+}  // namespace brood::sandbox
