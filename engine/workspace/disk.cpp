@@ -253,8 +253,18 @@ sys::StatusOr<std::unique_ptr<Disk>> Disk::Create(const DiskOptions& options, in
   // An unnamed file: it disappears with its last reference, even if brood is killed.
   sys::UniqueFd file(open(options.dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (!file) return sys::PosixError("open(" + options.dir + ", O_TMPFILE)");
-  if (ftruncate(file.get(), static_cast<off_t>(image)) != 0)
-    return sys::PosixError("ftruncate(workspace image, " + std::to_string(image) + ")");
+  // The host's disk space is reserved now (unwritten extents: no data is written), so a task can
+  // never fill the host's filesystem, nor meet an I/O error where its own disk_mb had room: a
+  // --disk-dir without the space fails here, naming it.
+  if (fallocate(file.get(), 0, 0, static_cast<off_t>(image)) != 0) {
+    const int err = errno;
+    if (err != EOPNOTSUPP && err != EINVAL)
+      return sys::PosixError("fallocate(" + options.dir + ", workspace image of " +
+                                 std::to_string(image >> 20) + " MiB)",
+                             err);
+    if (ftruncate(file.get(), static_cast<off_t>(image)) != 0)
+      return sys::PosixError("ftruncate(workspace image, " + std::to_string(image) + ")");
+  }
   // ext4 rounds the inode count up to fill its inode table blocks; Fill takes up the rest.
   BROOD_RETURN_IF_ERROR(Mkfs(file.get(), image, inodes + 8, mkfs));
   auto loop = AttachLoop(file.get());

@@ -6,8 +6,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -88,6 +93,32 @@ TEST_F(DiskTest, IdsAreUnique) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE((*a)->id(), (*b)->id());
   EXPECT_NE((*a)->device(), (*b)->device());
+}
+
+// A disk's image is reserved in --disk-dir when it is made: a directory without the room fails
+// then, naming it, instead of a task meeting I/O errors (or the host's disk filling) later.
+TEST_F(DiskTest, ADiskDirWithoutTheRoomFailsAtOnceNamingIt) {
+  auto small = Disk::Create({}, 16, 4096, 0, 0);  // a 16 MiB filesystem to put images in
+  ASSERT_TRUE(small.ok()) << small.status().message();
+  auto mnt = (*small)->NewMount();
+  ASSERT_TRUE(mnt.ok());
+  char dir[] = "/tmp/brood-small-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {  // in a mount namespace of its own: nothing is left mounted on the host
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr))
+      _exit(10);
+    if (syscall(SYS_move_mount, mnt->get(), "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+      _exit(11);
+    auto big = Disk::Create({dir}, 64, 4096, 100123, 100123);
+    if (big.ok()) _exit(12);
+    const std::string& m = big.status().message();
+    _exit(m.find("ENOSPC") != std::string::npos && m.find(dir) != std::string::npos ? 0 : 13);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  rmdir(dir);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
 }
 
 TEST(DiskOptions, NamesWhatIsMissing) {
