@@ -10,6 +10,12 @@ PACKAGES=(
   bubblewrap                                     # the comparison in bench/
   e2fsprogs                                      # mkfs.ext4: the workspace filesystems
   gdb strace iproute2 libcap2-bin                # host tools some hostile cases run (ptrace, ip, capsh)
+  # toolchains for the workload suite (tests/workloads): real programs run inside the sandbox.
+  # Debian's own builds, under /usr (a task sees only /usr /bin /lib*, never ~/.cargo or pyenv);
+  # a job whose toolchain is missing is skipped, not failed.
+  golang-go rustc default-jdk-headless nodejs     # go build, rustc, javac/java, node
+  make python3-pip python3-setuptools python3-wheel  # make -j; pip wheel/install offline
+  libpython3.11-testsuite                         # CPython's regression suite (cpython-suite.sh)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
