@@ -1,0 +1,3 @@
+module example.com/wl
+
+go 1.19

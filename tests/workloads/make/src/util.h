@@ -1,0 +1,1 @@
+long triangle(long n);
