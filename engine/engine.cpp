@@ -135,9 +135,10 @@ sys::Status EngineImpl::Init() {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  auto prog = sandbox::CompileTaskPolicy(opts_.on_violation == OnViolation::kKill
-                                             ? sandbox::ViolationAction::kKill
-                                             : sandbox::ViolationAction::kErrno);
+  const auto action = opts_.on_violation == OnViolation::kKill  ? sandbox::ViolationAction::kKill
+                      : opts_.on_violation == OnViolation::kLog ? sandbox::ViolationAction::kLog
+                                                                : sandbox::ViolationAction::kErrno;
+  auto prog = sandbox::CompileTaskPolicy(action);
   if (!prog.ok()) return prog.status().Wrap("seccomp");
   seccomp_ = std::move(prog.value());
 
@@ -279,6 +280,7 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   p.admitted_ns = admitted;
   p.enforcement = info_.enforcement;
   p.landlock = info_.landlock;
+  p.watch_denied = seccomp_.listener;
 
   const auto shape = job.network == Network::kHost ? zygote::kNetHost : zygote::kNetNone;
   auto acquired = pool_->Acquire(shape);

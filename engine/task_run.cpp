@@ -12,6 +12,7 @@
 
 #include "cgroup/cgroup_fs.hpp"
 #include "sandbox/collect.hpp"
+#include "sandbox/seccomp_policy.hpp"
 #include "sandbox/task_spec.hpp"
 #include "sys/file.hpp"
 
@@ -38,6 +39,16 @@ static std::string SetupErrorMessage(sandbox::Stage stage, int err) {
 // task leaf's peak less the file pages it still held at the end, never below the largest
 // process's peak RSS, never above the leaf's peak. A kernel that cannot reset the slot's peak
 // (v2 before 6.12) only bounds the task's from above: the largest RSS stands in, under it.
+std::vector<std::string> TaskRun::DeniedNames() const {
+  std::vector<std::string> names;
+  for (uint32_t nr = 0; nr < 64 * std::size(denied_); ++nr) {
+    if (denied_[nr / 64] >> (nr % 64) & 1) names.push_back(sandbox::SyscallName(nr));
+  }
+  if (denied_foreign_) names.push_back("(foreign)");
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 uint64_t TaskRun::PeakMemory(const cgroup::Usage& u, uint64_t max_rss, int64_t file_bytes) {
   if (!u.peak_exact) return std::min(max_rss, u.peak_memory_bytes);
   uint64_t peak = u.peak_memory_bytes;
@@ -143,6 +154,8 @@ void TaskRun::OnReport(std::span<const char> d) {
         cpu_us_rusage_ = rep.cpu_us;
         maxrss_kb_ = rep.maxrss_kb;
         file_bytes_ = rep.file_bytes;
+        std::memcpy(denied_, rep.denied, sizeof denied_);
+        denied_foreign_ = rep.denied_foreign != 0;
         end_ns_ = rep.time_ns;  // when init reaped the main process
         break;
       case sandbox::ReportKind::kCleaned:
@@ -237,6 +250,7 @@ void TaskRun::Finish() {
   res.limits = p_.limits;
   res.limits_enforced = p_.enforcement;
   res.landlock = p_.landlock;
+  if (p_.watch_denied) res.denied_calls = DeniedNames();
   res.stdout_data = std::move(out_);
   res.stderr_data = std::move(err_);
   res.stdout_bytes = out_bytes_;

@@ -24,7 +24,8 @@ struct TaskRunParams {
   std::string id;
   Limits limits;  // resolved
   Enforcement enforcement = Enforcement::kCgroup;
-  int landlock = 0;  // the Landlock ABI the task runs under
+  int landlock = 0;           // the Landlock ABI the task runs under
+  bool watch_denied = false;  // a seccomp listener records denied calls (kill, log)
   int64_t admitted_ns = 0;
   sys::UniqueFd stdout_r, stderr_r, report_r, init_pidfd;
   int stdin_source = -1;           // pumped into stdin_w (not owned)
@@ -74,6 +75,9 @@ class TaskRun {
   int64_t exec_ns_ = 0, end_ns_ = 0;
   int64_t cpu_us_rusage_ = 0, maxrss_kb_ = 0;
   int64_t file_bytes_ = -1;  // file cache the task's memory leaf held at its end (-1 unknown)
+  uint64_t denied_[8] = {};  // x86_64 numbers of the calls the seccomp listener saw
+  bool denied_foreign_ = false;
+  std::vector<std::string> DeniedNames() const;
   bool disk_cleaned_ = false;
   reactor::Reactor::OpId wall_timer_ = 0, cpu_timer_ = 0, pump_ = 0, oom_ = 0;
   bool finished_ = false;

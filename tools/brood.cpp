@@ -32,8 +32,10 @@ struct ExecArgs {
 void AddEngineOptions(CLI::App* app, brood::EngineOptions& o, std::string& on_violation) {
   app->add_option("--root", o.root_dir, "a root directory instead of the host's system dirs")
       ->check(CLI::ExistingDirectory);
-  app->add_option("--on-violation", on_violation, "what a denied system call does")
-      ->check(CLI::IsMember({"errno", "kill"}))
+  app->add_option("--on-violation", on_violation,
+                  "what a denied system call does: fail with EPERM (errno), end the task (kill), "
+                  "or fail and be listed in the result's denied_calls (log)")
+      ->check(CLI::IsMember({"errno", "kill", "log"}))
       ->capture_default_str();
   app->add_option("--cgroup-root", o.cgroup_root, "cgroup path to create brood's cgroups under");
   app->add_option("--uid-base", o.uid_base, "first host uid of sandbox users")
@@ -229,8 +231,9 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-  opts.on_violation =
-      on_violation == "kill" ? brood::OnViolation::kKill : brood::OnViolation::kErrno;
+  opts.on_violation = on_violation == "kill"  ? brood::OnViolation::kKill
+                      : on_violation == "log" ? brood::OnViolation::kLog
+                                              : brood::OnViolation::kErrno;
   if (*exec) return RunExec(opts, exec_args);
   if (*run) {
     if (run_opts.resume && run_opts.results == "-") {

@@ -112,6 +112,7 @@ std::string ResultToJson(const Result& r) {
     j["limits_hit"] = r.limits_hit;
     j["limits_enforced"] = EnforcementName(r.limits_enforced);
     j["landlock"] = r.landlock;
+    if (r.denied_calls) j["denied_calls"] = *r.denied_calls;
     const Limits& l = r.limits;
     j["limits"] =
         Json{{"wall_ms", l.wall_ms}, {"cpu_ms", l.cpu_ms}, {"memory_mb", l.memory_mb},

@@ -1,9 +1,12 @@
-// How the task's init waits for its main process, and, under --on-violation kill, watches the
-// seccomp listener on the way (SeccompProgram::listener).
+// How the task's init waits for its main process, and, under --on-violation kill or log, watches
+// the seccomp listener on the way (SeccompProgram::listener).
 #include "sandbox/init_wait.hpp"
 
+#include <linux/audit.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -76,7 +79,35 @@ MainEnd Wait(pid_t main_pid) {
   }
 }
 
-MainEnd WaitWatching(pid_t main_pid, int listener, int sfd) {
+namespace {
+
+// Takes one notification off `listener` and records its call; under `log` answers it EPERM (the
+// caller goes on, as under kErrno), otherwise leaves the caller waiting for the kill. False when
+// none was there (its caller died meanwhile).
+bool TakeViolation(int listener, bool log, DeniedCalls* denied) {
+  seccomp_notif n;
+  memset(&n, 0, sizeof n);
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n) != 0) return false;
+  if (n.data.arch != AUDIT_ARCH_X86_64) {
+    denied->foreign = 1;
+  } else if (n.data.nr >= 0 && n.data.nr < DeniedCalls::kBits) {
+    denied->bits[n.data.nr / 64] |= uint64_t{1} << (n.data.nr % 64);
+  } else {
+    denied->foreign = 1;  // an x32 number
+  }
+  if (log) {
+    seccomp_notif_resp r;
+    memset(&r, 0, sizeof r);
+    r.id = n.id;
+    r.error = -EPERM;
+    (void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &r);  // ENOENT: the caller is gone
+  }
+  return true;
+}
+
+}  // namespace
+
+MainEnd WaitWatching(pid_t main_pid, int listener, int sfd, bool log) {
   MainEnd end;
   bool violation = false, main_done = false, watching = true;
   while (!main_done) {
@@ -87,8 +118,10 @@ MainEnd WaitWatching(pid_t main_pid, int listener, int sfd) {
       break;
     }
     if (p[1].revents & POLLIN) {
-      if (!violation) kill(-1, SIGKILL);
-      violation = true;
+      if (TakeViolation(listener, log, &end.denied) && !log) {
+        if (!violation) kill(-1, SIGKILL);
+        violation = true;
+      }
     } else if (p[1].revents != 0) {
       watching = false;  // no process left behind the filter (POLLHUP): nothing more to watch
     }
@@ -102,13 +135,16 @@ MainEnd WaitWatching(pid_t main_pid, int listener, int sfd) {
       if (pid < 0 && errno == EINTR) continue;
       if (pid <= 0) break;
       if (pid == main_pid) {
-        end = {st, sys::MonotonicNs(), r};
+        end = {st, sys::MonotonicNs(), r, end.denied};
         main_done = true;
       }
     }
   }
   // A call denied by a process the main process left behind, before init kills what is left.
-  if (!violation && ViolationPending(listener)) violation = true;
+  if (!log && !violation && ViolationPending(listener)) {
+    violation = true;
+    (void)TakeViolation(listener, false, &end.denied);
+  }
   if (violation) end.status = SIGSYS;  // as a wait status: killed by SIGSYS
   close(sfd);
   close(listener);

@@ -12,28 +12,31 @@
 namespace brood::sandbox {
 
 enum class ViolationAction {
-  kErrno,  // denied calls fail (EPERM; clone3 ENOSYS)
+  kErrno,  // denied calls fail (EPERM)
   kKill,   // a denied call, in any process of the task, ends the whole task (status `violation`)
+  kLog,    // denied calls fail with EPERM as under kErrno, and the result lists them
 };
 
-// One rule of the policy: a syscall denied outright (or, for clone, only with namespace flags;
-// for personality, only when it changes the persona; for ioctl, only TIOCSTI/TIOCLINUX).
+// A call the policy denies (EPERM) or pretends is absent (ENOSYS), from seccomp_policy.hpp.
 struct DeniedSyscall {
-  const char* name;    // as libseccomp names it
-  int err;             // errno returned under kErrno (EPERM, or ENOSYS for clone3)
-  const char* reason;  // why it is denied
+  const char* name;    // as the kernel's x86_64 table names it
+  int err;             // EPERM, or ENOSYS for the absent set
+  const char* reason;  // why
 };
 
-// The policy as data: every syscall the default policy restricts.
+// Every call of the policy's deny and absent sets.
 std::span<const DeniedSyscall> DeniedSyscalls();
 
 struct SeccompProgram {
   std::vector<sock_filter> insns;
-  // kKill: denied calls are sent to a user-notification listener (SECCOMP_RET_USER_NOTIF) that
-  // the task's init watches, and init kills the whole task. SECCOMP_RET_KILL_PROCESS would end
-  // only the calling process, and its parent in the task could carry on as if nothing happened.
-  // The call blocks until then; with no listener at all it would fail with ENOSYS.
+  // kKill and kLog: denied calls are sent to a user-notification listener
+  // (SECCOMP_RET_USER_NOTIF) that the task's init watches. Under kKill init kills the whole task:
+  // SECCOMP_RET_KILL_PROCESS would end only the calling process, and its parent in the task
+  // could carry on as if nothing happened. Under kLog init records the call and answers EPERM.
+  // The call blocks until then; with no listener at all it would fail with ENOSYS. The program
+  // is the same for both.
   bool listener = false;
+  ViolationAction action = ViolationAction::kErrno;
 };
 
 // Builds the BPF program. A non-native architecture's call (i386 int 0x80, x32) kills the calling

@@ -147,7 +147,7 @@ int DropCapabilities() {
   return 0;
 }
 
-// `listener_sock`: where the seccomp listener goes (kKill), or -1.
+// `listener_sock`: where the seccomp listener goes (kKill, kLog), or -1.
 [[noreturn]] void RunMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
                           int listener_sock) {
   const int rep = fds.report_fd;
@@ -319,8 +319,9 @@ bool CleanWorkspace(int root) {
             "newinstance,ptmxmode=0666,mode=0620") != 0)
     Fail(rep, Stage::kMountDevpts, errno);
 
-  // kKill: denied calls wait on a seccomp listener that init watches (SeccompProgram::listener);
-  // init then reaps on SIGCHLD through a signalfd instead of blocking in wait4.
+  // kKill, kLog: denied calls wait on a seccomp listener that init watches
+  // (SeccompProgram::listener); init then reaps on SIGCHLD through a signalfd instead of blocking
+  // in wait4.
   int listener_sock[2] = {-1, -1}, sfd = -1;
   if (seccomp.listener) {
     sigset_t chld;
@@ -339,7 +340,9 @@ bool CleanWorkspace(int root) {
   for (int fd : {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd, listener_sock[1], fds.task_cgroup})
     if (fd >= 0) close(fd);
   int listener = listener_sock[0] >= 0 ? ReceiveFd(listener_sock[0]) : -1;
-  const MainEnd end = listener >= 0 ? WaitWatching(main_pid, listener, sfd) : Wait(main_pid);
+  const MainEnd end =
+      listener >= 0 ? WaitWatching(main_pid, listener, sfd, seccomp.action == ViolationAction::kLog)
+                    : Wait(main_pid);
   // The task ends with its main process: what it left running dies now, before anything of
   // the workspace is read (nothing can change it under the collector).
   kill(-1, SIGKILL);
@@ -354,6 +357,9 @@ bool CleanWorkspace(int root) {
   out.cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
                ru.ru_stime.tv_usec;
   out.maxrss_kb = ru.ru_maxrss;
+  static_assert(sizeof out.denied == sizeof end.denied.bits);
+  memcpy(out.denied, end.denied.bits, sizeof out.denied);
+  out.denied_foreign = end.denied.foreign;
   // Full as the task saw it: f_bavail leaves out what ext4 keeps back for its metadata. A tmpfs
   // is full at 0; a workspace disk refuses a write that needs a whole large folio (up to 2 MiB
   // since 6.16) when less than that is left, so less than 2 MiB free counts as full there.

@@ -66,17 +66,19 @@ const char* StageName(Stage s);
 
 struct Report {
   ReportKind kind;
-  Stage stage;          // kSetupError
-  int32_t err;          // kSetupError: errno
-  int32_t wait_status;  // kExited: of the task's main process
-  int64_t time_ns;      // kExeced: CLOCK_MONOTONIC just before execve; kExited: at reaping
-  int64_t cpu_us;       // kExited: rusage of the main process and its reaped children
-  int64_t maxrss_kb;    // kExited
-  uint32_t disk_full;   // kExited: the workspace had no free block or inode left
-  uint32_t pad;
+  Stage stage;              // kSetupError
+  int32_t err;              // kSetupError: errno
+  int32_t wait_status;      // kExited: of the task's main process
+  int64_t time_ns;          // kExeced: CLOCK_MONOTONIC just before execve; kExited: at reaping
+  int64_t cpu_us;           // kExited: rusage of the main process and its reaped children
+  int64_t maxrss_kb;        // kExited
+  uint32_t disk_full;       // kExited: the workspace had no free block or inode left
+  uint32_t denied_foreign;  // kExited: a denied call of another architecture (kKill, kLog)
   // kExited: file pages (active and inactive, clean or dirty) the task's memory cgroup held
   // once its processes were gone: cache the kernel could have reclaimed; -1 unknown.
   int64_t file_bytes;
+  // kExited: the x86_64 numbers of the calls the seccomp listener saw (kKill, kLog), a bitmap.
+  uint64_t denied[8];
 };
 
 }  // namespace brood::sandbox

@@ -18,7 +18,7 @@
 
 namespace brood {
 
-enum class OnViolation { kErrno, kKill };
+enum class OnViolation { kErrno, kKill, kLog };
 
 struct EngineOptions {
   std::string root_dir;  // empty: the host's /usr /bin /lib* /sbin and /etc view

@@ -54,6 +54,9 @@ struct Result {
   std::vector<std::string> limits_hit;  // from wall cpu memory pids disk output
   Enforcement limits_enforced = Enforcement::kCgroup;
   int landlock = 0;  // the Landlock ABI the task ran under; 0: none
+  // --on-violation kill or log: the system calls the policy denied the task (sorted names; a
+  // call of another architecture is "(foreign)"). nullopt under errno, which does not watch.
+  std::optional<std::vector<std::string>> denied_calls;
   Limits limits;
   std::map<std::string, std::string> files;
   std::optional<bool> passed;

@@ -93,6 +93,10 @@ void CheckKey(const std::string& key, const json& want, const json& r, std::ostr
     for (const auto& f : Strings(want))
       if (files.contains(f) != (key == "files"))
         out << "files " << (key == "files" ? "lacks " : "has ") << f << "; ";
+  } else if (key == "denied_calls") {  // exactly these, in the result's (sorted) order
+    const json got = r.value("denied_calls", json());
+    if (got != json(Strings(want)))
+      out << "denied_calls " << got.dump() << ", want " << want.dump() << "; ";
   } else if (key == "stdout_bytes_min") {
     if (r.value("stdout_bytes", 0LL) < want.get<long long>())
       out << "stdout_bytes " << r.value("stdout_bytes", 0LL) << " < " << want << "; ";
