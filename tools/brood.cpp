@@ -199,6 +199,7 @@ int main(int argc, char** argv) {
   AddLimitOptions(exec, exec_args.limits);
   exec->add_option("--env", exec_args.env, "KEY=VALUE added to the task's environment (repeatable)")
       ->expected(1)
+      ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   exec->add_option("--cwd", exec_args.cwd, "working directory inside the sandbox")
       ->capture_default_str();

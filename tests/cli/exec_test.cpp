@@ -85,6 +85,13 @@ TEST(Exec, EnvAndCwdOptions) {
   EXPECT_EQ(r.record["stdout"], "42\n/tmp\n");
 }
 
+TEST(Exec, EnvJustBeforeTheCommandTakesOneValue) {
+  // --env used to swallow the "--", so the command's own options were taken for brood's.
+  BroodRun r = Brood(Exec({"--env", "A=1", "--env", "B=2"}, {"sh", "-c", "echo $A$B"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.record["stdout"], "12\n");
+}
+
 TEST(Exec, UsageErrorsExitTwo) {
   EXPECT_EQ(Brood({"exec"}).exit_code, 2);
   EXPECT_EQ(Brood({"exec", "--wall-ms", "abc", "--", "true"}).exit_code, 2);
