@@ -5,8 +5,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
+
+#include "sandbox/layout.hpp"
 
 namespace brood::sandbox {
 namespace {
@@ -34,6 +38,19 @@ uint64_t HandledFs(int abi) {
   return fs;
 }
 
+// `r.dir` + `r.name` into `out` without allocating; false when it does not fit.
+bool JoinPath(const LandlockRule& r, char* out, std::size_t size) {
+  std::size_t n = 0;
+  for (const char* part : {r.dir, r.name}) {
+    for (const char* c = part; *c != 0; ++c) {
+      if (n + 1 >= size) return false;
+      out[n++] = *c;
+    }
+  }
+  out[n] = 0;
+  return true;
+}
+
 int AddPath(int ruleset, const char* path, uint64_t access, uint64_t handled) {
   int fd = open(path, O_PATH | O_CLOEXEC);
   if (fd < 0) return errno == ENOENT ? 0 : errno;  // a device the root does not have
@@ -56,6 +73,35 @@ int LandlockAbi() {
   return abi;
 }
 
+std::span<const LandlockRule> LandlockRules() {
+  constexpr uint64_t kExec = LANDLOCK_ACCESS_FS_EXECUTE;
+  constexpr uint64_t kDevice =
+      LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | kTruncate;
+  // Everything on the task's own filesystem but creating device nodes.
+  constexpr uint64_t kOwn = (kAbi2Fs | kTruncate | kIoctlDev) &
+                            ~(LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK);
+  static constexpr auto table = [] {
+    constexpr std::size_t n =
+        1 + std::size(kSystemDirs) + 1 + std::size(kDevNodes) + 1 + std::size(kTaskDirs) + 1;
+    std::array<LandlockRule, n> t{};
+    std::size_t i = 0;
+    // Listing directories anywhere; reading files only where a rule below says so.
+    t[i++] = {"/", "", LANDLOCK_ACCESS_FS_READ_DIR};
+    for (const char* d : kSystemDirs) t[i++] = {"/", d, kRead | kExec};
+    t[i++] = {"/", kEtcDir, kRead};
+    for (const char* d : kDevNodes) {
+      // The terminal takes ioctls (window size, job control); the others are plain streams.
+      const bool tty = d[0] == 't' && d[1] == 't' && d[2] == 'y' && d[3] == 0;
+      t[i++] = {"/dev/", d, kDevice | (tty ? kIoctlDev : 0)};
+    }
+    t[i++] = {kPtsDir, "", kDevice | kIoctlDev};
+    for (const char* d : kTaskDirs) t[i++] = {d, "", kOwn};
+    t[i++] = {kProcDir, "", kRead};
+    return t;
+  }();
+  return table;
+}
+
 int ApplyLandlock(int abi) noexcept {
   if (abi < 2) return EINVAL;
   const uint64_t handled = HandledFs(abi);
@@ -64,28 +110,14 @@ int ApplyLandlock(int abi) noexcept {
   const long ruleset = syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
   if (ruleset < 0) return errno;
   const int rs = static_cast<int>(ruleset);
-  const uint64_t devices = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | kTruncate;
-  // Everything on the task's own filesystem but creating device nodes.
-  const uint64_t own = handled & ~(LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK);
-  struct {
-    const char* path;
-    uint64_t access;
-  } const rules[] = {
-      {"/", kRead | LANDLOCK_ACCESS_FS_EXECUTE},
-      {"/workspace", own},
-      {"/tmp", own},
-      {"/dev/shm", own},
-      {"/dev/null", devices},
-      {"/dev/zero", devices},
-      {"/dev/full", devices},
-      {"/dev/random", devices},
-      {"/dev/urandom", devices},
-      {"/dev/tty", devices | kIoctlDev},
-      {"/dev/pts", devices | kIoctlDev},
-  };
   int err = 0;
-  for (const auto& r : rules) {
-    if ((err = AddPath(rs, r.path, r.access, handled)) != 0) break;
+  for (const LandlockRule& r : LandlockRules()) {
+    char path[64];
+    if (!JoinPath(r, path, sizeof path)) {
+      err = ENAMETOOLONG;
+      break;
+    }
+    if ((err = AddPath(rs, path, r.access, handled)) != 0) break;
   }
   if (err == 0) {
     // ABI 7 logs denials to the audit log; a domain the task makes inside ours is not logged.

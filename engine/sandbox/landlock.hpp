@@ -1,15 +1,29 @@
 // Landlock, the second layer under seccomp: each task's main process restricts itself, after its
 // mounts and no_new_privs and before seccomp, to what the sandbox's mounts mean it to have:
-// read and execute on the root (system directories, the /etc view, /dev, /proc), everything but
+// read and execute on the system directories, read on the /etc view and /proc, everything but
 // device creation on its workspace, /tmp and /dev/shm, read and write on the contract's device
-// nodes and /dev/pts (with terminal ioctls). With ABI 6, abstract unix sockets and signals are
-// scoped to the task: it reaches no abstract socket and signals no process outside it.
+// nodes and /dev/pts (with terminal ioctls), and directory listing everywhere. With ABI 6, abstract
+// unix sockets and signals are scoped to the task: it reaches no abstract socket and signals no
+// process outside it.
 //
 // The rules are built per task because the workspace, /tmp, /dev/shm, /proc and /dev/pts are new
 // mounts per task (Landlock binds rules to the inodes, and would miss what a later mount hides).
 #pragma once
 
+#include <cstdint>
+#include <span>
+
 namespace brood::sandbox {
+
+// One row of the per-path table: the rights (LANDLOCK_ACCESS_FS_*, before masking by the ABI's
+// handled set) granted beneath `dir` + `name`. Built from layout.hpp, the lists the mounts come
+// from. A path the root lacks (lib32, say) is left out when the rules are applied.
+struct LandlockRule {
+  const char* dir;
+  const char* name;
+  uint64_t access;
+};
+std::span<const LandlockRule> LandlockRules();
 
 // The Landlock ABI brood uses on this host: the kernel's, or 0 without Landlock or below ABI 2
 // (ABI 1 refuses every rename or link across directories, which breaks git and pip).

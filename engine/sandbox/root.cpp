@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string>
 
+#include "sandbox/layout.hpp"
 #include "sys/fd.hpp"
 
 namespace brood::sandbox {
@@ -23,9 +24,6 @@ namespace {
 // namespace (the host never sees it). Sources are reached through an fd opened before, so a
 // --root below this path still works.
 constexpr char kNewRoot[] = "/tmp";
-
-constexpr const char* kSystemDirs[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
-constexpr const char* kDevNodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
 sys::Status Mount(const char* src, const std::string& dst, const char* type, unsigned long flags,
                   const char* data = nullptr) {
@@ -117,8 +115,9 @@ sys::Status BuildAndPivotRoot(const RootConfig& config) {
   BROOD_RETURN_IF_ERROR(Mount("brood-root", root, "tmpfs", MS_NOSUID | MS_NODEV,
                               "size=4m,nr_inodes=4096,mode=0755,uid=1000,gid=1000"));
   BROOD_RETURN_IF_ERROR(AddSystemDirs(src, root));
-  BROOD_RETURN_IF_ERROR(Mkdir(root + "/etc"));
-  BROOD_RETURN_IF_ERROR(BuildEtcView(src + "/etc", root + "/etc"));
+  const std::string etc = std::string("/") + kEtcDir;
+  BROOD_RETURN_IF_ERROR(Mkdir(root + etc));
+  BROOD_RETURN_IF_ERROR(BuildEtcView(src + etc, root + etc));
   BROOD_RETURN_IF_ERROR(AddDev(root));
   BROOD_RETURN_IF_ERROR(Mkdir(root + "/workspace"));
   BROOD_RETURN_IF_ERROR(Mkdir(root + "/tmp", 01777));

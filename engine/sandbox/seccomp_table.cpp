@@ -3,6 +3,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "sandbox/landlock.hpp"
 #include "sandbox/seccomp_policy.hpp"
 
 namespace brood::sandbox {
@@ -89,6 +90,43 @@ std::string GoldenTable() {
     }
     o << nr << " " << name << " " << (l.set ? l.set->name : "-") << " " << errno_mode << " "
       << kill_mode << "\n";
+  }
+  return o.str();
+}
+
+std::string LandlockMarkdown() {
+  // The rights in the order of linux/landlock.h, by the names the kernel gives them.
+  static constexpr struct {
+    uint64_t bit;
+    const char* name;
+  } kRights[] = {
+      {1ULL << 0, "execute"},           {1ULL << 1, "write_file"},
+      {1ULL << 2, "read_file"},         {1ULL << 3, "read_dir"},
+      {1ULL << 4, "remove_dir"},        {1ULL << 5, "remove_file"},
+      {1ULL << 6, "make_char"},         {1ULL << 7, "make_dir"},
+      {1ULL << 8, "make_reg"},          {1ULL << 9, "make_sock"},
+      {1ULL << 10, "make_fifo"},        {1ULL << 11, "make_block"},
+      {1ULL << 12, "make_sym"},         {1ULL << 13, "refer"},
+      {1ULL << 14, "truncate (ABI 3)"}, {1ULL << 15, "ioctl_dev (ABI 5)"},
+  };
+  std::ostringstream o;
+  o << "# The Landlock rules, path by path\n\n"
+       "Generated from `engine/sandbox/landlock.cpp` and the lists in `engine/sandbox/layout.hpp`\n"
+       "(the same lists the sandbox's mounts come from) by `brood-seccomp-table --landlock`; a "
+       "test\n"
+       "fails when this file and the code differ. What Landlock does for a task is in\n"
+       "[sandbox.md](sandbox.md#landlock). A right the host's ABI lacks is left out; a path the\n"
+       "root lacks (`lib32`, say) has no rule. Every other path gets no right at all.\n\n"
+       "| path | rights beneath it |\n|---|---|\n";
+  for (const LandlockRule& r : LandlockRules()) {
+    o << "| `" << r.dir << r.name << "` | ";
+    bool first = true;
+    for (const auto& right : kRights) {
+      if (!(r.access & right.bit)) continue;
+      o << (first ? "" : ", ") << right.name;
+      first = false;
+    }
+    o << " |\n";
   }
   return o.str();
 }

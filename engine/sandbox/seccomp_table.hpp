@@ -15,4 +15,7 @@ std::string PolicyMarkdown();
 // "allow", an errno name ("EPERM", "ENOSYS", "EAFNOSUPPORT"), or "notify" (init's listener).
 std::string GoldenTable();
 
+// docs/landlock.md: the per-path Landlock table (landlock.hpp), right by right.
+std::string LandlockMarkdown();
+
 }  // namespace brood::sandbox

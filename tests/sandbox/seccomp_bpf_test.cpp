@@ -259,6 +259,8 @@ TEST(SeccompTables, GoldenTableAndDocsAreThePolicys) {
       << "tests/sandbox/seccomp_golden.txt is stale: brood-seccomp-table --golden";
   EXPECT_EQ(ReadSource("docs/seccomp.md"), PolicyMarkdown())
       << "docs/seccomp.md is stale: brood-seccomp-table --markdown";
+  EXPECT_EQ(ReadSource("docs/landlock.md"), LandlockMarkdown())
+      << "docs/landlock.md is stale: brood-seccomp-table --landlock";
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, SeccompBpf,
