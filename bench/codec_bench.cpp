@@ -52,7 +52,7 @@ BENCHMARK(BM_ParseJobLine_Minimal);
 Result TypicalOkResult() {
   Result r;
   r.id = "he/0/3";
-  r.status = Status::kOk;
+  r.status = TaskStatus::kOk;
   r.exit_code = 0;
   r.stdout_data = "1\n";
   r.stdout_bytes = 2;

@@ -39,7 +39,7 @@ void BM_WarmTrueSequential(benchmark::State& state) {
   std::vector<double> latency_us;
   for (auto _ : state) {
     brood::Result r = engine->Run(TrueJob());
-    if (r.status != brood::Status::kOk) return state.SkipWithError("task not ok");
+    if (r.status != brood::TaskStatus::kOk) return state.SkipWithError("task not ok");
     latency_us.push_back(static_cast<double>(r.start_latency_us));
   }
   std::sort(latency_us.begin(), latency_us.end());
@@ -54,7 +54,7 @@ void BM_WarmTrueTwoSlots(benchmark::State& state) {
   if (!engine) return state.SkipWithError("cannot sandbox on this host");
   for (auto _ : state) {
     brood::Result r = engine->Run(TrueJob());
-    if (r.status != brood::Status::kOk) return state.SkipWithError("task not ok");
+    if (r.status != brood::TaskStatus::kOk) return state.SkipWithError("task not ok");
   }
   state.counters["tasks_per_s"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);

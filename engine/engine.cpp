@@ -381,8 +381,10 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   if (use_disk) slot->disk_clean = false;
   auto pidfd = zygote::RunInZygote(*slot->zygote[shape], fds);
   if (!pidfd.ok()) {
+    // A zygote that died or misbehaved: brood replaces it, so this is not the host's doing.
     *zygote_failed = true;
-    return give_back(pidfd.status(), /*anomaly=*/true);
+    return give_back(sys::Status::Error(ErrorKind::kUnavailable, pidfd.status().message()),
+                     /*anomaly=*/true);
   }
   if (use_disk) slot->zygote[shape]->disk_id = slot->disk->id();
   p.init_pidfd = std::move(pidfd.value());
@@ -395,10 +397,12 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
 void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
   const int64_t admitted = reactor::NowNs();
   const Limits limits = job.limits.Resolved();
-  auto fail = [&](Status status, std::string error) {
+  auto fail = [&](TaskStatus status, std::string error,
+                  std::optional<ErrorKind> kind = std::nullopt) {
     Result r;
     r.id = job.id;
     r.status = status;
+    r.error_kind = kind;
     r.limits = limits;
     r.limits_enforced = info_.enforcement;
     r.landlock = info_.landlock;
@@ -406,15 +410,17 @@ void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
     on_result(std::move(r));
   };
   if (std::string e = CheckLimits(limits, opts_.maxima); !e.empty())
-    return fail(Status::kInvalidJob, e);
-  if (job.argv.empty()) return fail(Status::kInvalidJob, "cmd: empty");
+    return fail(TaskStatus::kInvalidJob, e);
+  if (job.argv.empty()) return fail(TaskStatus::kInvalidJob, "cmd: empty");
   // The job parser checks these for job files; an embedder's or `brood exec`'s Job comes here
   // unchecked, and the zygote would refuse the spec (and be recycled for it).
   if (!job.cwd.starts_with('/') || job.cwd.find('\0') != std::string::npos)
-    return fail(Status::kInvalidJob, "cwd: expected an absolute path, got \"" + job.cwd + "\"");
-  if (cancelled_) return fail(Status::kSandboxError, "cancelled: brood is stopping");
+    return fail(TaskStatus::kInvalidJob, "cwd: expected an absolute path, got \"" + job.cwd + "\"");
+  if (cancelled_)
+    return fail(TaskStatus::kSandboxError, "cancelled: brood is stopping", ErrorKind::kCancelled);
   if (!tree_ && !opts_.allow_no_cgroups)
-    return fail(Status::kSandboxError, "cgroup limits unavailable: " + cgroup_error_);
+    return fail(TaskStatus::kSandboxError, "cgroup limits unavailable: " + cgroup_error_,
+                ErrorKind::kHostUnsupported);
 
   bool zygote_failed = false;
   auto params = Prepare(job, limits, admitted, &zygote_failed);
@@ -426,8 +432,8 @@ void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
   if (!params.ok()) {
     std::string msg = params.status().message();
     // What was killed from outside is not something the host lacks.
-    if (msg.find("killed from outside") == std::string::npos) msg += kDoctorHint;
-    return fail(Status::kSandboxError, "sandbox setup failed: " + msg);
+    if (params.status().kind() != ErrorKind::kUnavailable) msg += kDoctorHint;
+    return fail(TaskStatus::kSandboxError, "sandbox setup failed: " + msg, params.status().kind());
   }
   {
     std::lock_guard lock(mu_);

@@ -25,6 +25,15 @@ constexpr int64_t kSetupGrace = 10'000 * kMs;  // for a setup to reach execve, p
 
 // The job's own mistakes (a cwd that cannot be entered, files that cannot be written) are
 // told as such; anything else is the host's, and `brood doctor` helps with those.
+// The job's own cwd and files are the job's mistake (unless they did not fit); any other step
+// that fails is the host's or brood's, as its errno says.
+static ErrorKind SetupErrorKind(sandbox::Stage stage, int err) {
+  if (stage == sandbox::Stage::kChdir || stage == sandbox::Stage::kFiles)
+    return err == ENOSPC || err == EDQUOT ? ErrorKind::kResourceExhausted
+                                          : ErrorKind::kInvalidArgument;
+  return sys::KindOfErrno(err);
+}
+
 static std::string SetupErrorMessage(sandbox::Stage stage, int err) {
   std::string what = std::string(sys::ErrnoName(err)) + " (" + std::strerror(err) + ")";
   if (stage == sandbox::Stage::kChdir)
@@ -35,10 +44,7 @@ static std::string SetupErrorMessage(sandbox::Stage stage, int err) {
          "; run `brood doctor` to check this host";
 }
 
-// What the task's processes held at most, not counting file cache the kernel could reclaim: the
-// task leaf's peak less the file pages it still held at the end, never below the largest
-// process's peak RSS, never above the leaf's peak. A kernel that cannot reset the slot's peak
-// (v2 before 6.12) only bounds the task's from above: the largest RSS stands in, under it.
+// The calls init's seccomp listener saw, by name (sorted; "(foreign)" for another architecture).
 std::vector<std::string> TaskRun::DeniedNames() const {
   std::vector<std::string> names;
   for (uint32_t nr = 0; nr < 64 * std::size(denied_); ++nr) {
@@ -49,6 +55,10 @@ std::vector<std::string> TaskRun::DeniedNames() const {
   return names;
 }
 
+// What the task's processes held at most, not counting file cache the kernel could reclaim: the
+// task leaf's peak less the file pages it still held at the end, never below the largest
+// process's peak RSS, never above the leaf's peak. A kernel that cannot reset the slot's peak
+// (v2 before 6.12) only bounds the task's from above: the largest RSS stands in, under it.
 uint64_t TaskRun::PeakMemory(const cgroup::Usage& u, uint64_t max_rss, int64_t file_bytes) {
   if (!u.peak_exact) return std::min(max_rss, u.peak_memory_bytes);
   uint64_t peak = u.peak_memory_bytes;
@@ -140,7 +150,10 @@ void TaskRun::OnReport(std::span<const char> d) {
     std::memcpy(&rep, d.data() + off, sizeof rep);
     switch (rep.kind) {
       case sandbox::ReportKind::kSetupError:
-        if (!obs_.setup_error) obs_.setup_error = SetupErrorMessage(rep.stage, rep.err);
+        if (!obs_.setup_error) {
+          obs_.setup_error = SetupErrorMessage(rep.stage, rep.err);
+          obs_.setup_kind = SetupErrorKind(rep.stage, rep.err);
+        }
         break;
       case sandbox::ReportKind::kExeced:
         exec_ns_ = rep.time_ns;
@@ -282,6 +295,7 @@ void TaskRun::Finish() {
   res.signal = v.signal;
   res.limits_hit = std::move(v.limits_hit);
   res.error = std::move(v.error);
+  res.error_kind = v.error_kind;
   if (!res.error && !collect_error_.empty()) res.error = collect_error_;
   Report(std::move(res));
 }

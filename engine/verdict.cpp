@@ -8,8 +8,9 @@ namespace brood {
 Verdict Decide(const Observation& o) {
   Verdict v;
   if (o.setup_error) {
-    v.status = Status::kSandboxError;
+    v.status = TaskStatus::kSandboxError;
     v.error = *o.setup_error;
+    v.error_kind = o.setup_kind;
     return v;
   }
   if (o.killed == KillReason::kWall) v.limits_hit.push_back("wall");
@@ -28,19 +29,20 @@ Verdict Decide(const Observation& o) {
   }
 
   if (o.killed == KillReason::kCancelled) {
-    v.status = Status::kSandboxError;
+    v.status = TaskStatus::kSandboxError;
     v.error = "cancelled: brood was asked to stop (SIGINT/SIGTERM) and killed the task";
+    v.error_kind = ErrorKind::kCancelled;
     return v;
   }
   switch (o.killed) {
     case KillReason::kWall:
-      v.status = Status::kTimeout;
+      v.status = TaskStatus::kTimeout;
       return v;
     case KillReason::kCpu:
-      v.status = Status::kCpuLimit;
+      v.status = TaskStatus::kCpuLimit;
       return v;
     case KillReason::kOutput:
-      v.status = Status::kOutputLimit;
+      v.status = TaskStatus::kOutputLimit;
       return v;
     case KillReason::kNone:
       break;
@@ -51,36 +53,37 @@ Verdict Decide(const Observation& o) {
     // the zygote above it (same cgroup), whose death takes the task down before init reports.
     // The task's memory ended it, not brood or anyone outside.
     if (o.oom_kills > 0) {
-      v.status = Status::kMemoryLimit;
+      v.status = TaskStatus::kMemoryLimit;
       v.signal = SIGKILL;
       return v;
     }
-    v.status = Status::kSandboxError;
+    v.status = TaskStatus::kSandboxError;
     v.error = "the task's init ended without a report (killed from outside brood?)";
+    v.error_kind = ErrorKind::kUnavailable;
     return v;
   }
   const bool exited_zero = v.exit_code && *v.exit_code == 0;
   if (o.oom_kills > 0 && !exited_zero) {
-    v.status = Status::kMemoryLimit;
+    v.status = TaskStatus::kMemoryLimit;
     return v;
   }
   if (v.signal) {
     const int sig = *v.signal;
     if (sig == SIGSYS)
-      v.status = Status::kViolation;
+      v.status = TaskStatus::kViolation;
     else if (sig == SIGXFSZ)
-      v.status = Status::kDiskLimit;
+      v.status = TaskStatus::kDiskLimit;
     // rlimit mode: RLIMIT_CPU sends SIGXCPU at the soft limit, SIGKILL at the hard one.
     else if (o.rlimit_mode && (sig == SIGXCPU || (sig == SIGKILL && o.cpu_ms >= o.cpu_budget_ms)))
-      v.status = Status::kCpuLimit;
+      v.status = TaskStatus::kCpuLimit;
     else
-      v.status = Status::kSignaled;
+      v.status = TaskStatus::kSignaled;
     return v;
   }
   if (o.disk_full && !exited_zero)
-    v.status = Status::kDiskLimit;
+    v.status = TaskStatus::kDiskLimit;
   else
-    v.status = exited_zero ? Status::kOk : Status::kFailed;
+    v.status = exited_zero ? TaskStatus::kOk : TaskStatus::kFailed;
   return v;
 }
 

@@ -14,10 +14,11 @@ namespace brood {
 enum class KillReason { kNone, kWall, kCpu, kOutput, kCancelled };
 
 struct Observation {
-  std::optional<std::string> setup_error;  // the sandbox could not be set up
-  bool exited_report = false;              // init reported the main process's end
-  int wait_status = 0;                     // of the main process
-  KillReason killed = KillReason::kNone;   // brood killed the task, and why
+  std::optional<std::string> setup_error;       // the sandbox could not be set up
+  ErrorKind setup_kind = ErrorKind::kInternal;  // and what kind of failure that was
+  bool exited_report = false;                   // init reported the main process's end
+  int wait_status = 0;                          // of the main process
+  KillReason killed = KillReason::kNone;        // brood killed the task, and why
   bool rlimit_mode = false;
   uint64_t oom_kills = 0;
   // Allocations the memory limit refused even after reclaim (or OOM events): `memory` in
@@ -31,11 +32,12 @@ struct Observation {
 };
 
 struct Verdict {
-  Status status = Status::kSandboxError;
+  TaskStatus status = TaskStatus::kSandboxError;
   std::optional<int> exit_code;
   std::optional<int> signal;
   std::vector<std::string> limits_hit;
   std::optional<std::string> error;
+  std::optional<ErrorKind> error_kind;  // sandbox_error only
 };
 
 Verdict Decide(const Observation& o);

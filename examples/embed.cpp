@@ -65,7 +65,7 @@ int main() {
 
   const std::string python_expected = "1 3 7\n160\n";
   std::vector<brood::Job> jobs = {PythonJob(), ShellJob(), TimeoutJob()};
-  const brood::Status wanted[] = {brood::Status::kOk, brood::Status::kOk, brood::Status::kTimeout};
+  const brood::TaskStatus wanted[] = {brood::TaskStatus::kOk, brood::TaskStatus::kOk, brood::TaskStatus::kTimeout};
 
   // Each callback writes only its own slot; the latch orders those writes before the reads below.
   // A callback runs on an engine thread, or at once on this thread when a job is refused.
@@ -92,7 +92,7 @@ int main() {
 
   // An expect-like check (exact match), done here on the Python job's stdout.
   const brood::Result& py = results[0];
-  if (py.status == brood::Status::kOk &&
+  if (py.status == brood::TaskStatus::kOk &&
       (py.stdout_truncated || py.stdout_data != python_expected)) {
     std::fprintf(stderr, "brood-embed-example: %s: wrong answer\n", py.id.c_str());
     ok = false;

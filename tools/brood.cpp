@@ -165,8 +165,9 @@ int RunExec(brood::EngineOptions opts, const ExecArgs& a) {
     std::cerr << "brood: cannot sandbox on this host: " << error << "\n";
     brood::Result r;
     r.id = job.id;
-    r.status = brood::Status::kSandboxError;
+    r.status = brood::TaskStatus::kSandboxError;
     r.error = error;
+    r.error_kind = brood::ErrorKind::kHostUnsupported;
     std::cout << brood::ResultToJson(r) << "\n";
     return 125;
   }
@@ -177,9 +178,9 @@ int RunExec(brood::EngineOptions opts, const ExecArgs& a) {
     std::cerr << "brood exec: stopped by " << strsignal(*stopped_by) << "; the task was killed\n";
     return 128 + *stopped_by;
   }
-  if (r.status == brood::Status::kInvalidJob) r.line = 1;  // exec's one job is "line 1"
+  if (r.status == brood::TaskStatus::kInvalidJob) r.line = 1;  // exec's one job is "line 1"
   std::cout << brood::ResultToJson(r) << "\n" << std::flush;
-  if (r.status == brood::Status::kSandboxError || r.status == brood::Status::kInvalidJob)
+  if (r.status == brood::TaskStatus::kSandboxError || r.status == brood::TaskStatus::kInvalidJob)
     std::cerr << "brood exec: " << r.error.value_or("") << "\n";
   return brood::ExecExitCode(r.status, r.exit_code, r.signal);
 }

@@ -62,7 +62,7 @@ bool Matches(const Expect& expect, std::string_view stdout_text) {
 
 void Judge(const Job& job, Result& result) {
   if (!job.expect) return;
-  result.passed = result.status == Status::kOk && !result.stdout_truncated &&
+  result.passed = result.status == TaskStatus::kOk && !result.stdout_truncated &&
                   Matches(*job.expect, result.stdout_data);
 }
 

@@ -23,29 +23,29 @@ Json OrNull(const std::optional<T>& v) {
 
 }  // namespace
 
-const char* StatusName(Status s) {
+const char* StatusName(TaskStatus s) {
   switch (s) {
-    case Status::kInvalidJob:
+    case TaskStatus::kInvalidJob:
       return "invalid_job";
-    case Status::kSandboxError:
+    case TaskStatus::kSandboxError:
       return "sandbox_error";
-    case Status::kTimeout:
+    case TaskStatus::kTimeout:
       return "timeout";
-    case Status::kCpuLimit:
+    case TaskStatus::kCpuLimit:
       return "cpu_limit";
-    case Status::kOutputLimit:
+    case TaskStatus::kOutputLimit:
       return "output_limit";
-    case Status::kMemoryLimit:
+    case TaskStatus::kMemoryLimit:
       return "memory_limit";
-    case Status::kViolation:
+    case TaskStatus::kViolation:
       return "violation";
-    case Status::kSignaled:
+    case TaskStatus::kSignaled:
       return "signaled";
-    case Status::kDiskLimit:
+    case TaskStatus::kDiskLimit:
       return "disk_limit";
-    case Status::kFailed:
+    case TaskStatus::kFailed:
       return "failed";
-    case Status::kOk:
+    case TaskStatus::kOk:
       return "ok";
   }
   return "sandbox_error";
@@ -63,28 +63,28 @@ const char* EnforcementName(Enforcement e) {
   return "rlimit";
 }
 
-int ExecExitCode(Status s, std::optional<int> exit_code, std::optional<int> signal) {
+int ExecExitCode(TaskStatus s, std::optional<int> exit_code, std::optional<int> signal) {
   switch (s) {
-    case Status::kOk:
-    case Status::kFailed:
-    case Status::kDiskLimit:
+    case TaskStatus::kOk:
+    case TaskStatus::kFailed:
+    case TaskStatus::kDiskLimit:
       if (exit_code) return *exit_code;
       return signal ? 128 + *signal : 1;
-    case Status::kSignaled:
+    case TaskStatus::kSignaled:
       return 128 + signal.value_or(SIGKILL);
-    case Status::kTimeout:
+    case TaskStatus::kTimeout:
       return 124;
-    case Status::kMemoryLimit:
+    case TaskStatus::kMemoryLimit:
       return 137;
-    case Status::kCpuLimit:
+    case TaskStatus::kCpuLimit:
       return 152;
-    case Status::kOutputLimit:
+    case TaskStatus::kOutputLimit:
       return 153;
-    case Status::kViolation:
+    case TaskStatus::kViolation:
       return 159;
-    case Status::kSandboxError:
+    case TaskStatus::kSandboxError:
       return 125;
-    case Status::kInvalidJob:
+    case TaskStatus::kInvalidJob:
       return 2;
   }
   return 125;
@@ -95,7 +95,7 @@ std::string ResultToJson(const Result& r) {
   j["id"] = r.id_known ? Json(r.id) : Json(nullptr);
   if (r.line) j["line"] = *r.line;
   j["status"] = StatusName(r.status);
-  const bool ran = r.status != Status::kInvalidJob && r.status != Status::kSandboxError;
+  const bool ran = r.status != TaskStatus::kInvalidJob && r.status != TaskStatus::kSandboxError;
   if (ran) {
     j["exit_code"] = OrNull(r.exit_code);
     j["signal"] = OrNull(r.signal);
@@ -128,6 +128,9 @@ std::string ResultToJson(const Result& r) {
   }
   if (r.passed) j["passed"] = *r.passed;
   j["error"] = r.error ? Json(*r.error) : Json(nullptr);
+  // Every sandbox_error says what kind of failure it was; one nobody classified is brood's own.
+  if (r.status == TaskStatus::kSandboxError)
+    j["error_kind"] = ErrorKindName(r.error_kind.value_or(ErrorKind::kInternal));
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 

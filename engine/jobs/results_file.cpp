@@ -21,8 +21,8 @@ using sys::Status;
 constexpr size_t kChunk = 1 << 20;
 
 bool IsStatusName(std::string_view s) {
-  for (int i = 0; i <= static_cast<int>(brood::Status::kOk); ++i) {
-    if (s == StatusName(static_cast<brood::Status>(i))) return true;
+  for (int i = 0; i <= static_cast<int>(brood::TaskStatus::kOk); ++i) {
+    if (s == StatusName(static_cast<brood::TaskStatus>(i))) return true;
   }
   return false;
 }

@@ -11,7 +11,7 @@ void Admission::Invalid(Work& w, std::string error) {
     return;
   }
   Result& r = w.result;
-  r.status = Status::kInvalidJob;
+  r.status = TaskStatus::kInvalidJob;
   r.line = w.line.number;
   r.id_known = w.parsed.id.has_value();
   if (w.parsed.id) r.id = *w.parsed.id;

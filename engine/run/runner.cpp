@@ -127,7 +127,7 @@ void JobRun::Impl::Write(const WorkPtr& w) {
   if (w->not_started) ++not_run;
   if (w->kind == Work::kSkip) return;
   const Result& r = w->result;
-  if (r.status == Status::kSandboxError && r.error && r.error->rfind("cancelled", 0) == 0) {
+  if (r.status == TaskStatus::kSandboxError && r.error_kind == ErrorKind::kCancelled) {
     ++not_run;  // stopped: not written, so --resume runs it again
     return;
   }

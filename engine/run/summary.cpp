@@ -16,18 +16,18 @@ constexpr int kMinExp = -23;
 // A terminal line; wider ones wrap and the \r redraw then scrolls instead of overwriting.
 constexpr size_t kWidth = 120;
 
-constexpr Status kAllStatuses[] = {
-    Status::kInvalidJob,  Status::kSandboxError, Status::kTimeout,   Status::kCpuLimit,
-    Status::kOutputLimit, Status::kMemoryLimit,  Status::kViolation, Status::kSignaled,
-    Status::kDiskLimit,   Status::kFailed,       Status::kOk};
-static_assert(std::size(kAllStatuses) == static_cast<size_t>(Status::kOk) + 1);
+constexpr TaskStatus kAllStatuses[] = {
+    TaskStatus::kInvalidJob,  TaskStatus::kSandboxError, TaskStatus::kTimeout,   TaskStatus::kCpuLimit,
+    TaskStatus::kOutputLimit, TaskStatus::kMemoryLimit,  TaskStatus::kViolation, TaskStatus::kSignaled,
+    TaskStatus::kDiskLimit,   TaskStatus::kFailed,       TaskStatus::kOk};
+static_assert(std::size(kAllStatuses) == static_cast<size_t>(TaskStatus::kOk) + 1);
 
 // For people: the common outcomes first (as a reader scans for them), then the rest in
 // the order of docs/result.md.
-constexpr Status kDisplayOrder[] = {
-    Status::kOk,        Status::kFailed,   Status::kInvalidJob,  Status::kSandboxError,
-    Status::kTimeout,   Status::kCpuLimit, Status::kOutputLimit, Status::kMemoryLimit,
-    Status::kViolation, Status::kSignaled, Status::kDiskLimit};
+constexpr TaskStatus kDisplayOrder[] = {
+    TaskStatus::kOk,        TaskStatus::kFailed,   TaskStatus::kInvalidJob,  TaskStatus::kSandboxError,
+    TaskStatus::kTimeout,   TaskStatus::kCpuLimit, TaskStatus::kOutputLimit, TaskStatus::kMemoryLimit,
+    TaskStatus::kViolation, TaskStatus::kSignaled, TaskStatus::kDiskLimit};
 
 std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string Format(const char* fmt, ...) {
@@ -115,7 +115,7 @@ void Summary::Add(const Result& r) {
     passed_ += *r.passed;
   }
   // Only a task that ran has a start latency and a wall time; the others would pull p50 to 0.
-  if (r.status == Status::kInvalidJob || r.status == Status::kSandboxError) return;
+  if (r.status == TaskStatus::kInvalidJob || r.status == TaskStatus::kSandboxError) return;
   start_latency_us_.Add(static_cast<double>(r.start_latency_us));
   wall_ms_.Add(r.wall_ms);
 }
@@ -126,7 +126,7 @@ uint64_t Summary::done() const {
   return n;
 }
 
-uint64_t Summary::count(Status s) const { return counts_[static_cast<size_t>(s)]; }
+uint64_t Summary::count(TaskStatus s) const { return counts_[static_cast<size_t>(s)]; }
 
 std::string Summary::ProgressLine(std::optional<uint64_t> total, double elapsed_s) const {
   const uint64_t n = done();
@@ -143,7 +143,7 @@ std::string Summary::ProgressLine(std::optional<uint64_t> total, double elapsed_
   head += "  " + Rate(rate) + " tasks/s";
 
   std::vector<std::pair<const char*, uint64_t>> shown;
-  for (Status s : kDisplayOrder) {
+  for (TaskStatus s : kDisplayOrder) {
     if (count(s) > 0) shown.emplace_back(StatusName(s), count(s));
   }
   uint64_t other = 0;
@@ -172,7 +172,7 @@ std::string Summary::Text(double elapsed_s) const {
                     Format("%.1f", elapsed_s) + "s (" + Rate(PerSecond(n, elapsed_s)) +
                     " tasks/s)\n";
   std::string counts;
-  for (Status s : kDisplayOrder) {
+  for (TaskStatus s : kDisplayOrder) {
     if (count(s) == 0) continue;
     counts += "  " + std::string(StatusName(s)) + " " + std::to_string(count(s));
   }
@@ -192,7 +192,7 @@ std::string Summary::Text(double elapsed_s) const {
 std::string Summary::Json(double elapsed_s) const {
   using Json = nlohmann::ordered_json;
   Json statuses = Json::object();
-  for (Status s : kAllStatuses) statuses[StatusName(s)] = count(s);
+  for (TaskStatus s : kAllStatuses) statuses[StatusName(s)] = count(s);
   auto quantiles = [](const Histogram& h) {
     return Json{{"p50", h.Quantile(0.5)}, {"p99", h.Quantile(0.99)}};
   };

@@ -39,7 +39,7 @@ class Summary {
   // Counts a result (thread-compatible: the caller serializes).
   void Add(const Result& r);
   uint64_t done() const;
-  uint64_t count(Status s) const;
+  uint64_t count(TaskStatus s) const;
 
   // One line for a terminal, no newline, e.g.
   // "1200/10000 12%  2350 tasks/s  ok 1150 failed 40 timeout 10  ETA 4s"

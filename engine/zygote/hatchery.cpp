@@ -54,7 +54,7 @@ sys::Status WriteIdMaps(pid_t pid, const ZygoteConfig& config) {
   if (unshare(CLONE_NEWUSER) != 0) {
     WireWriter w;
     w.U32(static_cast<uint32_t>(ZygoteMsg::kReady));
-    w.Str(sys::PosixError("unshare(CLONE_NEWUSER)").message());
+    w.Err(sys::PosixError("unshare(CLONE_NEWUSER)"));
     (void)SendMessage(sock, w.bytes());
     _exit(1);
   }
@@ -67,17 +67,17 @@ sys::Status WriteIdMaps(pid_t pid, const ZygoteConfig& config) {
 
 // In the hatchery: one zygote, its maps and cgroup. Replies on `client`.
 void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram& seccomp) {
-  auto reply = [&](const std::string& error, std::span<const int> fds = {}, pid_t pid = -1) {
+  auto reply = [&](const sys::Status& error, std::span<const int> fds = {}, pid_t pid = -1) {
     WireWriter w;
-    w.Str(error);
+    w.Err(error);
     w.I64(pid);
     (void)SendMessage(client, w.bytes(), fds);
   };
   int sv[2], up[2], down[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-    return reply(sys::PosixError("socketpair").message());
+    return reply(sys::PosixError("socketpair"));
   if (pipe2(up, O_CLOEXEC) != 0 || pipe2(down, O_CLOEXEC) != 0)
-    return reply(sys::PosixError("pipe2").message());
+    return reply(sys::PosixError("pipe2"));
   sys::UniqueFd zsock(sv[0]), csock(sv[1]), up_r(up[0]), up_w(up[1]), down_r(down[0]),
       down_w(down[1]);
   // The task leaf, opened here as root: v1 checks a cgroup.procs writer's credentials as they
@@ -87,16 +87,15 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
   if (!config.task_cgroup.empty()) {
     task_cgroup.reset(open(config.task_cgroup.c_str(),
                            (config.task_clone_into ? O_PATH | O_DIRECTORY : O_WRONLY) | O_CLOEXEC));
-    if (!task_cgroup) return reply(sys::PosixError("open(" + config.task_cgroup + ")").message());
+    if (!task_cgroup) return reply(sys::PosixError("open(" + config.task_cgroup + ")"));
     memory_stat.reset(open(config.task_memory_stat.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!memory_stat)
-      return reply(sys::PosixError("open(" + config.task_memory_stat + ")").message());
+    if (!memory_stat) return reply(sys::PosixError("open(" + config.task_memory_stat + ")"));
     zfds = {task_cgroup.get(), config.task_clone_into, memory_stat.get()};
   }
   pid_t self = getpid();
   int pidfd = -1;
   long pid = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
-  if (pid < 0) return reply(sys::PosixError("clone(zygote)").message());
+  if (pid < 0) return reply(sys::PosixError("clone(zygote)"));
   if (pid == 0) {
     // The zygote keeps only its end of the socket and the sync pipes.
     close(client);
@@ -111,13 +110,13 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
   down_r.reset();
   auto fail = [&](const sys::Status& st) {
     syscall(SYS_pidfd_send_signal, zpidfd.get(), SIGKILL, nullptr, 0);
-    reply(st.message());
+    reply(st);
   };
   char c = 0;
   if (read(up_r.get(), &c, 1) != 1) {
     // The child failed before unsharing; its reason is waiting on the zygote socket.
     int fds[1] = {zsock.get()};
-    return reply("", fds, static_cast<pid_t>(pid));
+    return reply(sys::OkStatus(), fds, static_cast<pid_t>(pid));
   }
   sys::Status st = WriteIdMaps(static_cast<pid_t>(pid), config);
   if (!st.ok()) return fail(st.Wrap("user namespace id maps"));
@@ -133,7 +132,7 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
   c = 'c';
   if (write(down_w.get(), &c, 1) != 1) return fail(sys::PosixError("write(zygote sync)"));
   int fds[2] = {zsock.get(), zpidfd.get()};
-  reply("", fds, static_cast<pid_t>(pid));
+  reply(sys::OkStatus(), fds, static_cast<pid_t>(pid));
 }
 
 [[noreturn]] void HatcheryMain(int sock, const sandbox::SeccompProgram& seccomp) {
@@ -145,7 +144,7 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
     auto config = DecodeZygoteConfig(m->bytes.substr(sizeof(uint32_t)));
     if (kind != kSpawn || !config) {
       WireWriter w;
-      w.Str("hatchery: malformed request");
+      w.Err(sys::Status::Error("hatchery: malformed request"));
       w.I64(-1);
       (void)SendMessage(sock, w.bytes());
       continue;
@@ -247,12 +246,13 @@ sys::Status Hatchery::Replace() {
   pidfd_.reset();
   auto m = SendMessage(nest_sock_, "h").ok() ? ReceiveMessage(nest_sock_)
                                              : sys::StatusOr<Message>(sys::Status::Error(""));
-  if (!m.ok() || (m->bytes.empty() && m->fds.empty())) return sys::Status::Error(kNoNest);
+  if (!m.ok() || (m->bytes.empty() && m->fds.empty()))
+    return sys::Status::Error(ErrorKind::kUnavailable, kNoNest);
   if (m->fds.size() != 2)
-    return sys::Status::Error(
-        "brood's hatchery was killed from outside, and the nest could not "
-        "start another: " +
-        m->bytes);
+    return sys::Status::Error(ErrorKind::kUnavailable,
+                              "brood's hatchery was killed from outside, and the nest could not "
+                              "start another: " +
+                                  m->bytes);
   sock_ = std::move(m->fds[0]);
   pidfd_ = std::move(m->fds[1]);
   return sys::OkStatus();
@@ -280,10 +280,10 @@ sys::StatusOr<ZygoteHandle> Hatchery::Spawn(const ZygoteConfig& config) {
   if (!m.ok()) return m.status().Wrap("hatchery");
   if (m->bytes.empty()) return sys::Status::Error("hatchery: exited");
   WireReader r(m->bytes);
-  std::string error = r.Str();
+  sys::Status error = r.Err();
   pid_t pid = static_cast<pid_t>(r.I64());
   if (!r.done()) return sys::Status::Error("hatchery: malformed reply");
-  if (!error.empty()) return sys::Status::Error(error);
+  if (!error.ok()) return error;
   if (m->fds.empty()) return sys::Status::Error("hatchery: reply without zygote");
   ZygoteHandle z;
   z.sock = std::move(m->fds[0]);
@@ -294,11 +294,11 @@ sys::StatusOr<ZygoteHandle> Hatchery::Spawn(const ZygoteConfig& config) {
   if (!ready.ok()) return ready.status().Wrap("zygote");
   WireReader rr(ready->bytes);
   uint32_t kind = rr.U32();
-  std::string zerr = rr.Str();
+  sys::Status zerr = rr.Err();
   if (ready->bytes.empty()) return sys::Status::Error("zygote exited during setup");
   if (kind != static_cast<uint32_t>(ZygoteMsg::kReady))
     return sys::Status::Error("zygote: bad ready");
-  if (!zerr.empty()) return sys::Status::Error("zygote setup: " + zerr);
+  if (!zerr.ok()) return zerr.Wrap("zygote setup");
   return z;
 }
 

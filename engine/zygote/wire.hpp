@@ -36,6 +36,11 @@ class WireWriter {
       Str(v);
     }
   }
+  // A status with its kind, so that a failure in a zygote keeps its kind in the supervisor.
+  void Err(const sys::Status& s) {
+    U32(s.ok() ? 0 : 1 + static_cast<uint32_t>(s.kind()));
+    Str(s.ok() ? std::string_view() : std::string_view(s.message()));
+  }
   const std::string& bytes() const { return buf_; }
   std::string& bytes() { return buf_; }
 
@@ -51,6 +56,14 @@ class WireReader {
   int64_t I64() { return Fixed<int64_t>(); }
   double F64() { return Fixed<double>(); }
   std::string Str();
+  sys::Status Err() {
+    const uint32_t kind = U32();
+    std::string message = Str();
+    if (kind == 0) return sys::OkStatus();
+    if (kind > 1 + static_cast<uint32_t>(ErrorKind::kInternal)) ok_ = false;
+    return sys::Status::Error(ok_ ? static_cast<ErrorKind>(kind - 1) : ErrorKind::kInternal,
+                              std::move(message));
+  }
   std::vector<std::string> Strs();
   std::map<std::string, std::string> Map();
   bool ok() const { return ok_; }

@@ -23,10 +23,10 @@ namespace {
 
 constexpr uint32_t kConfigMagic = 0x7a79676f;  // "zygo"
 
-void Reply(int sock, ZygoteMsg kind, const std::string& error, std::span<const int> fds = {}) {
+void Reply(int sock, ZygoteMsg kind, const sys::Status& error, std::span<const int> fds = {}) {
   WireWriter w;
   w.U32(static_cast<uint32_t>(kind));
-  w.Str(error);
+  w.Err(error);
   (void)SendMessage(sock, w.bytes(), fds);
 }
 
@@ -65,12 +65,12 @@ void HandleRun(int sock, Message& m, const ZygoteFds& zfds,
   uint32_t has_workspace = r.U32();
   size_t want = 4 + (has_stdin != 0) + (has_collect != 0) + (has_workspace != 0);
   if (!r.done() || m.fds.size() != want) {
-    Reply(sock, ZygoteMsg::kStarted, "zygote: malformed RUN request");
+    Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: malformed RUN request"));
     return;
   }
   auto spec = sandbox::DecodeTaskSpec(sys::ReadWholeFd(m.fds[0].get()));
   if (!spec) {
-    Reply(sock, ZygoteMsg::kStarted, "zygote: malformed task spec");
+    Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: malformed task spec"));
     return;
   }
   sandbox::TaskFds fds;
@@ -84,17 +84,17 @@ void HandleRun(int sock, Message& m, const ZygoteFds& zfds,
   fds.memory_stat = zfds.task_memory_stat;
   if (has_workspace) {
     if (sys::Status st = HoldWorkspace(m.fds[want - 1].get()); !st.ok()) {
-      Reply(sock, ZygoteMsg::kStarted, "zygote: " + st.message());
+      Reply(sock, ZygoteMsg::kStarted, st.Wrap("zygote"));
       return;
     }
   }
   auto started = sandbox::StartTask(*spec, fds, seccomp);
   if (!started.ok()) {
-    Reply(sock, ZygoteMsg::kStarted, "zygote: " + started.status().message());
+    Reply(sock, ZygoteMsg::kStarted, started.status().Wrap("zygote"));
     return;
   }
   int pidfd = started->pidfd.get();
-  Reply(sock, ZygoteMsg::kStarted, "", std::span<const int>(&pidfd, 1));
+  Reply(sock, ZygoteMsg::kStarted, sys::OkStatus(), std::span<const int>(&pidfd, 1));
 }
 
 }  // namespace
@@ -145,11 +145,11 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
   if (!reply.ok()) return reply.status().Wrap("zygote");
   WireReader r(reply->bytes);
   uint32_t kind = r.U32();
-  std::string error = r.Str();
+  sys::Status error = r.Err();
   if (reply->bytes.empty()) return sys::Status::Error("zygote exited before starting the task");
   if (!r.done() || kind != static_cast<uint32_t>(ZygoteMsg::kStarted))
     return sys::Status::Error("zygote: malformed reply");
-  if (!error.empty()) return sys::Status::Error(error);
+  if (!error.ok()) return error;
   if (reply->fds.size() != 1) return sys::Status::Error("zygote: reply without pidfd");
   return std::move(reply->fds[0]);
 }
@@ -158,14 +158,14 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
                              const sandbox::SeccompProgram& seccomp) {
   sys::Status st = Prepare(config);
   if (!st.ok()) {
-    Reply(sock, ZygoteMsg::kReady, st.message());
+    Reply(sock, ZygoteMsg::kReady, st);
     _exit(1);
   }
   char c = 0;
   if (read(joined, &c, 1) != 1 || c != 'c') _exit(1);  // the hatchery reports the failure
   close(joined);
   prctl(PR_SET_DUMPABLE, 0);
-  Reply(sock, ZygoteMsg::kReady, "");
+  Reply(sock, ZygoteMsg::kReady, sys::OkStatus());
   for (;;) {
     auto m = ReceiveMessage(sock);
     if (!m.ok() || (m->bytes.empty() && m->fds.empty())) _exit(0);
@@ -173,7 +173,7 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
     if (r.U32() == static_cast<uint32_t>(ZygoteMsg::kRun))
       HandleRun(sock, *m, fds, seccomp);
     else
-      Reply(sock, ZygoteMsg::kStarted, "zygote: unknown request");
+      Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: unknown request"));
   }
 }
 

@@ -7,12 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "brood/error.hpp"
 #include "brood/limits.hpp"
 
 namespace brood {
 
 // Task outcome, in the order docs/result.md decides it.
-enum class Status {
+enum class TaskStatus {
   kInvalidJob,
   kSandboxError,
   kTimeout,
@@ -26,10 +27,10 @@ enum class Status {
   kOk,
 };
 
-const char* StatusName(Status s);
+const char* StatusName(TaskStatus s);
 
 // Exit code of `brood exec` for a result (docs/cli.md).
-int ExecExitCode(Status s, std::optional<int> exit_code, std::optional<int> signal);
+int ExecExitCode(TaskStatus s, std::optional<int> exit_code, std::optional<int> signal);
 
 // How the limits were held (docs/result.md, `limits_enforced`): cgroups with the task's files on
 // a workspace disk of their own ("cgroup"); cgroups with the files in a tmpfs charged to the
@@ -42,7 +43,7 @@ struct Result {
   std::string id;
   bool id_known = true;  // false: "id": null (an invalid line whose id could not be read)
   std::optional<int64_t> line;
-  Status status = Status::kSandboxError;
+  TaskStatus status = TaskStatus::kSandboxError;
   std::optional<int> exit_code;
   std::optional<int> signal;
   std::string stdout_data, stderr_data;
@@ -61,6 +62,8 @@ struct Result {
   std::map<std::string, std::string> files;
   std::optional<bool> passed;
   std::optional<std::string> error;
+  // sandbox_error only: what kind of failure kept the task from running or ending as itself.
+  std::optional<ErrorKind> error_kind;
 };
 
 // One JSON object, no trailing newline, valid against schema/result.schema.json.

@@ -120,6 +120,7 @@ TEST(Exec, NeverRunsUnsandboxedWithoutUserNamespaces) {
   BroodRun r = Brood(Exec({}, {"sh", "-c", "echo ran"}), "", 0, /*deny_userns=*/true);
   EXPECT_EQ(r.exit_code, 125) << r.out << r.err;
   EXPECT_EQ(r.record["status"], "sandbox_error");
+  EXPECT_EQ(r.record["error_kind"], "host_unsupported");
   std::string error = r.record["error"];
   EXPECT_NE(error.find("CLONE_NEWUSER"), std::string::npos) << error;
   EXPECT_NE(error.find("brood doctor"), std::string::npos) << error;
@@ -161,6 +162,7 @@ TEST(ExecUnprivileged, WithoutCgroupsRefusesAndNamesTheFix) {
   BroodRun r = Brood(Exec({}, {"true"}), "", kNobody);
   EXPECT_EQ(r.exit_code, 125) << r.err;
   EXPECT_EQ(r.record["status"], "sandbox_error");
+  EXPECT_EQ(r.record["error_kind"], "host_unsupported");
   std::string error = r.record["error"];
   EXPECT_NE(error.find("--allow-no-cgroups"), std::string::npos) << error;
   EXPECT_NE(error.find("brood doctor"), std::string::npos) << error;

@@ -160,6 +160,7 @@ void KillHelpersMidRun(const std::vector<std::string>& victims) {
     ++failed;
     EXPECT_EQ(r["status"], "sandbox_error") << r.dump();
     EXPECT_NE(r.value("error", "").find("killed from outside"), std::string::npos) << r.dump();
+    EXPECT_EQ(r.value("error_kind", ""), "unavailable") << r.dump();
   }
   EXPECT_LE(failed, zygotes_killed);
 }

@@ -24,13 +24,14 @@ Result Probe(std::vector<std::string> args) {
 
 // GTEST_SKIP inside Probe returns an empty result; stop the test then.
 // The probe exits 1 when the operation it tried failed: PROBE for those, PROBE_OK otherwise.
-#define PROBE(var, ...)                     \
-  Result var = Probe({__VA_ARGS__});        \
-  if (::testing::Test::IsSkipped()) return; \
-  ASSERT_TRUE(var.status == Status::kOk || var.status == Status::kFailed) << var.error.value_or("")
+#define PROBE(var, ...)                                                           \
+  Result var = Probe({__VA_ARGS__});                                              \
+  if (::testing::Test::IsSkipped()) return;                                       \
+  ASSERT_TRUE(var.status == TaskStatus::kOk || var.status == TaskStatus::kFailed) \
+      << var.error.value_or("")
 #define PROBE_OK(var, ...) \
   PROBE(var, __VA_ARGS__); \
-  ASSERT_EQ(var.status, Status::kOk) << var.stderr_data
+  ASSERT_EQ(var.status, TaskStatus::kOk) << var.stderr_data
 
 TEST(Isolation, RunsAsSandboxUserWithNoGroups) {
   PROBE_OK(r, "id");
@@ -40,7 +41,7 @@ TEST(Isolation, RunsAsSandboxUserWithNoGroups) {
 TEST(Isolation, SandboxUserIsNotHostRoot) {
   BROOD_ENGINE_OR_SKIP(engine);
   Result r = RunChecked(engine, CmdJob({"cat", "/proc/self/uid_map", "/proc/self/gid_map"}));
-  ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+  ASSERT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
   unsigned inside = 0, outside = 0, count = 0;
   ASSERT_EQ(sscanf(r.stdout_data.c_str(), "%u %u %u", &inside, &outside, &count), 3);
   EXPECT_EQ(inside, 1000u);
@@ -66,7 +67,7 @@ TEST(Isolation, EnvironmentIsOnlyDefaultsPlusJob) {
   Job job = ProbeJob({"env"});
   job.env["SEED"] = "7";
   Result r = RunChecked(engine, job);
-  ASSERT_EQ(r.status, Status::kOk);
+  ASSERT_EQ(r.status, TaskStatus::kOk);
   EXPECT_EQ(r.stdout_data,
             "HOME=/workspace\nLANG=C.UTF-8\nPATH=/usr/local/bin:/usr/bin:/bin\nSEED=7\n");
 }
@@ -95,7 +96,7 @@ TEST(Isolation, EtcHasNoSecretsAndKnowsTheSandboxUser) {
   EXPECT_EQ(passwd.stdout_data, "read ok\n");
   BROOD_ENGINE_OR_SKIP(engine);
   Result r = RunChecked(engine, CmdJob({"grep", "^sandbox:x:1000:", "/etc/passwd"}));
-  EXPECT_EQ(r.status, Status::kOk);
+  EXPECT_EQ(r.status, TaskStatus::kOk);
 }
 
 TEST(Isolation, SystemDirsAreReadOnlyWorkspaceIsWritable) {
@@ -168,7 +169,7 @@ TEST(Isolation, ThreadsWorkUnderSeccomp) {
                       "ts = [threading.Thread(target=out.append, args=(i,)) for i in range(8)]\n"
                       "[t.start() for t in ts]; [t.join() for t in ts]\n"
                       "print(sorted(out) == list(range(8)))\n"}));
-  EXPECT_EQ(py.status, Status::kOk) << py.stderr_data;
+  EXPECT_EQ(py.status, TaskStatus::kOk) << py.stderr_data;
   EXPECT_EQ(py.stdout_data, "True\n");
 }
 
@@ -190,16 +191,16 @@ TEST(Isolation, DeniedSyscallsReturnEpermInsideTheSandbox) {
 TEST(Isolation, ForeignArchitectureSyscallsKill) {
   Result x32 = Probe({"x32"});
   if (IsSkipped()) return;
-  EXPECT_EQ(x32.status, Status::kViolation) << "x32: " << x32.stdout_data;
+  EXPECT_EQ(x32.status, TaskStatus::kViolation) << "x32: " << x32.stdout_data;
   const Int80Behavior& host = Int80OnThisHost();
   Result r = Probe({"int80"});
   if (host.enters_kernel) {
-    EXPECT_EQ(r.status, Status::kViolation) << "int80: " << r.stdout_data;
+    EXPECT_EQ(r.status, TaskStatus::kViolation) << "int80: " << r.stdout_data;
     EXPECT_EQ(r.signal, SIGSYS);
     return;
   }
   ASSERT_NE(host.signal, 0) << host.what;  // a probe that could not tell is a failure
-  EXPECT_EQ(r.status, Status::kSignaled) << "int80: " << r.stdout_data;
+  EXPECT_EQ(r.status, TaskStatus::kSignaled) << "int80: " << r.stdout_data;
   EXPECT_EQ(r.signal, host.signal);
   EXPECT_EQ(r.stdout_data, "") << "the task got past int 0x80";
   GTEST_SKIP() << "int80's violation half: " << host.what
@@ -209,10 +210,10 @@ TEST(Isolation, ForeignArchitectureSyscallsKill) {
 TEST(Isolation, OnViolationKillMakesDeniedCallsFatal) {
   BROOD_ENGINE_OR_SKIP(engine, OnViolation::kKill);
   Result r = RunChecked(engine, ProbeJob({"syscall", "ptrace"}));
-  EXPECT_EQ(r.status, Status::kViolation) << r.stdout_data << r.error.value_or("");
+  EXPECT_EQ(r.status, TaskStatus::kViolation) << r.stdout_data << r.error.value_or("");
   EXPECT_EQ(r.signal, SIGSYS);
   Result ok = RunChecked(engine, ProbeJob({"threads", "4"}));
-  EXPECT_EQ(ok.status, Status::kOk) << "threads still work under kill mode";
+  EXPECT_EQ(ok.status, TaskStatus::kOk) << "threads still work under kill mode";
 }
 
 TEST(Isolation, StdinFromJobIsDelivered) {
@@ -230,7 +231,7 @@ TEST(Isolation, FilesAreWrittenIntoTheWorkspace) {
   Job job = CmdJob({"sh", "-c", "cat data/in.txt; ls -ln data | tail -1 | cut -c1-30"});
   job.files["data/in.txt"] = "payload\n";
   Result r = RunChecked(engine, job);
-  ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+  ASSERT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
   EXPECT_EQ(r.stdout_data.substr(0, 8), "payload\n");
   EXPECT_NE(r.stdout_data.find("1000 1000"), std::string::npos) << "owned by the sandbox user";
 }
@@ -238,7 +239,7 @@ TEST(Isolation, FilesAreWrittenIntoTheWorkspace) {
 TEST(Isolation, MissingCommandIsFailed127) {
   BROOD_ENGINE_OR_SKIP(engine);
   Result r = RunChecked(engine, CmdJob({"no-such-command-brood"}));
-  EXPECT_EQ(r.status, Status::kFailed);
+  EXPECT_EQ(r.status, TaskStatus::kFailed);
   EXPECT_EQ(r.exit_code, 127);
   EXPECT_NE(r.stderr_data.find("No such file"), std::string::npos);
 }
@@ -254,7 +255,7 @@ TEST(Workspace, MissingCwdInsideTheWorkspaceIsCreated) {
   Job job = CmdJob({"pwd"});
   job.cwd = "/workspace/a/b";
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kOk) << r.error.value_or("");
+  EXPECT_EQ(r.status, TaskStatus::kOk) << r.error.value_or("");
   EXPECT_EQ(r.stdout_data, "/workspace/a/b\n");
 }
 
@@ -263,9 +264,10 @@ TEST(Workspace, CwdOutsideTheTmpfsMustExist) {
   Job job = CmdJob({"pwd"});
   job.cwd = "/nonexistent";
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kSandboxError);
+  EXPECT_EQ(r.status, TaskStatus::kSandboxError);
   EXPECT_NE(r.error->find("working directory"), std::string::npos) << *r.error;
   EXPECT_EQ(r.error->find("doctor"), std::string::npos) << "a job mistake, not the host's";
+  EXPECT_EQ(r.error_kind, ErrorKind::kInvalidArgument);
 }
 
 TEST(Workspace, FilesThatCannotBeWrittenNameTheProblem) {
@@ -274,8 +276,9 @@ TEST(Workspace, FilesThatCannotBeWrittenNameTheProblem) {
   job.files["a"] = "a file";
   job.files["a/b"] = "below a file";
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kSandboxError);
+  EXPECT_EQ(r.status, TaskStatus::kSandboxError);
   EXPECT_NE(r.error->find("files"), std::string::npos) << *r.error;
+  EXPECT_EQ(r.error_kind, ErrorKind::kInvalidArgument);
 }
 
 TEST(Workspace, FilesCannotEscapeThroughDotDot) {
@@ -283,7 +286,7 @@ TEST(Workspace, FilesCannotEscapeThroughDotDot) {
   Job job = CmdJob({"true"});
   job.files["../escape"] = "x";  // the job parser rejects this; the sandbox holds regardless
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kSandboxError);
+  EXPECT_EQ(r.status, TaskStatus::kSandboxError);
 }
 
 }  // namespace

@@ -72,14 +72,14 @@ TEST(Leaks, DescendantCheckSeesARunningTask) {
   }
   submitter.join();
   EXPECT_GE(seen, 2u) << "init, sh (and sleep)";
-  EXPECT_EQ(done.get_future().get().status, Status::kOk);
+  EXPECT_EQ(done.get_future().get().status, TaskStatus::kOk);
   EXPECT_TRUE(SandboxDescendants().empty());
 }
 
 TEST(Leaks, TwoHundredTasksLeaveNothing) {
   BROOD_ENGINE_OR_SKIP(engine);
   // Warm up once so lazily created things (the reactor's buffers, the tree) exist before.
-  ASSERT_EQ(RunChecked(engine, CmdJob({"true"})).status, Status::kOk);
+  ASSERT_EQ(RunChecked(engine, CmdJob({"true"})).status, TaskStatus::kOk);
   const int fds_before = CountEntries("/proc/self/fd");
   const int mounts_before = CountLines("/proc/self/mountinfo");
   const int tasks_before = CountThreads();
@@ -93,9 +93,9 @@ TEST(Leaks, TwoHundredTasksLeaveNothing) {
     Result r = engine->Run(job);
     if (i % 4 == 0) {
       // The main process exits at once; its background children die with the namespace.
-      ASSERT_EQ(r.status, Status::kOk) << i << ": " << r.error.value_or("") << r.stderr_data;
+      ASSERT_EQ(r.status, TaskStatus::kOk) << i << ": " << r.error.value_or("") << r.stderr_data;
     } else {
-      ASSERT_EQ(r.status, Status::kOk) << i << ": " << r.error.value_or("");
+      ASSERT_EQ(r.status, TaskStatus::kOk) << i << ": " << r.error.value_or("");
     }
   }
   EXPECT_TRUE(SandboxDescendants().empty()) << "a sandbox process survived";

@@ -16,7 +16,7 @@ TEST(Limits, WallClockKillsTheTask) {
   Job job = ProbeJob({"sleep", "30000"});
   job.limits.wall_ms = 300;
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kTimeout);
+  EXPECT_EQ(r.status, TaskStatus::kTimeout);
   EXPECT_TRUE(Hit(r, "wall"));
   EXPECT_GE(r.wall_ms, 300.0);
   EXPECT_FALSE(r.exit_code);
@@ -30,7 +30,7 @@ TEST(Limits, WallClockKillsDaemonizedChildrenToo) {
   job.limits.cpu_ms = 60000;  // the wall limit decides: starting 4 processes may take 200 ms of
                               // CPU on a slow machine (emulated, as in tools/v2vm)
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kTimeout);
+  EXPECT_EQ(r.status, TaskStatus::kTimeout);
   EXPECT_TRUE(SandboxDescendants().empty());
 }
 
@@ -42,7 +42,7 @@ TEST(Limits, CpuTimeOfAllProcessesTogether) {
   job.limits.wall_ms = 20000;
   job.limits.cpus = 2;
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kCpuLimit);
+  EXPECT_EQ(r.status, TaskStatus::kCpuLimit);
   EXPECT_TRUE(Hit(r, "cpu"));
   EXPECT_GE(r.cpu_ms, 400.0);
 }
@@ -54,7 +54,7 @@ TEST(Limits, MemoryHogIsMemoryLimitNotSignaled) {
   job.limits.memory_mb = 64;
   job.limits.disk_mb = 16;
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kMemoryLimit) << r.stdout_data << r.stderr_data;
+  EXPECT_EQ(r.status, TaskStatus::kMemoryLimit) << r.stdout_data << r.stderr_data;
   EXPECT_TRUE(Hit(r, "memory"));
   EXPECT_LE(r.peak_memory_bytes, 64u << 20);
   EXPECT_GT(r.peak_memory_bytes, 32u << 20);
@@ -70,7 +70,7 @@ TEST(Limits, MemoryMbIsExactWhateverTheDisk) {
     job.limits.memory_mb = 64;
     job.limits.disk_mb = 512;
     Result r = RunChecked(engine, job);
-    EXPECT_EQ(r.status, fits ? Status::kOk : Status::kMemoryLimit) << mb << " MiB";
+    EXPECT_EQ(r.status, fits ? TaskStatus::kOk : TaskStatus::kMemoryLimit) << mb << " MiB";
     EXPECT_EQ(Hit(r, "memory"), !fits) << mb << " MiB";
     EXPECT_LE(r.peak_memory_bytes, 64u << 20) << mb << " MiB";
     if (fits) EXPECT_GE(r.peak_memory_bytes, 56u << 20);
@@ -86,7 +86,7 @@ TEST(Limits, BroodsOwnProcessesAreNotChargedToTheTask) {
   Result r = RunChecked(engine, CmdJob({"sh", "-c",
                                         "m() { grep -m1 ':memory:' $1 || grep -m1 '^0::' $1; }; "
                                         "m /proc/1/cgroup; m /proc/self/cgroup"}));
-  ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+  ASSERT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
   std::istringstream lines(r.stdout_data);
   std::string init, self;
   std::getline(lines, init);
@@ -120,7 +120,7 @@ TEST(Limits, FullDiskWhileHoldingMemoryIsNotAnOomKill) {
   job.limits.disk_mb = 128;
   job.limits.wall_ms = 60000;
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kDiskLimit) << r.stdout_data << r.stderr_data;
+  EXPECT_EQ(r.status, TaskStatus::kDiskLimit) << r.stdout_data << r.stderr_data;
   EXPECT_TRUE(Hit(r, "disk"));
   EXPECT_FALSE(Hit(r, "memory"));
   EXPECT_EQ(r.stdout_data.substr(0, 7), "ENOSPC ") << r.stdout_data;
@@ -132,7 +132,7 @@ TEST(Limits, MemoryUnderTheLimitIsFine) {
   Job job = ProbeJob({"mem", "32"});
   job.limits.memory_mb = 128;
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kOk) << r.stderr_data;
+  EXPECT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
   EXPECT_GE(r.peak_memory_bytes, 32u << 20);
 }
 
@@ -144,7 +144,7 @@ TEST(Limits, ForkBombIsContainedByPids) {
   job.limits.wall_ms = 1000;
   job.limits.cpu_ms = 60000;  // the wall limit decides, not a race with the CPU limit
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kTimeout);
+  EXPECT_EQ(r.status, TaskStatus::kTimeout);
   EXPECT_TRUE(Hit(r, "pids"));
   EXPECT_TRUE(SandboxDescendants().empty());
 }
@@ -154,7 +154,7 @@ TEST(Limits, OutputFloodIsCutAndKilled) {
   Job job = ProbeJob({"flood", "-1", "both"});
   job.limits.output_bytes = 1000;
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kOutputLimit);
+  EXPECT_EQ(r.status, TaskStatus::kOutputLimit);
   EXPECT_TRUE(Hit(r, "output"));
   EXPECT_TRUE(r.stdout_truncated || r.stderr_truncated);
   EXPECT_LE(r.stdout_data.size(), 1000u);
@@ -167,7 +167,7 @@ TEST(Limits, OutputExactlyAtTheLimitIsNotTruncated) {
   Job job = ProbeJob({"flood", "1000"});
   job.limits.output_bytes = 1000;
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kOk);
+  EXPECT_EQ(r.status, TaskStatus::kOk);
   EXPECT_FALSE(r.stdout_truncated);
   EXPECT_EQ(r.stdout_data.size(), 1000u);
   EXPECT_EQ(r.stdout_bytes, 1000u);
@@ -178,7 +178,7 @@ TEST(Limits, DiskFillerIsDiskLimit) {
   Job job = ProbeJob({"diskfill"});
   job.limits.disk_mb = 8;
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kDiskLimit) << r.stdout_data;
+  EXPECT_EQ(r.status, TaskStatus::kDiskLimit) << r.stdout_data;
   EXPECT_TRUE(Hit(r, "disk"));
   EXPECT_NE(r.stdout_data.find("ENOSPC"), std::string::npos);
 }
@@ -188,7 +188,7 @@ TEST(Limits, InodeFillerIsDiskLimit) {
   Job job = ProbeJob({"inodefill"});
   job.limits.disk_mb = 1;  // 4096 inodes
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kDiskLimit) << r.stdout_data;
+  EXPECT_EQ(r.status, TaskStatus::kDiskLimit) << r.stdout_data;
   EXPECT_TRUE(Hit(r, "disk"));
 }
 
@@ -197,24 +197,24 @@ TEST(Limits, SharedMemoryCountsAgainstTheDisk) {
   Job job = ProbeJob({"tmpfsmem", "64"});
   job.limits.disk_mb = 16;
   Result r = RunChecked(engine, job);
-  EXPECT_EQ(r.status, Status::kDiskLimit) << r.stdout_data;
+  EXPECT_EQ(r.status, TaskStatus::kDiskLimit) << r.stdout_data;
 }
 
 TEST(Limits, CrashesAreSignaled) {
   BROOD_ENGINE_OR_SKIP(engine);
   Result segv = RunChecked(engine, ProbeJob({"segv"}));
-  EXPECT_EQ(segv.status, Status::kSignaled);
+  EXPECT_EQ(segv.status, TaskStatus::kSignaled);
   EXPECT_EQ(segv.signal, SIGSEGV);
   EXPECT_FALSE(segv.exit_code);
   Result abrt = RunChecked(engine, ProbeJob({"abort"}));
-  EXPECT_EQ(abrt.status, Status::kSignaled);
+  EXPECT_EQ(abrt.status, TaskStatus::kSignaled);
   EXPECT_EQ(abrt.signal, SIGABRT);
 }
 
 TEST(Limits, ExitCodesAreKept) {
   BROOD_ENGINE_OR_SKIP(engine);
   Result r = RunChecked(engine, ProbeJob({"exit", "3"}));
-  EXPECT_EQ(r.status, Status::kFailed);
+  EXPECT_EQ(r.status, TaskStatus::kFailed);
   EXPECT_EQ(r.exit_code, 3);
 }
 
@@ -223,17 +223,17 @@ TEST(Limits, ImpossibleLimitsAreInvalidJobs) {
   Job job = CmdJob({"true"});
   job.limits.memory_mb = 0;
   Result r = engine->Run(job);
-  EXPECT_EQ(r.status, Status::kInvalidJob);
+  EXPECT_EQ(r.status, TaskStatus::kInvalidJob);
   EXPECT_NE(r.error->find("memory_mb"), std::string::npos);
   job = CmdJob({"true"});
   job.limits.wall_ms = 25LL * 3600 * 1000;
-  EXPECT_EQ(engine->Run(job).status, Status::kInvalidJob);
+  EXPECT_EQ(engine->Run(job).status, TaskStatus::kInvalidJob);
 }
 
 TEST(Limits, ClosingStdoutEarlyStillWaitsForExit) {
   BROOD_ENGINE_OR_SKIP(engine);
   Result r = RunChecked(engine, ProbeJob({"closeout"}));
-  EXPECT_EQ(r.status, Status::kOk);
+  EXPECT_EQ(r.status, TaskStatus::kOk);
   EXPECT_GE(r.wall_ms, 200.0);
 }
 

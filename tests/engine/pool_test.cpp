@@ -55,7 +55,7 @@ TEST(Pool, ZygotesAreReusedAcrossTasks) {
   auto before = Zygotes();
   auto engine = MakeEngine(2);
   ASSERT_TRUE(engine);
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(engine->Run(CmdJob({"true"})).status, Status::kOk);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(engine->Run(CmdJob({"true"})).status, TaskStatus::kOk);
   auto after = Zygotes();
   EXPECT_EQ(after.size(), before.size() + 2) << "one warm zygote per slot, reused";
 }
@@ -63,14 +63,14 @@ TEST(Pool, ZygotesAreReusedAcrossTasks) {
 TEST(Pool, AZygoteKilledFromOutsideIsReplaced) {
   auto engine = MakeEngine(1);
   ASSERT_TRUE(engine);
-  ASSERT_EQ(engine->Run(CmdJob({"true"})).status, Status::kOk);
+  ASSERT_EQ(engine->Run(CmdJob({"true"})).status, TaskStatus::kOk);
   auto before = Zygotes();
   ASSERT_FALSE(before.empty());
   for (int z : before) kill(z, SIGKILL);
   // The next tasks still run: the dead zygote is noticed and replaced (or retried once).
   for (int i = 0; i < 5; ++i) {
     Result r = engine->Run(CmdJob({"echo", "after"}));
-    EXPECT_EQ(r.status, Status::kOk) << r.error.value_or("");
+    EXPECT_EQ(r.status, TaskStatus::kOk) << r.error.value_or("");
     EXPECT_EQ(r.stdout_data, "after\n");
   }
   auto after = Zygotes();
@@ -95,7 +95,7 @@ TEST(Pool, NoMoreThanSlotsTasksRunAtOnce) {
   std::vector<std::pair<int64_t, int>> events;
   for (auto& f : results) {
     Result r = f.get();
-    ASSERT_EQ(r.status, Status::kOk) << r.error.value_or("");
+    ASSERT_EQ(r.status, TaskStatus::kOk) << r.error.value_or("");
     std::istringstream in(r.stdout_data);
     int64_t start = 0, end = 0;
     in >> start >> end;
@@ -118,17 +118,17 @@ TEST(Pool, PeakMemoryIsEachTasksOwnInAReusedSlot) {
   Job big = ProbeJob({"mem", "48"});
   big.limits.memory_mb = 128;
   Result r = RunChecked(engine.get(), big);
-  ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+  ASSERT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
   EXPECT_GE(r.peak_memory_bytes, 48u << 20);
   r = RunChecked(engine.get(), ProbeJob({"mem", "4"}));
-  ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+  ASSERT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
   EXPECT_GE(r.peak_memory_bytes, 4u << 20);
   EXPECT_LT(r.peak_memory_bytes, 40u << 20) << "the previous task's peak";
   // And a new high after that is seen in full.
   Job bigger = ProbeJob({"mem", "64"});
   bigger.limits.memory_mb = 128;
   r = RunChecked(engine.get(), bigger);
-  ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+  ASSERT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
   EXPECT_GE(r.peak_memory_bytes, 64u << 20);
 }
 
@@ -168,7 +168,7 @@ TEST(Pool, TaskProcessesLiveOutsideTheCallersSession) {
   const int ours = getsid(0);
   for (int pid : inside) EXPECT_NE(SessionOf(pid), ours) << "pid " << pid;
   for (int z : Zygotes()) EXPECT_NE(SessionOf(z), ours) << "zygote " << z;
-  EXPECT_EQ(done.get_future().get().status, Status::kOk);
+  EXPECT_EQ(done.get_future().get().status, TaskStatus::kOk);
 }
 
 }  // namespace

@@ -18,10 +18,10 @@ Observation Base() {
 
 TEST(Verdict, OkAndFailed) {
   Observation o = Base();
-  EXPECT_EQ(Decide(o).status, Status::kOk);
+  EXPECT_EQ(Decide(o).status, TaskStatus::kOk);
   o.wait_status = Exited(3);
   Verdict v = Decide(o);
-  EXPECT_EQ(v.status, Status::kFailed);
+  EXPECT_EQ(v.status, TaskStatus::kFailed);
   EXPECT_EQ(v.exit_code, 3);
   EXPECT_FALSE(v.signal);
 }
@@ -31,13 +31,13 @@ TEST(Verdict, KillReasonsComeFirstInTheirOrder) {
   o.exited_report = false;
   o.oom_kills = 1;
   o.killed = KillReason::kWall;
-  EXPECT_EQ(Decide(o).status, Status::kTimeout);
+  EXPECT_EQ(Decide(o).status, TaskStatus::kTimeout);
   EXPECT_EQ(Decide(o).signal, SIGKILL);
   EXPECT_FALSE(Decide(o).exit_code);
   o.killed = KillReason::kCpu;
-  EXPECT_EQ(Decide(o).status, Status::kCpuLimit);
+  EXPECT_EQ(Decide(o).status, TaskStatus::kCpuLimit);
   o.killed = KillReason::kOutput;
-  EXPECT_EQ(Decide(o).status, Status::kOutputLimit);
+  EXPECT_EQ(Decide(o).status, TaskStatus::kOutputLimit);
 }
 
 TEST(Verdict, OomKillIsMemoryLimitUnlessTheTaskExitedZero) {
@@ -45,10 +45,10 @@ TEST(Verdict, OomKillIsMemoryLimitUnlessTheTaskExitedZero) {
   o.oom_kills = 1;
   o.wait_status = Signaled(SIGKILL);
   Verdict v = Decide(o);
-  EXPECT_EQ(v.status, Status::kMemoryLimit);
+  EXPECT_EQ(v.status, TaskStatus::kMemoryLimit);
   EXPECT_EQ(v.limits_hit, std::vector<std::string>{"memory"});
   o.wait_status = Exited(0);  // a child was OOM-killed, the task coped
-  EXPECT_EQ(Decide(o).status, Status::kOk);
+  EXPECT_EQ(Decide(o).status, TaskStatus::kOk);
 }
 
 // An OOM kill of the task's init (or its zygote) leaves no report: still the task's memory.
@@ -57,7 +57,7 @@ TEST(Verdict, OomKillWithoutReportIsMemoryLimit) {
   o.exited_report = false;
   o.oom_kills = 1;
   Verdict v = Decide(o);
-  EXPECT_EQ(v.status, Status::kMemoryLimit);
+  EXPECT_EQ(v.status, TaskStatus::kMemoryLimit);
   EXPECT_EQ(v.signal, SIGKILL);
   EXPECT_FALSE(v.exit_code);
   EXPECT_FALSE(v.error);
@@ -67,50 +67,58 @@ TEST(Verdict, OomKillWithoutReportIsMemoryLimit) {
 TEST(Verdict, SignalsMapToViolationDiskOrSignaled) {
   Observation o = Base();
   o.wait_status = Signaled(SIGSYS);
-  EXPECT_EQ(Decide(o).status, Status::kViolation);
+  EXPECT_EQ(Decide(o).status, TaskStatus::kViolation);
   o.wait_status = Signaled(SIGXFSZ);
-  EXPECT_EQ(Decide(o).status, Status::kDiskLimit);
+  EXPECT_EQ(Decide(o).status, TaskStatus::kDiskLimit);
   o.wait_status = Signaled(SIGSEGV);
-  EXPECT_EQ(Decide(o).status, Status::kSignaled);
+  EXPECT_EQ(Decide(o).status, TaskStatus::kSignaled);
   EXPECT_EQ(Decide(o).signal, SIGSEGV);
   o.wait_status = Signaled(SIGXCPU);
-  EXPECT_EQ(Decide(o).status, Status::kSignaled);
+  EXPECT_EQ(Decide(o).status, TaskStatus::kSignaled);
   o.rlimit_mode = true;
-  EXPECT_EQ(Decide(o).status, Status::kCpuLimit);
+  EXPECT_EQ(Decide(o).status, TaskStatus::kCpuLimit);
 }
 
 TEST(Verdict, FullDiskThenFailureIsDiskLimit) {
   Observation o = Base();
   o.disk_full = true;
   o.wait_status = Exited(1);
-  EXPECT_EQ(Decide(o).status, Status::kDiskLimit);
+  EXPECT_EQ(Decide(o).status, TaskStatus::kDiskLimit);
   o.wait_status = Exited(0);
   Verdict v = Decide(o);
-  EXPECT_EQ(v.status, Status::kOk);
+  EXPECT_EQ(v.status, TaskStatus::kOk);
   EXPECT_EQ(v.limits_hit, std::vector<std::string>{"disk"});
 }
 
 TEST(Verdict, SetupErrorAndMissingReportAreSandboxErrors) {
   Observation o = Base();
   o.setup_error = "seccomp: EINVAL";
-  EXPECT_EQ(Decide(o).status, Status::kSandboxError);
+  o.setup_kind = ErrorKind::kHostUnsupported;
+  EXPECT_EQ(Decide(o).status, TaskStatus::kSandboxError);
+  EXPECT_EQ(Decide(o).error_kind, ErrorKind::kHostUnsupported);
   o = Base();
   o.exited_report = false;
   Verdict v = Decide(o);
-  EXPECT_EQ(v.status, Status::kSandboxError);
+  EXPECT_EQ(v.status, TaskStatus::kSandboxError);
   EXPECT_TRUE(v.error);
+  EXPECT_EQ(v.error_kind, ErrorKind::kUnavailable) << "killed from outside: run it again";
+  o = Base();
+  o.killed = KillReason::kCancelled;
+  EXPECT_EQ(Decide(o).status, TaskStatus::kSandboxError);
+  EXPECT_EQ(Decide(o).error_kind, ErrorKind::kCancelled);
+  EXPECT_EQ(Decide(Base()).error_kind, std::nullopt) << "only a sandbox_error has a kind";
 }
 
 TEST(ExecExitCodes, FollowTheContract) {
-  EXPECT_EQ(ExecExitCode(Status::kOk, 0, {}), 0);
-  EXPECT_EQ(ExecExitCode(Status::kFailed, 7, {}), 7);
-  EXPECT_EQ(ExecExitCode(Status::kSignaled, {}, SIGSEGV), 128 + SIGSEGV);
-  EXPECT_EQ(ExecExitCode(Status::kTimeout, {}, SIGKILL), 124);
-  EXPECT_EQ(ExecExitCode(Status::kMemoryLimit, {}, SIGKILL), 137);
-  EXPECT_EQ(ExecExitCode(Status::kCpuLimit, {}, SIGKILL), 152);
-  EXPECT_EQ(ExecExitCode(Status::kOutputLimit, {}, SIGKILL), 153);
-  EXPECT_EQ(ExecExitCode(Status::kViolation, {}, SIGSYS), 159);
-  EXPECT_EQ(ExecExitCode(Status::kSandboxError, {}, {}), 125);
+  EXPECT_EQ(ExecExitCode(TaskStatus::kOk, 0, {}), 0);
+  EXPECT_EQ(ExecExitCode(TaskStatus::kFailed, 7, {}), 7);
+  EXPECT_EQ(ExecExitCode(TaskStatus::kSignaled, {}, SIGSEGV), 128 + SIGSEGV);
+  EXPECT_EQ(ExecExitCode(TaskStatus::kTimeout, {}, SIGKILL), 124);
+  EXPECT_EQ(ExecExitCode(TaskStatus::kMemoryLimit, {}, SIGKILL), 137);
+  EXPECT_EQ(ExecExitCode(TaskStatus::kCpuLimit, {}, SIGKILL), 152);
+  EXPECT_EQ(ExecExitCode(TaskStatus::kOutputLimit, {}, SIGKILL), 153);
+  EXPECT_EQ(ExecExitCode(TaskStatus::kViolation, {}, SIGSYS), 159);
+  EXPECT_EQ(ExecExitCode(TaskStatus::kSandboxError, {}, {}), 125);
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ TEST(ResultJson, NonUtf8OutputBecomesBase64AndValidates) {
   Result r;
   r.id = "x";
   r.limits = Limits{}.Resolved();  // as the engine reports them: cpu_ms filled in
-  r.status = Status::kOk;
+  r.status = TaskStatus::kOk;
   r.exit_code = 0;
   r.stdout_data = "\xff\xfe";
   r.stderr_data = "fine";
@@ -54,7 +54,7 @@ TEST(ResultJson, CollectedFilesInNameOrderWithBinaryAsBase64) {
   Result r;
   r.id = "f";
   r.limits = Limits{}.Resolved();  // as the engine reports them: cpu_ms filled in
-  r.status = Status::kOk;
+  r.status = TaskStatus::kOk;
   r.exit_code = 0;
   r.files = {{"b", "\xff"}, {"a", "text"}, {"c/d", ""}};
   std::string json = ResultToJson(r);
@@ -68,7 +68,7 @@ TEST(ResultJson, CollectedFilesInNameOrderWithBinaryAsBase64) {
 TEST(ResultJson, HundredThousandCollectedFilesInLinearTime) {
   Result r;
   r.id = "many";
-  r.status = Status::kOk;
+  r.status = TaskStatus::kOk;
   r.exit_code = 0;
   for (int i = 0; i < 100000; ++i) r.files["f" + std::to_string(i)] = "";
   const std::clock_t start = std::clock();
@@ -81,11 +81,25 @@ TEST(ResultJson, HundredThousandCollectedFilesInLinearTime) {
 TEST(ResultJson, SandboxErrorIsShortAndValid) {
   Result r;
   r.id = "y";
-  r.status = Status::kSandboxError;
+  r.status = TaskStatus::kSandboxError;
   r.error = "no user namespaces";
   std::string json = ResultToJson(r);
   EXPECT_EQ(json.find("exit_code"), std::string::npos);
+  EXPECT_NE(json.find(R"("error_kind":"internal")"), std::string::npos)
+      << "a sandbox_error nobody classified is brood's own: " << json;
   EXPECT_TRUE(testing::ValidResult(json));
+  r.error_kind = ErrorKind::kCancelled;
+  json = ResultToJson(r);
+  EXPECT_NE(json.find(R"("error_kind":"cancelled")"), std::string::npos) << json;
+  EXPECT_TRUE(testing::ValidResult(json));
+}
+
+TEST(ResultJson, OnlySandboxErrorsHaveAnErrorKind) {
+  Result r;
+  r.id = "z";
+  r.status = TaskStatus::kOk;
+  r.error_kind = ErrorKind::kInternal;  // ignored: the task ran
+  EXPECT_EQ(ResultToJson(r).find("error_kind"), std::string::npos);
 }
 
 }  // namespace

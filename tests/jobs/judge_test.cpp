@@ -47,7 +47,7 @@ TEST(Matches, TokensCompareWhitespaceSeparatedWords) {
   EXPECT_FALSE(M(MatchMode::kTokens, "x", ""));
 }
 
-Result Finished(Status status, const std::string& out, bool truncated = false) {
+Result Finished(TaskStatus status, const std::string& out, bool truncated = false) {
   Result r;
   r.status = status;
   r.stdout_data = out;
@@ -62,26 +62,26 @@ Job Expecting(const std::string& stdout_text, MatchMode mode = MatchMode::kExact
 }
 
 TEST(Judge, LeavesPassedUnsetWithoutExpect) {
-  Result r = Finished(Status::kOk, "1\n");
+  Result r = Finished(TaskStatus::kOk, "1\n");
   Judge(Job{}, r);
   EXPECT_FALSE(r.passed.has_value());
 }
 
 TEST(Judge, PassesWhenOkAndMatching) {
-  Result r = Finished(Status::kOk, "1 \n");
+  Result r = Finished(TaskStatus::kOk, "1 \n");
   Judge(Expecting("1", MatchMode::kTrim), r);
   EXPECT_EQ(r.passed, true);
 }
 
 TEST(Judge, FailsOnMismatch) {
-  Result r = Finished(Status::kOk, "2\n");
+  Result r = Finished(TaskStatus::kOk, "2\n");
   Judge(Expecting("1\n"), r);
   EXPECT_EQ(r.passed, false);
 }
 
 TEST(Judge, FailsWhenStatusIsNotOkEvenIfOutputMatches) {
-  for (Status s : {Status::kFailed, Status::kTimeout, Status::kOutputLimit, Status::kSignaled,
-                   Status::kMemoryLimit, Status::kSandboxError}) {
+  for (TaskStatus s : {TaskStatus::kFailed, TaskStatus::kTimeout, TaskStatus::kOutputLimit, TaskStatus::kSignaled,
+                   TaskStatus::kMemoryLimit, TaskStatus::kSandboxError}) {
     Result r = Finished(s, "1\n");
     Judge(Expecting("1\n"), r);
     EXPECT_EQ(r.passed, false) << StatusName(s);
@@ -89,7 +89,7 @@ TEST(Judge, FailsWhenStatusIsNotOkEvenIfOutputMatches) {
 }
 
 TEST(Judge, FailsWhenStdoutWasTruncated) {
-  Result r = Finished(Status::kOk, "1 2", /*truncated=*/true);
+  Result r = Finished(TaskStatus::kOk, "1 2", /*truncated=*/true);
   Judge(Expecting("1 2", MatchMode::kTokens), r);
   EXPECT_EQ(r.passed, false);
 }

@@ -66,7 +66,7 @@ TEST(HistogramTest, EdgeValues) {
   EXPECT_EQ(odd.Quantile(1), 1e300);
 }
 
-Result R(Status s, int64_t latency_us = 180, double wall_ms = 1.2) {
+Result R(TaskStatus s, int64_t latency_us = 180, double wall_ms = 1.2) {
   Result r;
   r.id = "x";
   r.status = s;
@@ -77,14 +77,14 @@ Result R(Status s, int64_t latency_us = 180, double wall_ms = 1.2) {
 
 TEST(SummaryTest, CountsEveryStatusAndTimesOnlyTasksThatRan) {
   Summary s;
-  for (int i = 0; i < 3; ++i) s.Add(R(Status::kOk));
-  s.Add(R(Status::kTimeout, 200, 10000));
-  s.Add(R(Status::kInvalidJob, 0, 0));
-  s.Add(R(Status::kSandboxError, 0, 0));
+  for (int i = 0; i < 3; ++i) s.Add(R(TaskStatus::kOk));
+  s.Add(R(TaskStatus::kTimeout, 200, 10000));
+  s.Add(R(TaskStatus::kInvalidJob, 0, 0));
+  s.Add(R(TaskStatus::kSandboxError, 0, 0));
   EXPECT_EQ(s.done(), 6u);
-  EXPECT_EQ(s.count(Status::kOk), 3u);
-  EXPECT_EQ(s.count(Status::kTimeout), 1u);
-  EXPECT_EQ(s.count(Status::kFailed), 0u);
+  EXPECT_EQ(s.count(TaskStatus::kOk), 3u);
+  EXPECT_EQ(s.count(TaskStatus::kTimeout), 1u);
+  EXPECT_EQ(s.count(TaskStatus::kFailed), 0u);
   // The zeros of the two that never ran are not in the quantiles.
   EXPECT_EQ(s.Text(1.0),
             "brood: 6 tasks in 1.0s (6 tasks/s)\n"
@@ -95,8 +95,8 @@ TEST(SummaryTest, CountsEveryStatusAndTimesOnlyTasksThatRan) {
 
 TEST(SummaryTest, TextMatchesTheDocumentedShape) {
   Summary s;
-  for (int i = 0; i < 9990; ++i) s.Add(R(Status::kOk, 180, 1.2));
-  for (int i = 0; i < 10; ++i) s.Add(R(Status::kFailed, 180, 1.2));
+  for (int i = 0; i < 9990; ++i) s.Add(R(TaskStatus::kOk, 180, 1.2));
+  for (int i = 0; i < 10; ++i) s.Add(R(TaskStatus::kFailed, 180, 1.2));
   EXPECT_EQ(s.Text(4.2),
             "brood: 10000 tasks in 4.2s (2381 tasks/s)\n"
             "  ok 9990  failed 10\n"
@@ -107,9 +107,9 @@ TEST(SummaryTest, TextMatchesTheDocumentedShape) {
 
 TEST(SummaryTest, ProgressLine) {
   Summary s;
-  for (int i = 0; i < 1150; ++i) s.Add(R(Status::kOk));
-  for (int i = 0; i < 40; ++i) s.Add(R(Status::kFailed));
-  for (int i = 0; i < 10; ++i) s.Add(R(Status::kTimeout));
+  for (int i = 0; i < 1150; ++i) s.Add(R(TaskStatus::kOk));
+  for (int i = 0; i < 40; ++i) s.Add(R(TaskStatus::kFailed));
+  for (int i = 0; i < 10; ++i) s.Add(R(TaskStatus::kTimeout));
   EXPECT_EQ(s.ProgressLine(10000, 0.5),
             "1200/10000 12%  2400 tasks/s  ok 1150 failed 40 timeout 10  ETA 4s");
   EXPECT_EQ(s.ProgressLine(std::nullopt, 0.5), "1200  2400 tasks/s  ok 1150 failed 40 timeout 10");
@@ -123,10 +123,10 @@ TEST(SummaryTest, ProgressLine) {
 TEST(SummaryTest, ProgressLineFitsATerminalWithEveryStatus) {
   Summary s;
   // Every status non-zero with wide counts: too long for 120 columns in full.
-  for (int st = 0; st <= static_cast<int>(Status::kOk); ++st) {
-    for (int i = 0; i <= st * 3; ++i) s.Add(R(static_cast<Status>(st)));
+  for (int st = 0; st <= static_cast<int>(TaskStatus::kOk); ++st) {
+    for (int i = 0; i <= st * 3; ++i) s.Add(R(static_cast<TaskStatus>(st)));
   }
-  for (int i = 0; i < 1'000'000; ++i) s.Add(R(Status::kOk));
+  for (int i = 0; i < 1'000'000; ++i) s.Add(R(TaskStatus::kOk));
   const std::string line = s.ProgressLine(100'000'000'000ULL, 3.3);
   EXPECT_LE(line.size(), 120u) << line;
   EXPECT_NE(line.find("ok 1000031"), std::string::npos) << line;
@@ -136,7 +136,7 @@ TEST(SummaryTest, ProgressLineFitsATerminalWithEveryStatus) {
 
 TEST(SummaryTest, CountsExpectVerdicts) {
   Summary s;
-  Result r = R(Status::kOk, 200, 1.0);
+  Result r = R(TaskStatus::kOk, 200, 1.0);
   s.Add(r);  // no expect: not judged
   r.passed = false;
   s.Add(r);
@@ -149,9 +149,9 @@ TEST(SummaryTest, CountsExpectVerdicts) {
 
 TEST(SummaryTest, JsonHasTheDocumentedShape) {
   Summary s;
-  s.Add(R(Status::kOk, 180, 1.2));
-  s.Add(R(Status::kOk, 420, 3.4));
-  s.Add(R(Status::kInvalidJob));
+  s.Add(R(TaskStatus::kOk, 180, 1.2));
+  s.Add(R(TaskStatus::kOk, 420, 3.4));
+  s.Add(R(TaskStatus::kInvalidJob));
   const auto j = nlohmann::json::parse(s.Json(2.0));
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(j.size(), 7u);
@@ -161,8 +161,8 @@ TEST(SummaryTest, JsonHasTheDocumentedShape) {
   EXPECT_EQ(j.at("tasks_per_s"), 1.5);
   const auto& st = j.at("statuses");
   EXPECT_EQ(st.size(), 11u);
-  for (int i = 0; i <= static_cast<int>(Status::kOk); ++i) {
-    const char* name = StatusName(static_cast<Status>(i));
+  for (int i = 0; i <= static_cast<int>(TaskStatus::kOk); ++i) {
+    const char* name = StatusName(static_cast<TaskStatus>(i));
     ASSERT_TRUE(st.contains(name)) << name;
     EXPECT_TRUE(st.at(name).is_number_unsigned()) << name;
   }

@@ -48,7 +48,8 @@ TEST(ResultSchema, AcceptsTheRecordsOfTheDocs) {
   EXPECT_TRUE(ValidResult(kOk));
   EXPECT_TRUE(ValidResult(Timeout(R"("exit_code": null, )")));
   EXPECT_TRUE(ValidResult(R"({"id": null, "status": "invalid_job", "line": 3, "error": "id"})"));
-  EXPECT_TRUE(ValidResult(R"({"id": "x", "status": "sandbox_error", "error": "no userns"})"));
+  EXPECT_TRUE(ValidResult(
+      R"({"id": "x", "status": "sandbox_error", "error": "no userns", "error_kind": "host_unsupported"})"));
 }
 
 // docs/result.md: `landlock`, the ABI the task ran under, 0 without; only where the task ran.
@@ -57,8 +58,21 @@ TEST(ResultSchema, Landlock) {
   EXPECT_FALSE(ValidResult(OkWith(R"("landlock": 7)", R"("landlock": -1)")));
   EXPECT_FALSE(ValidResult(OkWith(R"("landlock": 7)", R"("landlock": "7")")));
   EXPECT_FALSE(ValidResult(OkWith(R"("landlock": 7,)", "")));  // required where the task ran
+  EXPECT_FALSE(ValidResult(
+      R"({"id": "x", "status": "sandbox_error", "error": "e", "error_kind": "internal", "landlock": 7})"));
+}
+
+// docs/result.md: `error_kind`, required for sandbox_error and only there, one of six kinds.
+TEST(ResultSchema, ErrorKind) {
+  const std::string sandbox_error = R"({"id": "x", "status": "sandbox_error", "error": "e")";
+  EXPECT_TRUE(ValidResult(sandbox_error + R"(, "error_kind": "cancelled"})"));
+  EXPECT_FALSE(ValidResult(sandbox_error + "}")) << "required for sandbox_error";
+  EXPECT_FALSE(ValidResult(sandbox_error + R"(, "error_kind": "oops"})"));
   EXPECT_FALSE(
-      ValidResult(R"({"id": "x", "status": "sandbox_error", "error": "e", "landlock": 7})"));
+      ValidResult(OkWith(R"("landlock": 7)", R"("landlock": 7, "error_kind": "internal")")))
+      << "only for sandbox_error";
+  EXPECT_FALSE(ValidResult(
+      R"({"id": null, "status": "invalid_job", "line": 3, "error": "id", "error_kind": "internal"})"));
 }
 
 TEST(ResultSchema, RejectsAnUnknownStatus) {
@@ -79,7 +93,8 @@ TEST(ResultSchema, RejectsATimeoutWithoutExitCode) {
 }
 
 TEST(ResultSchema, RejectsWrongTypesAndBrokenJson) {
-  EXPECT_FALSE(ValidResult(R"({"id": "x", "status": "sandbox_error", "error": 3})"));
+  EXPECT_FALSE(ValidResult(
+      R"({"id": "x", "status": "sandbox_error", "error": 3, "error_kind": "internal"})"));
   EXPECT_FALSE(ValidResult(R"({"id": "x", "status": "invalid_job", "error": "no line"})"));
   EXPECT_FALSE(ValidResult(Timeout(R"("exit_code": null, "limits_hit": ["wall", "wall"], )")));
   EXPECT_FALSE(ValidResult(R"({"id": "x", "status": "sandbox_error", "error": null)"));
@@ -137,7 +152,7 @@ TEST(ResultSchema, RejectsFieldsOutOfPlace) {
   EXPECT_FALSE(
       ValidResult(R"({"id": "x", "status": "sandbox_error", "error": "no userns", "wall_ms": 1})"));
   EXPECT_TRUE(ValidResult(
-      R"({"id": "x", "status": "sandbox_error", "passed": false, "error": "cancelled"})"));
+      R"({"id": "x", "status": "sandbox_error", "passed": false, "error": "cancelled", "error_kind": "cancelled"})"));
 }
 
 // The example suite is written in the contract it illustrates.

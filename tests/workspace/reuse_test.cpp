@@ -45,9 +45,9 @@ TEST(WorkspaceReuse, TheNextTaskFindsItAsNew) {
     if (round == 0 || round == 3) d_job.argv[2] = xattrs + d_job.argv[2];
     d_job.argv[2] += "; touch -d 2001-01-01 /workspace /tmp /dev/shm";
     Result d = RunChecked(engine.get(), d_job);
-    ASSERT_EQ(d.status, Status::kOk) << d.stderr_data;
+    ASSERT_EQ(d.status, TaskStatus::kOk) << d.stderr_data;
     Result r = RunChecked(engine.get(), look);
-    ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+    ASSERT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
     const bool disk = engine->Info().enforcement == Enforcement::kCgroup;
     // A tmpfs (cgroup-shared-disk, rlimit) is new for every task: xattrs there are not allowed
     // before 6.6 and the lines differ only in that; the files and modes must hold either way.
@@ -80,7 +80,7 @@ TEST(WorkspaceReuse, AlternatingSizesEachFindTheirOwnEmptyDisk) {
                       "touch /workspace/left /tmp/left /dev/shm/left"});
     job.limits.disk_mb = mb;
     Result r = RunChecked(engine.get(), job);
-    ASSERT_EQ(r.status, Status::kOk) << r.stderr_data;
+    ASSERT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
     EXPECT_EQ(r.stdout_data, "/dev/shm:/tmp:/workspace:\n" + std::to_string(mb) + "\n")
         << "round " << round;
   }
