@@ -97,7 +97,10 @@ class EngineImpl final : public Engine {
   ~EngineImpl() override;
   sys::Status Init();
   Result Run(const Job& job) override;
-  void Submit(Job job, std::function<void(Result)> on_result) override;
+  JobHandle Submit(Job job, std::function<void(Result)> on_result, SubmitOptions options) override;
+  uint64_t NewGroup() override { return next_group_++; }
+  void Cancel(JobHandle job) override;
+  void CancelGroup(uint64_t group) override;
   void CancelAll() override;
   EngineInfo Info() const override { return info_; }
 
@@ -125,6 +128,16 @@ class EngineImpl final : public Engine {
   int in_flight_ = 0;
   std::atomic<bool> cancelled_{false};
   std::unordered_set<TaskRun*> running_;  // reactor thread only
+
+  // Per-job and per-group cancels. A cancelled job's handle is forgotten once it is done; a
+  // cancelled group stays cancelled (its later submissions fail at once).
+  bool IsCancelled(JobHandle job, uint64_t group);
+  void CancelRunning(JobHandle job, uint64_t group);  // reactor thread only
+  std::atomic<JobHandle> next_handle_{1};
+  std::atomic<uint64_t> next_group_{1};
+  std::mutex cancel_mu_;
+  std::unordered_set<JobHandle> cancelled_jobs_;
+  std::unordered_set<uint64_t> cancelled_groups_;
 };
 
 sys::Status EngineImpl::Init() {
@@ -236,10 +249,40 @@ void EngineImpl::CancelAll() {
   });
 }
 
+bool EngineImpl::IsCancelled(JobHandle job, uint64_t group) {
+  if (cancelled_) return true;
+  std::lock_guard lock(cancel_mu_);
+  return cancelled_jobs_.contains(job) || (group != 0 && cancelled_groups_.contains(group));
+}
+
+void EngineImpl::CancelRunning(JobHandle job, uint64_t group) {
+  for (TaskRun* t : std::vector<TaskRun*>(running_.begin(), running_.end())) {
+    if ((job != 0 && t->handle() == job) || (group != 0 && t->job_group() == group)) t->Cancel();
+  }
+}
+
+void EngineImpl::Cancel(JobHandle job) {
+  if (job == 0) return;
+  {
+    std::lock_guard lock(cancel_mu_);
+    cancelled_jobs_.insert(job);
+  }
+  reactor_->Post([this, job] { CancelRunning(job, 0); });
+}
+
+void EngineImpl::CancelGroup(uint64_t group) {
+  if (group == 0) return;
+  {
+    std::lock_guard lock(cancel_mu_);
+    cancelled_groups_.insert(group);
+  }
+  reactor_->Post([this, group] { CancelRunning(0, group); });
+}
+
 Result EngineImpl::Run(const Job& job) {
   std::promise<Result> p;
   auto f = p.get_future();
-  Submit(job, [&p](Result r) { p.set_value(std::move(r)); });
+  Submit(job, [&p](Result r) { p.set_value(std::move(r)); }, {});
   return f.get();
 }
 
@@ -348,7 +391,9 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   auto spec_fd = MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
   if (!spec_fd.ok()) return give_back(spec_fd.status(), false);
   auto out = MakePipe(), err = MakePipe(), report = MakePipe(O_DIRECT);
-  if (!out.ok() || !err.ok() || !report.ok()) return give_back(sys::PosixError("pipe2"), false);
+  for (const auto* pipe : {&out, &err, &report}) {
+    if (!pipe->ok()) return give_back(pipe->status(), false);  // its own errno, not a later one
+  }
   sys::UniqueFd stdin_task;
   if (job.stdin_fd >= 0) {
     auto in = MakePipe();
@@ -394,9 +439,26 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   return p;  // the write ends close here: only the task holds them now
 }
 
-void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
+JobHandle EngineImpl::Submit(Job job, std::function<void(Result)> on_result,
+                             SubmitOptions options) {
   const int64_t admitted = reactor::NowNs();
+  const JobHandle handle = next_handle_++;
+  const uint64_t group = options.group;
   const Limits limits = job.limits.Resolved();
+  // In flight from here, before the pool is asked for a slot: the destructor waits for every
+  // submission, also one still waiting for a slot, before it takes the pool down.
+  {
+    std::lock_guard lock(mu_);
+    ++in_flight_;
+  }
+  auto finished = [this, handle] {
+    {
+      std::lock_guard lock(cancel_mu_);
+      cancelled_jobs_.erase(handle);
+    }
+    std::lock_guard lock(mu_);
+    if (--in_flight_ == 0) idle_.notify_all();
+  };
   auto fail = [&](TaskStatus status, std::string error,
                   std::optional<ErrorKind> kind = std::nullopt) {
     Result r;
@@ -408,6 +470,8 @@ void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
     r.landlock = info_.landlock;
     r.error = std::move(error);
     on_result(std::move(r));
+    finished();
+    return handle;
   };
   if (std::string e = CheckLimits(limits, opts_.maxima); !e.empty())
     return fail(TaskStatus::kInvalidJob, e);
@@ -416,8 +480,11 @@ void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
   // unchecked, and the zygote would refuse the spec (and be recycled for it).
   if (!job.cwd.starts_with('/') || job.cwd.find('\0') != std::string::npos)
     return fail(TaskStatus::kInvalidJob, "cwd: expected an absolute path, got \"" + job.cwd + "\"");
-  if (cancelled_)
-    return fail(TaskStatus::kSandboxError, "cancelled: brood is stopping", ErrorKind::kCancelled);
+  if (IsCancelled(handle, group)) {
+    return fail(TaskStatus::kSandboxError,
+                cancelled_ ? "cancelled: brood is stopping" : "cancelled: its group was cancelled",
+                ErrorKind::kCancelled);
+  }
   if (!tree_ && !opts_.allow_no_cgroups)
     return fail(TaskStatus::kSandboxError, "cgroup limits unavailable: " + cgroup_error_,
                 ErrorKind::kHostUnsupported);
@@ -435,22 +502,24 @@ void EngineImpl::Submit(Job job, std::function<void(Result)> on_result) {
     if (params.status().kind() != ErrorKind::kUnavailable) msg += kDoctorHint;
     return fail(TaskStatus::kSandboxError, "sandbox setup failed: " + msg, params.status().kind());
   }
-  {
-    std::lock_guard lock(mu_);
-    ++in_flight_;
-  }
-  params->on_done = [this, cb = std::move(on_result)](Result r) {
+  params->on_done = [cb = std::move(on_result), finished](Result r) {
     cb(std::move(r));
-    std::lock_guard lock(mu_);
-    if (--in_flight_ == 0) idle_.notify_all();
+    finished();
   };
   params->running = &running_;
-  reactor_->Post([this, p = std::make_shared<TaskRunParams>(std::move(params.value()))]() mutable {
+  params->handle = handle;
+  params->job_group = group;
+  reactor_->Post([this, handle, group,
+                  p = std::make_shared<TaskRunParams>(std::move(params.value()))]() mutable {
     TaskRun::Start(reactor_.get(), std::move(*p));
-    // A CancelAll that ran while this task was starting has missed it: cancel it now.
-    if (cancelled_)
+    // A cancel that ran while this task was starting has missed it: cancel it now.
+    if (cancelled_) {
       for (TaskRun* t : std::vector<TaskRun*>(running_.begin(), running_.end())) t->Cancel();
+    } else if (IsCancelled(handle, group)) {
+      CancelRunning(handle, 0);
+    }
   });
+  return handle;
 }
 
 }  // namespace

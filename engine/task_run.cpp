@@ -67,7 +67,12 @@ uint64_t TaskRun::PeakMemory(const cgroup::Usage& u, uint64_t max_rss, int64_t f
 }
 
 void TaskRun::CollectFiles(Result& res) {
-  auto collected = sandbox::DecodeCollected(sys::ReadWholeFd(p_.collect.get()));
+  auto bytes = sys::ReadWholeFd(p_.collect.get());
+  if (!bytes.ok()) {
+    collect_error_ = "collect: the collected files could not be read: " + bytes.status().message();
+    return;
+  }
+  auto collected = sandbox::DecodeCollected(bytes.value());
   if (!collected) {
     if (obs_.exited_report) collect_error_ = "collect: the collected files could not be read";
     return;

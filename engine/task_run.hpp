@@ -40,14 +40,19 @@ struct TaskRunParams {
   std::function<void(bool anomaly, bool disk_clean)> release;
   std::function<void(Result)> on_done;
   std::unordered_set<class TaskRun*>* running = nullptr;  // the engine's, reactor thread only
+  uint64_t handle = 0;                                    // the engine's JobHandle for Cancel
+  uint64_t job_group = 0;                                 // SubmitOptions::group; 0: none
 };
 
 class TaskRun {
  public:
   // Arms everything; the TaskRun deletes itself after on_done. Reactor thread only.
   static void Start(reactor::Reactor* reactor, TaskRunParams params);
-  // Kills the task (SIGINT/SIGTERM of brood): its result is a "cancelled" sandbox_error.
+  // Kills the task (its job's, its group's or brood's cancel): its result is a sandbox_error
+  // with "error_kind": "cancelled".
   void Cancel() { Kill(KillReason::kCancelled); }
+  uint64_t handle() const { return p_.handle; }
+  uint64_t job_group() const { return p_.job_group; }
 
  private:
   TaskRun(reactor::Reactor* r, TaskRunParams p) : r_(r), p_(std::move(p)) {}

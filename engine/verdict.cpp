@@ -30,7 +30,8 @@ Verdict Decide(const Observation& o) {
 
   if (o.killed == KillReason::kCancelled) {
     v.status = TaskStatus::kSandboxError;
-    v.error = "cancelled: brood was asked to stop (SIGINT/SIGTERM) and killed the task";
+    v.error =
+        "cancelled: the job, its group or brood itself was stopped, and brood killed the task";
     v.error_kind = ErrorKind::kCancelled;
     return v;
   }

@@ -34,13 +34,15 @@ using run::Work;
 using run::WorkPtr;
 
 struct JobRun::Impl {
-  Impl(Engine& e, RunOptions o, std::ostream& l) : engine(e), opts(std::move(o)), log(l) {}
+  Impl(Engine& e, RunOptions o, std::ostream& l)
+      : engine(e), group(e.NewGroup()), opts(std::move(o)), log(l) {}
   int Run();
   void Stop(int grace_ms);
   void Write(const WorkPtr& w);
   void CountLinesInBackground();
 
   Engine& engine;
+  const uint64_t group;  // this run's jobs: Stop cancels them and no other client's
   RunOptions opts;
   std::ostream& log;
   std::atomic<bool> stopping{false};
@@ -88,7 +90,7 @@ void JobRun::Impl::Stop(int grace_ms) {
   canceller = std::thread([this, grace_ms] {
     std::unique_lock lock(cancel_mu);
     if (!cancel_cv.wait_for(lock, std::chrono::milliseconds(grace_ms), [&] { return finished; }))
-      engine.CancelAll();
+      engine.CancelGroup(group);
   });
 }
 
@@ -238,11 +240,13 @@ int JobRun::Impl::Run() {
       return;
     }
     item->expect = item->parsed.job->expect;
-    engine.Submit(std::move(*item->parsed.job), [item, &gw](Result r) {
-      item->result = std::move(r);
-      gw.try_put(item);
-      gw.release_wait();
-    });
+    engine.Submit(std::move(*item->parsed.job),
+                  [item, &gw](Result r) {
+                    item->result = std::move(r);
+                    gw.try_put(item);
+                    gw.release_wait();
+                  },
+                  {.group = group});
   });
   flow::function_node<WorkPtr, WorkPtr> finish(g, flow::unlimited, [&](WorkPtr item) {
     if (item->kind == Work::kRun) slot_limit.decrementer().try_put(flow::continue_msg());

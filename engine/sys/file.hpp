@@ -4,9 +4,12 @@
 
 #include <string>
 
+#include "sys/status.hpp"
+
 namespace brood::sys {
 
-// The whole content of a regular file or memfd (fstat size, pread from 0); "" on error.
-std::string ReadWholeFd(int fd);
+// The whole content of a regular file or memfd (fstat size, pread from 0), or the error that
+// stopped the read (never "" in its place: an empty file and a failed read differ).
+StatusOr<std::string> ReadWholeFd(int fd);
 
 }  // namespace brood::sys

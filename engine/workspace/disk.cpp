@@ -91,7 +91,10 @@ sys::Status Mkfs(int image, uint64_t bytes, uint64_t inodes, const std::string& 
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return sys::OkStatus();
   lseek(errors.get(), 0, SEEK_SET);
-  std::string text = sys::ReadWholeFd(errors.get());
+  auto read = sys::ReadWholeFd(errors.get());
+  std::string text = read.ok()
+                         ? read.value()
+                         : "(its messages could not be read: " + read.status().message() + ")";
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return sys::Status::Error(mkfs + " failed (status " + std::to_string(status) + "): " + text);
 }

@@ -222,7 +222,8 @@ sys::StatusOr<std::unique_ptr<Hatchery>> Hatchery::Start(const sandbox::SeccompP
   auto h = std::unique_ptr<Hatchery>(new Hatchery());
   h->nest_sock_ = std::move(parent);
   h->nest_pid_ = pid;
-  if (!h->Replace().ok()) return sys::Status::Error("the nest could not start a hatchery");
+  if (sys::Status st = h->Replace(); !st.ok())
+    return st.Wrap("the nest could not start a hatchery");
   return h;
 }
 

@@ -68,7 +68,12 @@ void HandleRun(int sock, Message& m, const ZygoteFds& zfds,
     Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: malformed RUN request"));
     return;
   }
-  auto spec = sandbox::DecodeTaskSpec(sys::ReadWholeFd(m.fds[0].get()));
+  auto bytes = sys::ReadWholeFd(m.fds[0].get());
+  if (!bytes.ok()) {
+    Reply(sock, ZygoteMsg::kStarted, bytes.status().Wrap("zygote: reading the task spec"));
+    return;
+  }
+  auto spec = sandbox::DecodeTaskSpec(bytes.value());
   if (!spec) {
     Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: malformed task spec"));
     return;

@@ -46,6 +46,15 @@ struct EngineInfo {
   int slots = 1;          // tasks that can run at once
 };
 
+// Names one submitted job, for Cancel; 0 names none.
+using JobHandle = uint64_t;
+
+struct SubmitOptions {
+  // The group the job belongs to (a `brood run`, later a batch or a session), from NewGroup();
+  // 0: none. CancelGroup ends every job of a group, and no other.
+  uint64_t group = 0;
+};
+
 class Engine {
  public:
   // Forks brood's helper process (the hatchery): call it while the process has one thread.
@@ -56,12 +65,22 @@ class Engine {
 
   // Runs one job to completion. Thread-safe. Never throws; failures are in the Result.
   virtual Result Run(const Job& job) = 0;
-  // Runs a job and calls on_result (on an engine thread) when it is done. Thread-safe.
-  virtual void Submit(Job job, std::function<void(Result)> on_result) = 0;
+  // Runs a job and calls on_result when it is done. Thread-safe. Returns the job's handle (never
+  // 0). Today it may block until a slot is free (the caller's back-pressure), and on_result may
+  // run on the caller's thread when the job fails before it starts.
+  virtual JobHandle Submit(Job job, std::function<void(Result)> on_result,
+                           SubmitOptions options = {}) = 0;
 
-  // Kills every task that is running or starting, and makes later submissions fail at once:
-  // their results come back as sandbox_error "cancelled". For SIGINT/SIGTERM handling.
-  // Thread-safe, async-signal-unsafe.
+  // A new group id (never 0) for SubmitOptions::group. Thread-safe.
+  virtual uint64_t NewGroup() = 0;
+  // Ends one job: a running task is killed, one not started yet never starts. Its result is a
+  // sandbox_error with "error_kind": "cancelled". A job already done is left alone. Thread-safe.
+  virtual void Cancel(JobHandle job) = 0;
+  // Ends every job of `group` as Cancel does, and makes its later submissions fail at once the
+  // same way. Other groups' jobs are untouched. Thread-safe.
+  virtual void CancelGroup(uint64_t group) = 0;
+  // Every job of every group, now and later: for brood's own shutdown. Thread-safe,
+  // async-signal-unsafe.
   virtual void CancelAll() = 0;
 
   virtual EngineInfo Info() const = 0;
