@@ -50,6 +50,7 @@ test "$(echo hello | sha256sum | cut -c1-8)" = 5891b5b5
 test "$(printf 'x\ny\n' | tac | head -1)" = y
 dd if=/dev/urandom of=rand.bin bs=64k count=16 status=none && test "$(stat -c %s rand.bin)" -eq 1048576
 split -b 100k rand.bin part. && cat part.* | cmp - rand.bin
+sync -f rand.bin && sync rand.bin     # syncfs(2), fsync(2); a bare `sync` (sync(2)) is the sync workload
 test "$(id -u)" = 1000 && test "$(id -un)" = sandbox && test "$(hostname)" = brood
 test "$(nproc)" -ge 1 && df -h /workspace > /dev/null && du -sh . > /dev/null
 test "$(basename /a/b/c.txt .txt)" = c && test "$(dirname /a/b/c.txt)" = /a/b
