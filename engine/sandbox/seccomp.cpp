@@ -211,6 +211,8 @@ sys::StatusOr<SeccompProgram> CompileTaskPolicy(ViolationAction action) {
       act = SCMP_ACT_ALLOW;
     } else if (set.answer == Answer::kAbsent) {
       act = SCMP_ACT_ERRNO(ENOSYS);
+    } else if (set.answer == Answer::kPretend) {
+      act = SCMP_ACT_ERRNO(0);  // the call returns 0 and the kernel never runs it
     } else {
       continue;
     }

@@ -224,8 +224,15 @@ constexpr PolicyCall kHostWide[] = {
   {"iopl", "raw I/O port access"},
   {"ioperm", "raw I/O port access"},
   {"vhangup", "hangs up the terminal"},
-  {"sync", "flushes every filesystem of the host, slowing it for everyone; libc's sync() "
-           "returns nothing, so no program can tell (fsync and syncfs stay allowed)"},
+};
+
+// --- Pretended (0, nothing done) ---
+
+constexpr PolicyCall kPretendCalls[] = {
+  {"sync", "would flush every filesystem of the host, slowing it for everyone; it cannot fail "
+           "(libc's sync() returns nothing), so the coreutils command and os.sync() work as "
+           "before, also under kill; fsync and syncfs, which flush the task's own files, stay "
+           "allowed"},
 };
 
 // --- Absent (ENOSYS) ---
@@ -304,6 +311,8 @@ constexpr SyscallSet kPolicy[] = {
   {"kernel-surface", Answer::kDeny, "kernel attack surface that ordinary programs do not need",
    kKernelSurface},
   {"host-wide", Answer::kDeny, "host-wide state: none of it is namespaced", kHostWide},
+  {"pretended", Answer::kPretend, "succeed without doing anything: what they would do reaches "
+   "the whole host, and no program can tell; never a violation", kPretendCalls},
   {"absent", Answer::kAbsent, "answer ENOSYS, as on a kernel without them: libc and runtimes "
    "fall back; never a violation", kAbsentCalls},
 };

@@ -15,10 +15,11 @@ enum class Answer {
   kChecked,  // allowed with some arguments only (clone, ioctl, personality, socket): see `rule`
   kDeny,     // EPERM, or under --on-violation kill the end of the task
   kAbsent,   // ENOSYS, as on a kernel without the call, under every mode: never a violation
+  kPretend,  // returns 0 without doing anything, under every mode: never a violation
 };
 
-// One call of a set. `reason` is required for kChecked, kDeny and kAbsent rows; allowed sets
-// give one reason for all their calls.
+// One call of a set. `reason` is required for kChecked, kDeny, kAbsent and kPretend rows; allowed
+// sets give one reason for all their calls.
 struct PolicyCall {
   const char* name;  // as the kernel's syscall table names it (x86_64)
   const char* reason = nullptr;

@@ -19,6 +19,8 @@ const char* AnswerWord(Answer a) {
       return "denied: `EPERM`, or the end of the task under `--on-violation kill`";
     case Answer::kAbsent:
       return "absent: `ENOSYS` in every mode, never a violation";
+    case Answer::kPretend:
+      return "pretended: returns 0 without doing anything, in every mode, never a violation";
   }
   return "?";
 }
@@ -86,6 +88,9 @@ std::string GoldenTable() {
         break;
       case Answer::kAbsent:
         errno_mode = kill_mode = "ENOSYS";
+        break;
+      case Answer::kPretend:
+        errno_mode = kill_mode = "zero";
         break;
     }
     o << nr << " " << name << " " << (l.set ? l.set->name : "-") << " " << errno_mode << " "

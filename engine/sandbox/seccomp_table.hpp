@@ -12,7 +12,8 @@ std::string PolicyMarkdown();
 
 // tests/sandbox/seccomp_golden.txt: for each x86_64 number from 0 to kHighestKnown + 30, its
 // name, set, and the filter's answer with all-zero arguments under errno and under kill:
-// "allow", an errno name ("EPERM", "ENOSYS", "EAFNOSUPPORT"), or "notify" (init's listener).
+// "allow", an errno name ("EPERM", "ENOSYS", "EAFNOSUPPORT"), "zero" (0, nothing done), or
+// "notify" (init's listener).
 std::string GoldenTable();
 
 // docs/landlock.md: the per-path Landlock table (landlock.hpp), right by right.
