@@ -136,6 +136,7 @@ class EngineImpl final : public Engine {
   std::atomic<JobHandle> next_handle_{1};
   std::atomic<uint64_t> next_group_{1};
   std::mutex cancel_mu_;
+  std::unordered_set<JobHandle> live_jobs_;  // submitted, not yet done
   std::unordered_set<JobHandle> cancelled_jobs_;
   std::unordered_set<uint64_t> cancelled_groups_;
 };
@@ -265,6 +266,7 @@ void EngineImpl::Cancel(JobHandle job) {
   if (job == 0) return;
   {
     std::lock_guard lock(cancel_mu_);
+    if (!live_jobs_.contains(job)) return;  // done already (or never submitted): nothing to end
     cancelled_jobs_.insert(job);
   }
   reactor_->Post([this, job] { CancelRunning(job, 0); });
@@ -451,9 +453,14 @@ JobHandle EngineImpl::Submit(Job job, std::function<void(Result)> on_result,
     std::lock_guard lock(mu_);
     ++in_flight_;
   }
+  {
+    std::lock_guard lock(cancel_mu_);
+    live_jobs_.insert(handle);
+  }
   auto finished = [this, handle] {
     {
       std::lock_guard lock(cancel_mu_);
+      live_jobs_.erase(handle);
       cancelled_jobs_.erase(handle);
     }
     std::lock_guard lock(mu_);
