@@ -65,7 +65,8 @@ int main() {
 
   const std::string python_expected = "1 3 7\n160\n";
   std::vector<brood::Job> jobs = {PythonJob(), ShellJob(), TimeoutJob()};
-  const brood::TaskStatus wanted[] = {brood::TaskStatus::kOk, brood::TaskStatus::kOk, brood::TaskStatus::kTimeout};
+  const brood::TaskStatus wanted[] = {brood::TaskStatus::kOk, brood::TaskStatus::kOk,
+                                      brood::TaskStatus::kTimeout};
 
   // Each callback writes only its own slot; the latch orders those writes before the reads below.
   // A callback runs on an engine thread, or at once on this thread when a job is refused.

@@ -16,18 +16,21 @@ constexpr int kMinExp = -23;
 // A terminal line; wider ones wrap and the \r redraw then scrolls instead of overwriting.
 constexpr size_t kWidth = 120;
 
-constexpr TaskStatus kAllStatuses[] = {
-    TaskStatus::kInvalidJob,  TaskStatus::kSandboxError, TaskStatus::kTimeout,   TaskStatus::kCpuLimit,
-    TaskStatus::kOutputLimit, TaskStatus::kMemoryLimit,  TaskStatus::kViolation, TaskStatus::kSignaled,
-    TaskStatus::kDiskLimit,   TaskStatus::kFailed,       TaskStatus::kOk};
+constexpr TaskStatus kAllStatuses[] = {TaskStatus::kInvalidJob,  TaskStatus::kSandboxError,
+                                       TaskStatus::kTimeout,     TaskStatus::kCpuLimit,
+                                       TaskStatus::kOutputLimit, TaskStatus::kMemoryLimit,
+                                       TaskStatus::kViolation,   TaskStatus::kSignaled,
+                                       TaskStatus::kDiskLimit,   TaskStatus::kFailed,
+                                       TaskStatus::kOk};
 static_assert(std::size(kAllStatuses) == static_cast<size_t>(TaskStatus::kOk) + 1);
 
 // For people: the common outcomes first (as a reader scans for them), then the rest in
 // the order of docs/result.md.
 constexpr TaskStatus kDisplayOrder[] = {
-    TaskStatus::kOk,        TaskStatus::kFailed,   TaskStatus::kInvalidJob,  TaskStatus::kSandboxError,
-    TaskStatus::kTimeout,   TaskStatus::kCpuLimit, TaskStatus::kOutputLimit, TaskStatus::kMemoryLimit,
-    TaskStatus::kViolation, TaskStatus::kSignaled, TaskStatus::kDiskLimit};
+    TaskStatus::kOk,           TaskStatus::kFailed,      TaskStatus::kInvalidJob,
+    TaskStatus::kSandboxError, TaskStatus::kTimeout,     TaskStatus::kCpuLimit,
+    TaskStatus::kOutputLimit,  TaskStatus::kMemoryLimit, TaskStatus::kViolation,
+    TaskStatus::kSignaled,     TaskStatus::kDiskLimit};
 
 std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string Format(const char* fmt, ...) {

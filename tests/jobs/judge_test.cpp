@@ -80,8 +80,9 @@ TEST(Judge, FailsOnMismatch) {
 }
 
 TEST(Judge, FailsWhenStatusIsNotOkEvenIfOutputMatches) {
-  for (TaskStatus s : {TaskStatus::kFailed, TaskStatus::kTimeout, TaskStatus::kOutputLimit, TaskStatus::kSignaled,
-                   TaskStatus::kMemoryLimit, TaskStatus::kSandboxError}) {
+  for (TaskStatus s :
+       {TaskStatus::kFailed, TaskStatus::kTimeout, TaskStatus::kOutputLimit, TaskStatus::kSignaled,
+        TaskStatus::kMemoryLimit, TaskStatus::kSandboxError}) {
     Result r = Finished(s, "1\n");
     Judge(Expecting("1\n"), r);
     EXPECT_EQ(r.passed, false) << StatusName(s);

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/file.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -29,9 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+extern char** environ;
 
-static void die(const char *fmt, ...) {
+static void die(const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "FAIL: ");
@@ -40,7 +40,10 @@ static void die(const char *fmt, ...) {
   va_end(ap);
   exit(1);
 }
-#define CHECK(cond, ...) do { if (!(cond)) die(__VA_ARGS__); } while (0)
+#define CHECK(cond, ...)           \
+  do {                             \
+    if (!(cond)) die(__VA_ARGS__); \
+  } while (0)
 
 enum { kThreads = 4, kPerThread = 100000 };
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -48,13 +51,13 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static long counter;
 static int started;
 
-static void *worker(void *arg) {
+static void* worker(void* arg) {
   (void)arg;
   pthread_mutex_lock(&mu);
   started++;
   pthread_cond_broadcast(&cv);
   pthread_mutex_unlock(&mu);
-  char *buf = malloc(1 << 16);  // per-thread arena
+  char* buf = malloc(1 << 16);  // per-thread arena
   CHECK(buf, "malloc in thread");
   memset(buf, 1, 1 << 16);
   for (int i = 0; i < kPerThread; i++) {
@@ -67,9 +70,12 @@ static void *worker(void *arg) {
 }
 
 static volatile sig_atomic_t got_usr1;
-static void on_usr1(int sig) { (void)sig; got_usr1 = 1; }
+static void on_usr1(int sig) {
+  (void)sig;
+  got_usr1 = 1;
+}
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc > 1 && strcmp(argv[1], "child") == 0) {  // the exec'd child
     printf("child says %s\n", argc > 2 ? argv[2] : "");
     return 7;
@@ -79,14 +85,16 @@ int main(int argc, char **argv) {
   // clocks
   struct timespec t0, t1, rt, cpu;
   CHECK(clock_gettime(CLOCK_MONOTONIC, &t0) == 0, "clock_gettime MONOTONIC");
-  CHECK(clock_gettime(CLOCK_REALTIME, &rt) == 0 && rt.tv_sec > 1600000000, "clock_gettime REALTIME");
+  CHECK(clock_gettime(CLOCK_REALTIME, &rt) == 0 && rt.tv_sec > 1600000000,
+        "clock_gettime REALTIME");
   CHECK(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu) == 0, "clock_gettime PROCESS_CPUTIME");
   CHECK(clock_gettime(CLOCK_BOOTTIME, &cpu) == 0, "clock_gettime BOOTTIME");
   struct timespec nap = {0, 2000000};
   CHECK(nanosleep(&nap, NULL) == 0, "nanosleep");
   CHECK(clock_nanosleep(CLOCK_MONOTONIC, 0, &nap, NULL) == 0, "clock_nanosleep");
   CHECK(clock_gettime(CLOCK_MONOTONIC, &t1) == 0, "clock_gettime");
-  CHECK((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) >= 4000000, "clock did not advance");
+  CHECK((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) >= 4000000,
+        "clock did not advance");
   time_t now = time(NULL);
   struct tm tm;
   CHECK(localtime_r(&now, &tm) != NULL, "localtime_r");
@@ -100,26 +108,26 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof rnd; i++) nz += rnd[i] != 0;
   CHECK(nz > 32, "getrandom gave zeros");
   CHECK(getentropy(rnd, 32) == 0, "getentropy");
-  FILE *ur = fopen("/dev/urandom", "rb");
+  FILE* ur = fopen("/dev/urandom", "rb");
   CHECK(ur && fread(rnd, 1, 16, ur) == 16, "/dev/urandom");
   fclose(ur);
   printf("getrandom ok\n");
 
   // malloc: small, large (mmap), realloc growth, calloc, aligned
   size_t big = 64u << 20;
-  char *p = malloc(big);
+  char* p = malloc(big);
   CHECK(p, "malloc 64 MiB");
   memset(p, 0xab, big);
   p = realloc(p, big * 2);
   CHECK(p && (unsigned char)p[big - 1] == 0xab, "realloc");
   free(p);
-  int *c = calloc(1 << 20, sizeof(int));
+  int* c = calloc(1 << 20, sizeof(int));
   CHECK(c && c[12345] == 0, "calloc");
   free(c);
-  void *al;
+  void* al;
   CHECK(posix_memalign(&al, 4096, 1 << 20) == 0, "posix_memalign");
   free(al);
-  void *m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   CHECK(m != MAP_FAILED, "mmap anon");
   CHECK(mprotect(m, 4096, PROT_READ) == 0, "mprotect");
   CHECK(mprotect(m, 4096, PROT_READ | PROT_WRITE) == 0, "mprotect back");
@@ -131,7 +139,8 @@ int main(int argc, char **argv) {
 
   // threads
   pthread_t th[kThreads];
-  for (int i = 0; i < kThreads; i++) CHECK(pthread_create(&th[i], NULL, worker, NULL) == 0, "pthread_create");
+  for (int i = 0; i < kThreads; i++)
+    CHECK(pthread_create(&th[i], NULL, worker, NULL) == 0, "pthread_create");
   pthread_mutex_lock(&mu);
   while (started < kThreads) pthread_cond_wait(&cv, &mu);
   pthread_mutex_unlock(&mu);
@@ -139,7 +148,8 @@ int main(int argc, char **argv) {
   CHECK(counter == (long)kThreads * kPerThread, "threads counted %ld", counter);
   printf("threads ok\n");
 
-  // file I/O: write, fsync, stat, read back, rename, directory listing, unlink, locks, mmap of a file
+  // file I/O: write, fsync, stat, read back, rename, directory listing, unlink, locks, mmap of a
+  // file
   CHECK(mkdir("out", 0755) == 0 || errno == EEXIST, "mkdir");
   int fd = open("out/data.bin", O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
   CHECK(fd >= 0, "open for write");
@@ -157,7 +167,7 @@ int main(int argc, char **argv) {
   CHECK(ftruncate(fd, 2000) == 0, "ftruncate");
   struct stat st;
   CHECK(fstat(fd, &st) == 0 && st.st_size == 2000, "fstat");
-  char *fm = mmap(NULL, 2000, PROT_READ, MAP_SHARED, fd, 0);
+  char* fm = mmap(NULL, 2000, PROT_READ, MAP_SHARED, fd, 0);
   CHECK(fm != MAP_FAILED && memcmp(fm, "line 0\n", 7) == 0, "mmap file");
   munmap(fm, 2000);
   char rbuf[16] = {0};
@@ -171,17 +181,17 @@ int main(int argc, char **argv) {
   CHECK(chmod("out/renamed.bin", 0600) == 0, "chmod");
   struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
   CHECK(utimensat(AT_FDCWD, "out/renamed.bin", times, 0) == 0, "utimensat");
-  FILE *f = fopen("out/soft", "r");
+  FILE* f = fopen("out/soft", "r");
   CHECK(f, "fopen via symlink");
   int lines = 0;
   char lb[64];
   while (fgets(lb, sizeof lb, f)) lines++;
   fclose(f);
   CHECK(lines > 200, "read back %d lines", lines);
-  DIR *d = opendir("out");
+  DIR* d = opendir("out");
   CHECK(d, "opendir");
   int entries = 0;
-  struct dirent *de;
+  struct dirent* de;
   while ((de = readdir(d))) entries += de->d_name[0] != '.';
   closedir(d);
   CHECK(entries == 3, "readdir saw %d", entries);
@@ -202,7 +212,7 @@ int main(int argc, char **argv) {
   CHECK(pid >= 0, "fork");
   if (pid == 0) {
     dup2(pfd[1], 1);
-    execl("/proc/self/exe", argv[0], "child", "hello", (char *)NULL);
+    execl("/proc/self/exe", argv[0], "child", "hello", (char*)NULL);
     _exit(127);
   }
   close(pfd[1]);
@@ -215,11 +225,11 @@ int main(int argc, char **argv) {
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7, "child status %d", status);
   CHECK(strcmp(cbuf, "child says hello\n") == 0, "child said '%s'", cbuf);
   pid_t sp;
-  char *sargv[] = {"/bin/sh", "-c", "exit 3", NULL};
+  char* sargv[] = {"/bin/sh", "-c", "exit 3", NULL};
   CHECK(posix_spawn(&sp, "/bin/sh", NULL, NULL, sargv, environ) == 0, "posix_spawn");
   CHECK(waitpid(sp, &status, 0) == sp && WEXITSTATUS(status) == 3, "posix_spawn status");
   CHECK(system("test -d /workspace/out") == 0, "system()");
-  FILE *pp = popen("echo popen-ok", "r");
+  FILE* pp = popen("echo popen-ok", "r");
   CHECK(pp && fgets(cbuf, sizeof cbuf, pp) && strcmp(cbuf, "popen-ok\n") == 0, "popen");
   CHECK(pclose(pp) == 0, "pclose");
   pid = vfork();

@@ -22,12 +22,12 @@
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      std::cerr << "FAIL: " #cond " at line " << __LINE__ << std::endl;     \
-      std::exit(1);                                                          \
-    }                                                                        \
+#define CHECK(cond)                                                     \
+  do {                                                                  \
+    if (!(cond)) {                                                      \
+      std::cerr << "FAIL: " #cond " at line " << __LINE__ << std::endl; \
+      std::exit(1);                                                     \
+    }                                                                   \
   } while (0)
 
 int main() {
@@ -73,7 +73,9 @@ int main() {
   std::promise<int> prom;
   std::thread([&] { prom.set_value(42); }).join();
   CHECK(prom.get_future().get() == 42);
-  std::jthread jt([](std::stop_token st) { while (!st.stop_requested()) std::this_thread::sleep_for(1ms); });
+  std::jthread jt([](std::stop_token st) {
+    while (!st.stop_requested()) std::this_thread::sleep_for(1ms);
+  });
   jt.request_stop();
   jt.join();
   std::cout << "threads ok" << std::endl;

@@ -1,4 +1,5 @@
 #include <stdio.h>
+
 #include "util.h"
 int main(void) {
   printf("triangle(100) = %ld\n", triangle(100));
