@@ -132,7 +132,8 @@ class EngineImpl final : public Engine {
   // Per-job and per-group cancels. A cancelled job's handle is forgotten once it is done; a
   // cancelled group stays cancelled (its later submissions fail at once).
   bool IsCancelled(JobHandle job, uint64_t group);
-  void CancelRunning(JobHandle job, uint64_t group);  // reactor thread only
+  // Cancels the running tasks of `job` or `group`; every one when both are 0. Reactor thread.
+  void CancelRunning(JobHandle job, uint64_t group);
   std::atomic<JobHandle> next_handle_{1};
   std::atomic<uint64_t> next_group_{1};
   std::mutex cancel_mu_;
@@ -245,9 +246,7 @@ EngineImpl::~EngineImpl() {
 
 void EngineImpl::CancelAll() {
   cancelled_ = true;
-  reactor_->Post([this] {
-    for (TaskRun* t : std::vector<TaskRun*>(running_.begin(), running_.end())) t->Cancel();
-  });
+  reactor_->Post([this] { CancelRunning(0, 0); });
 }
 
 bool EngineImpl::IsCancelled(JobHandle job, uint64_t group) {
@@ -257,8 +256,10 @@ bool EngineImpl::IsCancelled(JobHandle job, uint64_t group) {
 }
 
 void EngineImpl::CancelRunning(JobHandle job, uint64_t group) {
+  const bool every = job == 0 && group == 0;
   for (TaskRun* t : std::vector<TaskRun*>(running_.begin(), running_.end())) {
-    if ((job != 0 && t->handle() == job) || (group != 0 && t->job_group() == group)) t->Cancel();
+    if (every || (job != 0 && t->handle() == job) || (group != 0 && t->job_group() == group))
+      t->Cancel();
   }
 }
 
@@ -521,7 +522,7 @@ JobHandle EngineImpl::Submit(Job job, std::function<void(Result)> on_result,
     TaskRun::Start(reactor_.get(), std::move(*p));
     // A cancel that ran while this task was starting has missed it: cancel it now.
     if (cancelled_) {
-      for (TaskRun* t : std::vector<TaskRun*>(running_.begin(), running_.end())) t->Cancel();
+      CancelRunning(0, 0);
     } else if (IsCancelled(handle, group)) {
       CancelRunning(handle, 0);
     }

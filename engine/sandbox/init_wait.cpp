@@ -82,12 +82,12 @@ MainEnd Wait(pid_t main_pid) {
 namespace {
 
 // Takes one notification off `listener` and records its call; under `log` answers it EPERM (the
-// caller goes on, as under kErrno), otherwise leaves the caller waiting for the kill. False when
-// none was there (its caller died meanwhile).
-bool TakeViolation(int listener, bool log, DeniedCalls* denied) {
+// caller goes on, as under kErrno), otherwise leaves the caller waiting for the kill. Records
+// nothing when the notification is gone (its caller died meanwhile).
+void TakeViolation(int listener, bool log, DeniedCalls* denied) {
   seccomp_notif n;
   memset(&n, 0, sizeof n);
-  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n) != 0) return false;
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n) != 0) return;
   if (n.data.arch != AUDIT_ARCH_X86_64) {
     denied->foreign = 1;
   } else if (n.data.nr >= 0 && n.data.nr < DeniedCalls::kBits) {
@@ -102,7 +102,6 @@ bool TakeViolation(int listener, bool log, DeniedCalls* denied) {
     r.error = -EPERM;
     (void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &r);  // ENOENT: the caller is gone
   }
-  return true;
 }
 
 }  // namespace
@@ -118,7 +117,10 @@ MainEnd WaitWatching(pid_t main_pid, int listener, int sfd, bool log) {
       break;
     }
     if (p[1].revents & POLLIN) {
-      if (TakeViolation(listener, log, &end.denied) && !log) {
+      // Under kill a notification is a violation even when its caller died before it was
+      // received (as before: the task tried a denied call).
+      TakeViolation(listener, log, &end.denied);
+      if (!log) {
         if (!violation) kill(-1, SIGKILL);
         violation = true;
       }
@@ -143,7 +145,7 @@ MainEnd WaitWatching(pid_t main_pid, int listener, int sfd, bool log) {
   // A call denied by a process the main process left behind, before init kills what is left.
   if (!log && !violation && ViolationPending(listener)) {
     violation = true;
-    (void)TakeViolation(listener, false, &end.denied);
+    TakeViolation(listener, false, &end.denied);
   }
   if (violation) end.status = SIGSYS;  // as a wait status: killed by SIGSYS
   close(sfd);

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "sandbox/layout.hpp"
 
@@ -91,7 +92,7 @@ std::span<const LandlockRule> LandlockRules() {
     t[i++] = {"/", kEtcDir, kRead};
     for (const char* d : kDevNodes) {
       // The terminal takes ioctls (window size, job control); the others are plain streams.
-      const bool tty = d[0] == 't' && d[1] == 't' && d[2] == 'y' && d[3] == 0;
+      const bool tty = std::string_view(d) == "tty";
       t[i++] = {"/dev/", d, kDevice | (tty ? kIoctlDev : 0)};
     }
     t[i++] = {kPtsDir, "", kDevice | kIoctlDev};

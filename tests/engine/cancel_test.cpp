@@ -10,16 +10,6 @@
 namespace brood::testing {
 namespace {
 
-std::unique_ptr<Engine> MakeEngine(int slots) {
-  EngineOptions o;
-  o.slots = slots;
-  o.allow_no_cgroups = geteuid() != 0;
-  std::string error;
-  auto e = Engine::Create(o, &error);
-  EXPECT_TRUE(e) << error;
-  return e;
-}
-
 // A job that would run for half a minute: long enough that only a cancel ends it early.
 Job Sleeper() {
   Job j = CmdJob({"sleep", "30"});

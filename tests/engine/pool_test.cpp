@@ -41,16 +41,6 @@ std::vector<int> Zygotes() {
   return out;
 }
 
-std::unique_ptr<Engine> MakeEngine(int slots) {
-  EngineOptions o;
-  o.slots = slots;
-  o.allow_no_cgroups = geteuid() != 0;
-  std::string error;
-  auto e = Engine::Create(o, &error);
-  EXPECT_TRUE(e) << error;
-  return e;
-}
-
 TEST(Pool, ZygotesAreReusedAcrossTasks) {
   auto before = Zygotes();
   auto engine = MakeEngine(2);

@@ -44,6 +44,16 @@ Engine* SharedEngine(OnViolation on_violation) {
   return raw;
 }
 
+std::unique_ptr<Engine> MakeEngine(int slots) {
+  EngineOptions o;
+  o.slots = slots;
+  o.allow_no_cgroups = geteuid() != 0;
+  std::string error;
+  auto e = Engine::Create(o, &error);
+  EXPECT_TRUE(e) << error;
+  return e;
+}
+
 Job ProbeJob(std::vector<std::string> args) {
   static const std::string probe = ReadFile(BROOD_PROBE);
   Job job;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,10 @@ namespace brood::testing {
 Engine* SharedEngine(OnViolation on_violation = OnViolation::kErrno);
 // Why SharedEngine returned null ("" when it did not).
 const std::string& EngineError();
+
+// An engine of its own with `slots` slots (rlimits in place of cgroups when not root), for tests
+// that count zygotes or cancel: fails the test (and returns null) when it cannot be made.
+std::unique_ptr<Engine> MakeEngine(int slots);
 
 // A job that runs the static probe (tests/helpers/probe.c) copied into /workspace.
 Job ProbeJob(std::vector<std::string> args);
