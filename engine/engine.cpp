@@ -1,6 +1,13 @@
-// EngineImpl: owns the cgroup tree, the hatchery and the reactor thread, and turns a Job into a
-// TaskRun. The blocking part of starting a task (a zygote, pipes, the RUN request) happens on
-// the submitting thread; from then on the reactor owns the task.
+// EngineImpl: owns the cgroup tree, the hatchery, the pool, the job queue, the starter threads
+// and the reactor thread, and turns a Job into a TaskRun.
+//
+//   Submit (any thread, never blocks) -> queue (bounded, FIFO) -> a starter thread takes the
+//   oldest job once a slot is free, readies a zygote of its profile, sends the RUN request
+//   (the blocking part) -> the reactor thread owns the task until its result.
+//
+// Results reach on_result on the reactor thread (a task's end, a cancelled queued job, a job
+// refused at Submit as invalid) or on a starter thread (a setup failure): always an engine
+// thread.
 #include "brood/engine.hpp"
 
 #include <fcntl.h>
@@ -14,12 +21,15 @@
 #include <atomic>
 #include <condition_variable>
 #include <future>
+#include <list>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "brood/profile.hpp"
 #include "cgroup/cgroup.hpp"
 #include "reactor/reactor.hpp"
 #include "sandbox/landlock.hpp"
@@ -91,13 +101,24 @@ sys::StatusOr<Pipe> MakePipe(int flags = 0) {
   return Pipe{sys::UniqueFd(p[0]), sys::UniqueFd(p[1])};
 }
 
+// A job between Submit and its start.
+struct Pending {
+  JobHandle handle = 0;
+  uint64_t group = 0;
+  Job job;
+  Limits limits;  // resolved
+  SandboxProfile profile;
+  std::function<void(Result)> on_result;
+  int64_t admitted_ns = 0;
+};
+
 class EngineImpl final : public Engine {
  public:
   explicit EngineImpl(const EngineOptions& o) : opts_(o) {}
   ~EngineImpl() override;
   sys::Status Init();
   Result Run(const Job& job) override;
-  JobHandle Submit(Job job, std::function<void(Result)> on_result, SubmitOptions options) override;
+  Submission Submit(Job job, std::function<void(Result)> on_result, SubmitOptions options) override;
   uint64_t NewGroup() override { return next_group_++; }
   void Cancel(JobHandle job) override;
   void CancelGroup(uint64_t group) override;
@@ -105,11 +126,27 @@ class EngineImpl final : public Engine {
   EngineInfo Info() const override { return info_; }
 
  private:
-  // *zygote_failed: the slot's zygote failed the request (it was recycled; a retry may work).
-  sys::StatusOr<TaskRunParams> Prepare(const Job& job, const Limits& limits, int64_t admitted,
-                                       bool* zygote_failed);
+  // A starter thread: takes queued jobs as slots free up and starts them.
+  void StartLoop();
+  void Start(Pending job, zygote::Lease lease);
+  // The task's sandbox in `slot` (acquired, kept on failure: the caller releases it).
+  // *zygote_failed: the slot's zygote failed the request (a retry with a new one may work).
+  sys::StatusOr<TaskRunParams> Prepare(const Pending& job, zygote::Slot& slot, bool* zygote_failed);
   sys::StatusOr<sys::UniqueFd> EnsureDisk(zygote::Slot& slot, zygote::ZygoteHandle& z,
                                           int64_t disk_mb);
+  Result NotRun(const std::string& id, const Limits& limits, TaskStatus status, std::string error,
+                std::optional<ErrorKind> kind) const;
+  // A result for a job that never ran, given to its on_result on this (engine) thread.
+  void Finish(Pending& job, TaskStatus status, std::string error,
+              std::optional<ErrorKind> kind = std::nullopt);
+  // The same, later, on the reactor thread: for jobs ended on a caller's thread.
+  void FinishOnReactor(Pending job, TaskStatus status, std::string error,
+                       std::optional<ErrorKind> kind = std::nullopt);
+  void Done(JobHandle handle);  // the job's on_result has returned
+  std::string CancelReason(uint64_t group);
+  // Takes queued jobs matching `pred` off the queue (under mu_) and ends them as cancelled.
+  template <typename Pred>
+  void CancelQueued(Pred pred);
 
   EngineOptions opts_;
   EngineInfo info_;
@@ -123,9 +160,16 @@ class EngineImpl final : public Engine {
   std::thread reactor_thread_;
   sys::UniqueFd uid_lock_;
   uint32_t host_uid_ = 0, host_gid_ = 0;
+
+  // The queue and the jobs in flight (queued, starting, running, or being reported).
   std::mutex mu_;
-  std::condition_variable idle_;
+  std::condition_variable work_;  // a job was queued, a slot freed, or the engine stops
+  std::condition_variable idle_;  // in_flight_ reached 0
+  std::list<Pending> queue_;
+  std::unordered_map<JobHandle, std::list<Pending>::iterator> queued_;
   int in_flight_ = 0;
+  bool stopping_ = false;  // the starters end
+  std::vector<std::thread> starters_;
   std::atomic<bool> cancelled_{false};
   std::unordered_set<TaskRun*> running_;  // reactor thread only
 
@@ -203,7 +247,13 @@ sys::Status EngineImpl::Init() {
   info_.slots = pc.slots;
   if (pc.slots > static_cast<int>(kUidsPerInstance))
     return sys::Status::Error("at most " + std::to_string(kUidsPerInstance) + " slots");
-  pc.system_root = opts_.root_dir.empty() ? "/" : opts_.root_dir;
+  pc.roots = opts_.roots;
+  pc.roots[""] = opts_.root_dir.empty() ? "/" : opts_.root_dir;
+  pc.zygotes_per_slot = opts_.zygotes_per_slot;
+  pc.on_free = [this] {
+    std::lock_guard lock(mu_);  // a starter checks for a free slot under mu_: none misses this
+    work_.notify_all();
+  };
   pc.host_uid_base = host_uid_;
   pc.host_gid_base = host_gid_;
   pc.same_uid_for_all = geteuid() != 0;
@@ -229,14 +279,23 @@ sys::Status EngineImpl::Init() {
   if (!reactor.ok()) return reactor.status().Wrap("io_uring");
   reactor_ = std::move(reactor.value());
   reactor_thread_ = std::thread([r = reactor_.get()] { r->Run(); });
+  // Starting a task blocks for its RUN request (and now and then a new zygote or disk): a few
+  // starters keep every slot busy without a thread per slot.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int starters = std::min(pc.slots, std::max(4, 2 * cores));
+  for (int i = 0; i < starters; ++i) starters_.emplace_back([this] { StartLoop(); });
   return sys::OkStatus();
 }
 
 EngineImpl::~EngineImpl() {
-  {
+  if (reactor_) {
+    CancelAll();
     std::unique_lock lock(mu_);
     idle_.wait(lock, [&] { return in_flight_ == 0; });
+    stopping_ = true;
   }
+  work_.notify_all();
+  for (auto& t : starters_) t.join();
   if (reactor_) reactor_->Stop();
   if (reactor_thread_.joinable()) reactor_thread_.join();
   pool_.reset();
@@ -244,8 +303,73 @@ EngineImpl::~EngineImpl() {
   tree_.reset();
 }
 
+void EngineImpl::Done(JobHandle handle) {
+  {
+    std::lock_guard lock(cancel_mu_);
+    live_jobs_.erase(handle);
+    cancelled_jobs_.erase(handle);
+  }
+  std::lock_guard lock(mu_);
+  if (--in_flight_ == 0) idle_.notify_all();
+}
+
+Result EngineImpl::NotRun(const std::string& id, const Limits& limits, TaskStatus status,
+                          std::string error, std::optional<ErrorKind> kind) const {
+  Result r;
+  r.id = id;
+  r.status = status;
+  r.error_kind = kind;
+  r.limits = limits;
+  r.limits_enforced = info_.enforcement;
+  r.landlock = info_.landlock;
+  r.error = std::move(error);
+  return r;
+}
+
+void EngineImpl::Finish(Pending& job, TaskStatus status, std::string error,
+                        std::optional<ErrorKind> kind) {
+  job.on_result(NotRun(job.job.id, job.limits, status, std::move(error), kind));
+  Done(job.handle);
+}
+
+void EngineImpl::FinishOnReactor(Pending job, TaskStatus status, std::string error,
+                                 std::optional<ErrorKind> kind) {
+  reactor_->Post([this, p = std::make_shared<Pending>(std::move(job)), status, e = std::move(error),
+                  kind]() mutable { Finish(*p, status, std::move(e), kind); });
+}
+
+std::string EngineImpl::CancelReason(uint64_t group) {
+  if (cancelled_) return "cancelled: brood is stopping";
+  std::lock_guard lock(cancel_mu_);
+  if (group != 0 && cancelled_groups_.contains(group)) return "cancelled: its group was cancelled";
+  return "cancelled";
+}
+
+template <typename Pred>
+void EngineImpl::CancelQueued(Pred pred) {
+  std::vector<Pending> taken;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (!pred(*it)) {
+        ++it;
+        continue;
+      }
+      queued_.erase(it->handle);
+      taken.push_back(std::move(*it));
+      it = queue_.erase(it);
+    }
+  }
+  for (auto& job : taken) {
+    std::string why = CancelReason(job.group);
+    FinishOnReactor(std::move(job), TaskStatus::kSandboxError, std::move(why),
+                    ErrorKind::kCancelled);
+  }
+}
+
 void EngineImpl::CancelAll() {
   cancelled_ = true;
+  CancelQueued([](const Pending&) { return true; });
   reactor_->Post([this] { CancelRunning(0, 0); });
 }
 
@@ -270,6 +394,22 @@ void EngineImpl::Cancel(JobHandle job) {
     if (!live_jobs_.contains(job)) return;  // done already (or never submitted): nothing to end
     cancelled_jobs_.insert(job);
   }
+  std::optional<Pending> taken;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = queued_.find(job); it != queued_.end()) {
+      taken = std::move(*it->second);
+      queue_.erase(it->second);
+      queued_.erase(it);
+    }
+  }
+  if (taken) {
+    FinishOnReactor(std::move(*taken), TaskStatus::kSandboxError, "cancelled",
+                    ErrorKind::kCancelled);
+    return;
+  }
+  // Starting (its starter checks the set before the RUN request and after handing the task to
+  // the reactor) or running.
   reactor_->Post([this, job] { CancelRunning(job, 0); });
 }
 
@@ -279,13 +419,16 @@ void EngineImpl::CancelGroup(uint64_t group) {
     std::lock_guard lock(cancel_mu_);
     cancelled_groups_.insert(group);
   }
+  CancelQueued([group](const Pending& p) { return p.group == group; });
   reactor_->Post([this, group] { CancelRunning(0, group); });
 }
 
 Result EngineImpl::Run(const Job& job) {
   std::promise<Result> p;
   auto f = p.get_future();
-  Submit(job, [&p](Result r) { p.set_value(std::move(r)); }, {});
+  Submission s = Submit(job, [&p](Result r) { p.set_value(std::move(r)); }, {});
+  if (!s.ok())
+    return NotRun(job.id, job.limits.Resolved(), TaskStatus::kSandboxError, s.error, s.error_kind);
   return f.get();
 }
 
@@ -318,41 +461,31 @@ sys::StatusOr<sys::UniqueFd> EngineImpl::EnsureDisk(zygote::Slot& slot, zygote::
   return slot.disk->NewMount();
 }
 
-sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& limits,
-                                                 int64_t admitted, bool* zygote_failed) {
+sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Pending& pending, zygote::Slot& slot_ref,
+                                                 bool* zygote_failed) {
+  const Job& job = pending.job;
+  const Limits& limits = pending.limits;
+  zygote::Slot* slot = &slot_ref;
   TaskRunParams p;
   p.id = job.id;
   p.limits = limits;
-  p.admitted_ns = admitted;
+  p.admitted_ns = pending.admitted_ns;
   p.enforcement = info_.enforcement;
   p.landlock = info_.landlock;
   p.watch_denied = seccomp_.listener;
 
-  const auto shape = job.network == Network::kHost ? zygote::kNetHost : zygote::kNetNone;
-  auto acquired = pool_->Acquire(shape);
-  if (!acquired.ok()) return acquired.status();
-  zygote::Slot* slot = *acquired;
-  zygote::Pool* pool = pool_.get();
-  // From here on the slot goes back to the pool on every path.
-  p.release = [pool, slot, shape](bool anomaly, bool disk_clean) {
-    slot->disk_clean = disk_clean;
-    pool->Release(slot, shape, anomaly);
-  };
-  auto give_back = [&](sys::Status st, bool anomaly) {
-    p.release(anomaly, slot->disk_clean);
-    return st;
-  };
+  BROOD_ASSIGN_OR_RETURN(zygote::ZygoteHandle * zygote, pool_->Ready(*slot, pending.profile));
   if (slot->group) {
     // memory_mb exactly, in the task's own leaf (zygotes and init are not in it). pids: + the
     // task's init and the zygotes, which share the slot's pids cgroup.
     cgroup::GroupLimits gl;
     gl.memory_bytes = static_cast<uint64_t>(limits.memory_mb) << 20;
-    gl.pids = static_cast<uint64_t>(limits.pids) + 1 + slot->zygotes();
+    gl.pids = static_cast<uint64_t>(limits.pids) + 1 + slot->zygotes.size();
     gl.cpus = limits.cpus;
     if (!slot->limits || slot->limits->memory_bytes != gl.memory_bytes ||
         slot->limits->pids != gl.pids || slot->limits->cpus != gl.cpus) {
       slot->limits.reset();
-      if (auto st = slot->group->SetLimits(gl); !st.ok()) return give_back(st, false);
+      if (auto st = slot->group->SetLimits(gl); !st.ok()) return st;
       slot->limits = gl;
     }
     p.group = slot->group.get();
@@ -368,8 +501,8 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   sys::UniqueFd workspace_mount;
   const bool use_disk = info_.shared_disk_reason.empty();
   if (use_disk) {
-    auto m = EnsureDisk(*slot, *slot->zygote[shape], limits.disk_mb);
-    if (!m.ok()) return give_back(m.status(), false);
+    auto m = EnsureDisk(*slot, *zygote, limits.disk_mb);
+    if (!m.ok()) return m.status();
     workspace_mount = std::move(m.value());
   }
 
@@ -392,21 +525,21 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   spec.landlock_abi = info_.landlock;
 
   auto spec_fd = MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
-  if (!spec_fd.ok()) return give_back(spec_fd.status(), false);
+  if (!spec_fd.ok()) return spec_fd.status();
   auto out = MakePipe(), err = MakePipe(), report = MakePipe(O_DIRECT);
   for (const auto* pipe : {&out, &err, &report}) {
-    if (!pipe->ok()) return give_back(pipe->status(), false);  // its own errno, not a later one
+    if (!pipe->ok()) return pipe->status();  // its own errno, not a later one
   }
   sys::UniqueFd stdin_task;
   if (job.stdin_fd >= 0) {
     auto in = MakePipe();
-    if (!in.ok()) return give_back(in.status(), false);
+    if (!in.ok()) return in.status();
     stdin_task = std::move(in->r);
     p.stdin_w = std::move(in->w);
     p.stdin_source = job.stdin_fd;
   } else if (!job.stdin_data.empty()) {
     auto mem = MemfdWith(job.stdin_data, "brood-stdin");
-    if (!mem.ok()) return give_back(mem.status(), false);
+    if (!mem.ok()) return mem.status();
     stdin_task = std::move(mem.value());
   }
   if (p.group) {
@@ -415,7 +548,7 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
   }
   if (!job.collect.empty()) {
     auto mem = MemfdWith("", "brood-collect", /*seal=*/false);
-    if (!mem.ok()) return give_back(mem.status(), false);
+    if (!mem.ok()) return mem.status();
     p.collect = std::move(mem.value());
   }
   zygote::RunFds fds{spec_fd->get(),
@@ -427,92 +560,121 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Job& job, const Limits& l
                      workspace_mount ? workspace_mount.get() : -1};
   // From here the disk is the task's until its init says it emptied it.
   if (use_disk) slot->disk_clean = false;
-  auto pidfd = zygote::RunInZygote(*slot->zygote[shape], fds);
+  auto pidfd = zygote::RunInZygote(*zygote, fds);
   if (!pidfd.ok()) {
     // A zygote that died or misbehaved: brood replaces it, so this is not the host's doing.
     *zygote_failed = true;
-    return give_back(sys::Status::Error(ErrorKind::kUnavailable, pidfd.status().message()),
-                     /*anomaly=*/true);
+    return sys::Status::Error(ErrorKind::kUnavailable, pidfd.status().message());
   }
-  if (use_disk) slot->zygote[shape]->disk_id = slot->disk->id();
-  p.init_pidfd = std::move(pidfd.value());
+  if (use_disk) zygote->disk_id = slot->disk->id();
+  p.init = sys::Process(std::move(pidfd.value()));
   p.stdout_r = std::move(out->r);
   p.stderr_r = std::move(err->r);
   p.report_r = std::move(report->r);
   return p;  // the write ends close here: only the task holds them now
 }
 
-JobHandle EngineImpl::Submit(Job job, std::function<void(Result)> on_result,
-                             SubmitOptions options) {
-  const int64_t admitted = reactor::NowNs();
-  const JobHandle handle = next_handle_++;
-  const uint64_t group = options.group;
-  const Limits limits = job.limits.Resolved();
-  // In flight from here, before the pool is asked for a slot: the destructor waits for every
-  // submission, also one still waiting for a slot, before it takes the pool down.
-  {
-    std::lock_guard lock(mu_);
-    ++in_flight_;
-  }
-  {
-    std::lock_guard lock(cancel_mu_);
-    live_jobs_.insert(handle);
-  }
-  auto finished = [this, handle] {
-    {
-      std::lock_guard lock(cancel_mu_);
-      live_jobs_.erase(handle);
-      cancelled_jobs_.erase(handle);
-    }
-    std::lock_guard lock(mu_);
-    if (--in_flight_ == 0) idle_.notify_all();
-  };
-  auto fail = [&](TaskStatus status, std::string error,
-                  std::optional<ErrorKind> kind = std::nullopt) {
-    Result r;
-    r.id = job.id;
-    r.status = status;
-    r.error_kind = kind;
-    r.limits = limits;
-    r.limits_enforced = info_.enforcement;
-    r.landlock = info_.landlock;
-    r.error = std::move(error);
-    on_result(std::move(r));
-    finished();
-    return handle;
-  };
-  if (std::string e = CheckLimits(limits, opts_.maxima); !e.empty())
-    return fail(TaskStatus::kInvalidJob, e);
-  if (job.argv.empty()) return fail(TaskStatus::kInvalidJob, "cmd: empty");
+Submission EngineImpl::Submit(Job job, std::function<void(Result)> on_result,
+                              SubmitOptions options) {
+  Pending p;
+  p.admitted_ns = reactor::NowNs();
+  p.handle = next_handle_++;
+  p.group = options.group;
+  p.limits = job.limits.Resolved();
+  p.profile = ProfileOf(job);
+  p.on_result = std::move(on_result);
+  p.job = std::move(job);
+  const JobHandle handle = p.handle;
+
+  // What cannot run ends at once, but its result still goes out on an engine thread.
+  std::string invalid = CheckLimits(p.limits, opts_.maxima);
+  if (invalid.empty() && p.job.argv.empty()) invalid = "cmd: empty";
   // The job parser checks these for job files; an embedder's or `brood exec`'s Job comes here
   // unchecked, and the zygote would refuse the spec (and be recycled for it).
-  if (!job.cwd.starts_with('/') || job.cwd.find('\0') != std::string::npos)
-    return fail(TaskStatus::kInvalidJob, "cwd: expected an absolute path, got \"" + job.cwd + "\"");
-  if (IsCancelled(handle, group)) {
-    return fail(TaskStatus::kSandboxError,
-                cancelled_ ? "cancelled: brood is stopping" : "cancelled: its group was cancelled",
-                ErrorKind::kCancelled);
+  if (invalid.empty() && (!p.job.cwd.starts_with('/') || p.job.cwd.find('\0') != std::string::npos))
+    invalid = "cwd: expected an absolute path, got \"" + p.job.cwd + "\"";
+  if (invalid.empty() && p.job.root != "" && !opts_.roots.contains(p.job.root))
+    invalid =
+        "root: no root named \"" + p.job.root + "\" (the engine's roots are set by its owner)";
+  std::optional<std::pair<std::string, ErrorKind>> not_run;
+  if (!invalid.empty()) {
+  } else if (IsCancelled(handle, p.group)) {
+    not_run.emplace(CancelReason(p.group), ErrorKind::kCancelled);
+  } else if (!tree_ && !opts_.allow_no_cgroups) {
+    not_run.emplace("cgroup limits unavailable: " + cgroup_error_, ErrorKind::kHostUnsupported);
   }
-  if (!tree_ && !opts_.allow_no_cgroups)
-    return fail(TaskStatus::kSandboxError, "cgroup limits unavailable: " + cgroup_error_,
-                ErrorKind::kHostUnsupported);
+  {
+    std::lock_guard lock(mu_);
+    const bool queued = invalid.empty() && !not_run;
+    if (queued && queue_.size() >= static_cast<size_t>(std::max(1, opts_.queue))) {
+      return {0, ErrorKind::kResourceExhausted,
+              "queue full: " + std::to_string(queue_.size()) + " jobs are waiting for a slot"};
+    }
+    ++in_flight_;  // in flight from here: the destructor waits for it
+    {
+      std::lock_guard cancel(cancel_mu_);
+      live_jobs_.insert(handle);
+    }
+    if (queued) {
+      queue_.push_back(std::move(p));
+      queued_[handle] = std::prev(queue_.end());
+      work_.notify_one();
+      return {handle};
+    }
+  }
+  if (!invalid.empty()) {
+    FinishOnReactor(std::move(p), TaskStatus::kInvalidJob, std::move(invalid));
+  } else {
+    FinishOnReactor(std::move(p), TaskStatus::kSandboxError, std::move(not_run->first),
+                    not_run->second);
+  }
+  return {handle};
+}
 
+void EngineImpl::StartLoop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_.wait(lock, [&] { return stopping_ || (!queue_.empty() && pool_->HasFree()); });
+    if (stopping_) return;  // the destructor has seen every job done
+    zygote::Lease lease = pool_->TryAcquire(queue_.front().profile);
+    if (!lease) continue;  // another starter (or the pool's thread) took it
+    Pending job = std::move(queue_.front());
+    queued_.erase(job.handle);
+    queue_.pop_front();
+    lock.unlock();
+    Start(std::move(job), std::move(lease));
+    lock.lock();
+  }
+}
+
+void EngineImpl::Start(Pending job, zygote::Lease lease) {
+  if (IsCancelled(job.handle, job.group)) {
+    lease.Return(false);
+    std::string why = CancelReason(job.group);
+    return Finish(job, TaskStatus::kSandboxError, std::move(why), ErrorKind::kCancelled);
+  }
   bool zygote_failed = false;
-  auto params = Prepare(job, limits, admitted, &zygote_failed);
+  auto params = Prepare(job, lease.slot(), &zygote_failed);
   if (!params.ok() && zygote_failed) {
-    // A zygote that died or misbehaved (killed from outside, say) was replaced: retry once.
+    // A zygote that died or misbehaved (killed from outside, say): a new one, once.
+    pool_->Discard(lease.slot(), job.profile);
     zygote_failed = false;
-    params = Prepare(job, limits, admitted, &zygote_failed);
+    params = Prepare(job, lease.slot(), &zygote_failed);
   }
   if (!params.ok()) {
+    lease.Return(zygote_failed);
     std::string msg = params.status().message();
-    // What was killed from outside is not something the host lacks.
-    if (params.status().kind() != ErrorKind::kUnavailable) msg += kDoctorHint;
-    return fail(TaskStatus::kSandboxError, "sandbox setup failed: " + msg, params.status().kind());
+    // What was killed from outside, or a job's own mistake, is not something the host lacks.
+    const ErrorKind kind = params.status().kind();
+    if (kind != ErrorKind::kUnavailable && kind != ErrorKind::kInvalidArgument) msg += kDoctorHint;
+    return Finish(job, TaskStatus::kSandboxError, "sandbox setup failed: " + msg, kind);
   }
-  params->on_done = [cb = std::move(on_result), finished](Result r) {
+  params->lease = std::move(lease);
+  const JobHandle handle = job.handle;
+  const uint64_t group = job.group;
+  params->on_done = [this, cb = std::move(job.on_result), handle](Result r) {
     cb(std::move(r));
-    finished();
+    Done(handle);
   };
   params->running = &running_;
   params->handle = handle;
@@ -527,7 +689,6 @@ JobHandle EngineImpl::Submit(Job job, std::function<void(Result)> on_result,
       CancelRunning(handle, 0);
     }
   });
-  return handle;
 }
 
 }  // namespace

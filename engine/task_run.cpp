@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -106,7 +105,7 @@ void TaskRun::Arm() {
   // init's exit is the fourth "stream": its pidfd turns readable only after the kernel has
   // killed and reaped every process of the namespace (init's report fd closes earlier, while
   // they are still dying), so cgroup figures and removal see a group with nothing left in it.
-  r_->PollReadable(p_.init_pidfd.get(), [this](int) { OnStreamEnd(); });
+  r_->PollReadable(p_.init.pidfd(), [this](int) { OnStreamEnd(); });
   if (p_.stdin_source >= 0) {
     pump_ = r_->Pump(p_.stdin_source, p_.stdin_w.get(), [this](int) {
       pump_ = 0;
@@ -209,7 +208,7 @@ void TaskRun::Kill(KillReason why) {
   obs_.killed = why;
   end_ns_ = reactor::NowNs();
   // Killing pid 1 of the task's namespace kills every process in it.
-  syscall(SYS_pidfd_send_signal, p_.init_pidfd.get(), SIGKILL, nullptr, 0);
+  p_.init.Kill();
   KillTaskProcesses();
 }
 
@@ -231,20 +230,22 @@ void TaskRun::KillTaskProcesses() {
   if (!pids.ok()) return;
   for (pid_t pid : *pids) {
     if (pid == init_pid) continue;
-    sys::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-    if (!pidfd) continue;
+    auto process = sys::Process::Open(pid);
+    if (!process.ok()) continue;
     struct stat ns;
     if (stat(("/proc/" + std::to_string(pid) + "/ns/pid").c_str(), &ns) != 0 ||
-        ns.st_ino != init_ns.st_ino || ns.st_dev != init_ns.st_dev)
+        ns.st_ino != init_ns.st_ino || ns.st_dev != init_ns.st_dev) {
+      (void)process->Release();  // not the task's: left alone
       continue;
-    syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    }
+    process->Kill();
   }
 }
 
 // init's pid in our namespace, from its pidfd's fdinfo ("Pid:\t123").
 int TaskRun::InitPid() {
-  sys::UniqueFd fd(open(("/proc/self/fdinfo/" + std::to_string(p_.init_pidfd.get())).c_str(),
-                        O_RDONLY | O_CLOEXEC));
+  sys::UniqueFd fd(
+      open(("/proc/self/fdinfo/" + std::to_string(p_.init.pidfd())).c_str(), O_RDONLY | O_CLOEXEC));
   char buf[512];
   const ssize_t n = fd ? read(fd.get(), buf, sizeof buf - 1) : -1;
   if (n <= 0) return -1;
@@ -312,11 +313,14 @@ void TaskRun::Report(Result result) {
   if (p_.running) p_.running->erase(this);
   const bool anomaly =
       obs_.setup_error.has_value() || (!obs_.exited_report && obs_.killed == KillReason::kNone);
-  auto release = std::move(p_.release);
+  zygote::Lease lease = std::move(p_.lease);
   auto on_done = std::move(p_.on_done);
-  delete this;
   const bool disk_cleaned = disk_cleaned_;
-  if (release) release(anomaly, disk_cleaned);
+  delete this;
+  if (lease) {
+    lease.slot().disk_clean = disk_cleaned;
+    lease.Return(anomaly);
+  }
   on_done(std::move(result));
 }
 

@@ -16,7 +16,9 @@
 #include "cgroup/cgroup.hpp"
 #include "reactor/reactor.hpp"
 #include "sys/fd.hpp"
+#include "sys/process.hpp"
 #include "verdict.hpp"
+#include "zygote/pool.hpp"
 
 namespace brood {
 
@@ -27,17 +29,18 @@ struct TaskRunParams {
   int landlock = 0;           // the Landlock ABI the task runs under
   bool watch_denied = false;  // a seccomp listener records denied calls (kill, log)
   int64_t admitted_ns = 0;
-  sys::UniqueFd stdout_r, stderr_r, report_r, init_pidfd;
-  int stdin_source = -1;           // pumped into stdin_w (not owned)
-  sys::UniqueFd stdin_w;           // our end of the task's stdin pipe
-  sys::UniqueFd collect;           // memfd the task's init fills with `collect` files
+  sys::UniqueFd stdout_r, stderr_r, report_r;
+  sys::Process init;      // the task's init (pid 1 of its namespace): killed with the TaskRun
+  int stdin_source = -1;  // pumped into stdin_w (not owned)
+  sys::UniqueFd stdin_w;  // our end of the task's stdin pipe
+  sys::UniqueFd collect;  // memfd the task's init fills with `collect` files
   cgroup::Group* group = nullptr;  // the slot's; null in rlimit mode
   cgroup::Usage baseline;          // the group's counters before this task
   int oom_event = -1;              // the slot's OOM event fd (readable on an OOM); -1: none
   bool oom_event_is_oom = false;   // v1: it fires on OOMs only; v2: on any memory.events change
-  // Gives the slot back once every process of the task is gone; `anomaly` recycles the zygote,
-  // `disk_clean`: the task's init emptied the slot's workspace disk.
-  std::function<void(bool anomaly, bool disk_clean)> release;
+  // The task's slot, given back once every process of the task is gone (its zygote recycled
+  // after an anomaly, its disk marked clean when the task's init emptied it).
+  zygote::Lease lease;
   std::function<void(Result)> on_done;
   std::unordered_set<class TaskRun*>* running = nullptr;  // the engine's, reactor thread only
   uint64_t handle = 0;                                    // the engine's JobHandle for Cancel

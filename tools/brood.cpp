@@ -4,9 +4,11 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -29,9 +31,34 @@ struct ExecArgs {
   brood::Limits limits;
 };
 
-void AddEngineOptions(CLI::App* app, brood::EngineOptions& o, std::string& on_violation) {
-  app->add_option("--root", o.root_dir, "a root directory instead of the host's system dirs")
-      ->check(CLI::ExistingDirectory);
+// "NAME=DIR" -> {NAME, DIR}; "DIR" -> {"", DIR}. A name is what a job's "root" may say.
+std::pair<std::string, std::string> SplitRoot(const std::string& value) {
+  const size_t eq = value.find('=');
+  if (eq == std::string::npos || eq == 0 || value[0] == '/' || value[0] == '.') return {"", value};
+  const std::string name = value.substr(0, eq);
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+      return {"", value};
+  return {name, value.substr(eq + 1)};
+}
+
+std::string CheckRoot(const std::string& value) {
+  auto [name, dir] = SplitRoot(value);
+  if (name.size() > 64) return "a root's name has at most 64 characters: " + name;
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "not a directory: " + dir;
+  return {};
+}
+
+void AddEngineOptions(CLI::App* app, brood::EngineOptions& o, std::vector<std::string>& roots,
+                      std::string& on_violation) {
+  app->add_option("--root", roots,
+                  "DIR: take the system dirs and /etc from DIR instead of the host's; NAME=DIR "
+                  "(repeatable): a root jobs may choose with \"root\": NAME")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->check(CLI::Validator(CheckRoot, "DIR|NAME=DIR"));
   app->add_option("--on-violation", on_violation,
                   "what a denied system call does: fail with EPERM (errno), end the task (kill), "
                   "or fail and be listed in the result's denied_calls (log)")
@@ -65,10 +92,17 @@ brood::Result RunUntilSignal(brood::Engine& engine, brood::Job job, const sigset
   int done[2];
   if (sfd < 0 || pipe2(done, O_CLOEXEC) != 0) return engine.Run(job);
   brood::Result result;
-  engine.Submit(std::move(job), [&result, w = done[1]](brood::Result r) {
+  result.id = job.id;
+  brood::Submission taken = engine.Submit(std::move(job), [&result, w = done[1]](brood::Result r) {
     result = std::move(r);
     (void)!write(w, "x", 1);
   });
+  if (!taken.ok()) {  // a queue of its own, never full: but say so rather than wait forever
+    result.status = brood::TaskStatus::kSandboxError;
+    result.error_kind = taken.error_kind;
+    result.error = taken.error;
+    (void)!write(done[1], "x", 1);
+  }
   for (;;) {
     pollfd fds[2] = {{done[0], POLLIN, 0}, {sfd, POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) continue;
@@ -193,10 +227,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "brood " BROOD_VERSION);
 
   brood::EngineOptions opts;
+  std::vector<std::string> roots;
   std::string on_violation = "errno";
   ExecArgs exec_args;
   CLI::App* exec = app.add_subcommand("exec", "run one task; print its result record");
-  AddEngineOptions(exec, opts, on_violation);
+  AddEngineOptions(exec, opts, roots, on_violation);
   AddLimitOptions(exec, exec_args.limits);
   exec->add_option("--env", exec_args.env, "KEY=VALUE added to the task's environment (repeatable)")
       ->expected(1)
@@ -211,7 +246,7 @@ int main(int argc, char** argv) {
 
   brood::RunOptions run_opts;
   CLI::App* run = app.add_subcommand("run", "run a job file; write one result record per job");
-  AddEngineOptions(run, opts, on_violation);
+  AddEngineOptions(run, opts, roots, on_violation);
   run->add_option("jobs", run_opts.jobs, "JOBS.jsonl, or - for stdin")->required();
   run->add_option("-o,--output", run_opts.results, "RESULTS.jsonl, or - for stdout")
       ->capture_default_str();
@@ -232,6 +267,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
+  }
+  for (const auto& value : roots) {
+    auto [name, dir] = SplitRoot(value);
+    (name.empty() ? opts.root_dir : opts.roots[name]) = dir;
   }
   opts.on_violation = on_violation == "kill"  ? brood::OnViolation::kKill
                       : on_violation == "log" ? brood::OnViolation::kLog

@@ -3,6 +3,7 @@
 #include "jobs/job_parser.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <utility>
 
 #include "jobs/job_fields.hpp"
@@ -75,6 +76,25 @@ std::string ReadNetwork(Json& v, Job& job) {
   return {};
 }
 
+// A root's name: what the engine's owner called one of its roots (`--root NAME=DIR`); the
+// engine says whether it has it. Never a path.
+std::string ReadRoot(Json& v, Job& job) {
+  std::string* name = AsString(v);
+  const bool ok = name != nullptr && !name->empty() && name->size() <= 64 &&
+                  std::all_of(name->begin(), name->end(),
+                              [](char c) {
+                                return std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                                       c == '_' || c == '.';
+                              }) &&
+                  (*name)[0] != '.';
+  if (!ok)
+    return "root: expected the name of a root brood was given (letters, digits, - _ ., 1 to 64), "
+           "got " +
+           Describe(v);
+  job.root = std::move(*name);
+  return {};
+}
+
 std::string ReadCollect(Json& v, Job& job) {
   if (!v.is_array()) return "collect: expected an array of path patterns, got " + Describe(v);
   auto& items = v.get_ref<Json::array_t&>();
@@ -120,12 +140,12 @@ std::string ReadExpect(Json& v, Job& job) {
   return {};
 }
 
-// Every field but id, which is read first; a scan over ten names beats hashing them.
+// Every field but id, which is read first; a scan over a dozen names beats hashing them.
 constexpr Field kFields[] = {
     {"cmd", ReadCmd},       {"shell", ReadShell},     {"stdin", ReadStdin},
     {"env", ReadEnv},       {"files", ReadFiles},     {"cwd", ReadCwd},
     {"limits", ReadLimits}, {"network", ReadNetwork}, {"collect", ReadCollect},
-    {"expect", ReadExpect},
+    {"expect", ReadExpect}, {"root", ReadRoot},
 };
 
 std::string CheckId(const Json* v) {

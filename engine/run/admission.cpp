@@ -28,7 +28,12 @@ void Admission::Decide(Work& w) {
   const std::string& id = w.parsed.job->id;
   const uint8_t before = keys_.Mark(id, jobs::KeySet::kSeen);
   if (before & jobs::KeySet::kSeen) return Invalid(w, "id: \"" + id + "\" is a duplicate");
-  w.kind = (before & jobs::KeySet::kDone) ? Work::kSkip : Work::kRun;
+  // Done: a record of its id, or an invalid_job of its line (the engine found the job invalid,
+  // say a root it was not given: such a record carries the line, as the parser's do).
+  const bool done =
+      (before & jobs::KeySet::kDone) ||
+      (keys_.Get(jobs::ResultKey("invalid_job", "", w.line.number)) & jobs::KeySet::kDone);
+  w.kind = done ? Work::kSkip : Work::kRun;
 }
 
 }  // namespace brood::run

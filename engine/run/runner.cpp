@@ -240,19 +240,32 @@ int JobRun::Impl::Run() {
       return;
     }
     item->expect = item->parsed.job->expect;
-    engine.Submit(std::move(*item->parsed.job),
-                  [item, &gw](Result r) {
-                    item->result = std::move(r);
-                    gw.try_put(item);
-                    gw.release_wait();
-                  },
-                  {.group = group});
+    std::string id = item->parsed.job->id;
+    Submission taken = engine.Submit(std::move(*item->parsed.job),
+                                     [item, &gw](Result r) {
+                                       item->result = std::move(r);
+                                       gw.try_put(item);
+                                       gw.release_wait();
+                                     },
+                                     {.group = group});
+    if (!taken.ok()) {  // an engine shared with others whose queue is full: the job's result
+      item->result.id = std::move(id);
+      item->result.status = TaskStatus::kSandboxError;
+      item->result.error_kind = taken.error_kind;
+      item->result.error = std::move(taken.error);
+      gw.try_put(item);
+      gw.release_wait();
+    }
   });
   flow::function_node<WorkPtr, WorkPtr> finish(g, flow::unlimited, [&](WorkPtr item) {
     if (item->kind == Work::kRun) slot_limit.decrementer().try_put(flow::continue_msg());
     if (item->not_started) item->kind = Work::kSkip;
     if (item->kind == Work::kRun) {
-      item->result.line = std::nullopt;
+      // An invalid job the engine refused names its line as the parser's invalid jobs do
+      // (and --resume keys it by that line).
+      item->result.line = item->result.status == TaskStatus::kInvalidJob
+                              ? std::optional<int64_t>(item->line.number)
+                              : std::nullopt;
       Job judged;
       judged.expect = std::move(item->expect);
       jobs::Judge(judged, item->result);

@@ -59,12 +59,18 @@ sys::Status BindTreeReadOnly(const std::string& from, const std::string& to) {
 
 namespace {
 
-sys::Status AddSystemDirs(const std::string& src, const std::string& root) {
+// `src` reaches the system root through an fd; `shown` is its path, for errors.
+sys::Status AddSystemDirs(const std::string& src, const std::string& shown,
+                          const std::string& root) {
   for (const char* name : kSystemDirs) {
     std::string from = src + "/" + name;
     std::string to = root + "/" + name;
     struct stat st;
-    if (lstat(from.c_str(), &st) != 0) continue;
+    if (lstat(from.c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;  // a root without lib32, say
+      // Never a root silently missing its /usr: a directory the sandbox user cannot search.
+      return sys::PosixError("lstat(" + shown + "/" + name + ")");
+    }
     if (S_ISLNK(st.st_mode)) {  // merged /usr: bin -> usr/bin
       char target[4096];
       ssize_t n = readlink(from.c_str(), target, sizeof target - 1);
@@ -114,7 +120,7 @@ sys::Status BuildAndPivotRoot(const RootConfig& config) {
 
   BROOD_RETURN_IF_ERROR(Mount("brood-root", root, "tmpfs", MS_NOSUID | MS_NODEV,
                               "size=4m,nr_inodes=4096,mode=0755,uid=1000,gid=1000"));
-  BROOD_RETURN_IF_ERROR(AddSystemDirs(src, root));
+  BROOD_RETURN_IF_ERROR(AddSystemDirs(src, config.system_root, root));
   const std::string etc = std::string("/") + kEtcDir;
   BROOD_RETURN_IF_ERROR(Mkdir(root + etc));
   BROOD_RETURN_IF_ERROR(BuildEtcView(src + etc, root + etc));

@@ -104,12 +104,12 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
     close(down_w.get());
     ZygoteChild(config, zfds, csock.get(), up_w.get(), down_r.get(), self, seccomp);
   }
-  sys::UniqueFd zpidfd(pidfd);
+  sys::Process zygote{sys::UniqueFd(pidfd), static_cast<pid_t>(pid)};
   csock.reset();
   up_w.reset();
   down_r.reset();
   auto fail = [&](const sys::Status& st) {
-    syscall(SYS_pidfd_send_signal, zpidfd.get(), SIGKILL, nullptr, 0);
+    zygote.Kill();
     reply(st);
   };
   char c = 0;
@@ -131,7 +131,8 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
   }
   c = 'c';
   if (write(down_w.get(), &c, 1) != 1) return fail(sys::PosixError("write(zygote sync)"));
-  int fds[2] = {zsock.get(), zpidfd.get()};
+  const sys::UniqueFd pidfd_copy = zygote.Release();  // the zygote lives: the caller owns it
+  int fds[2] = {zsock.get(), pidfd_copy.get()};
   reply(sys::OkStatus(), fds, static_cast<pid_t>(pid));
 }
 
@@ -288,8 +289,7 @@ sys::StatusOr<ZygoteHandle> Hatchery::Spawn(const ZygoteConfig& config) {
   if (m->fds.empty()) return sys::Status::Error("hatchery: reply without zygote");
   ZygoteHandle z;
   z.sock = std::move(m->fds[0]);
-  if (m->fds.size() > 1) z.pidfd = std::move(m->fds[1]);
-  z.pid = pid;
+  if (m->fds.size() > 1) z.process = sys::Process(std::move(m->fds[1]), pid);
   // The zygote says whether its root is built.
   auto ready = ReceiveMessage(z.sock);
   if (!ready.ok()) return ready.status().Wrap("zygote");

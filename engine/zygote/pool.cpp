@@ -1,32 +1,30 @@
 #include "zygote/pool.hpp"
 
-#include <poll.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <algorithm>
 
 namespace brood::zygote {
-
-void EndZygote(ZygoteHandle& z) {
+void EndZygote(ZygoteHandle& z, bool kill) {
   z.sock.reset();  // the zygote exits when its socket closes
-  if (z.pidfd) {
-    pollfd p{z.pidfd.get(), POLLIN, 0};
-    if (poll(&p, 1, 2000) <= 0) {
-      syscall(SYS_pidfd_send_signal, z.pidfd.get(), SIGKILL, nullptr, 0);
-      poll(&p, 1, 2000);
-    }
+  if (kill) z.process.Kill();
+  if (!z.process.WaitExited(2000)) {
+    z.process.Kill();
+    z.process.WaitExited(2000);
   }
-  z.pidfd.reset();
+  z.process = {};
 }
 
-bool Pool::Alive(const ZygoteHandle& z) {
-  pollfd p{z.pidfd.get(), POLLIN, 0};
-  return z.pidfd && poll(&p, 1, 0) == 0;
+bool Pool::Alive(const ZygoteHandle& z) { return z.process && !z.process.WaitExited(0); }
+
+WarmZygote* Slot::Find(const SandboxProfile& profile) {
+  for (auto& w : zygotes)
+    if (w.profile == profile) return &w;
+  return nullptr;
 }
 
 sys::StatusOr<std::unique_ptr<Pool>> Pool::Create(const PoolConfig& config, Hatchery* hatchery,
                                                   cgroup::Tree* tree) {
   auto pool = std::unique_ptr<Pool>(new Pool(config, hatchery));
+  pool->config_.zygotes_per_slot = std::max(1, config.zygotes_per_slot);
   for (int i = 0; i < config.slots; ++i) {
     auto slot = std::make_unique<Slot>();
     slot->index = i;
@@ -42,7 +40,8 @@ sys::StatusOr<std::unique_ptr<Pool>> Pool::Create(const PoolConfig& config, Hatc
     }
     pool->slots_.push_back(std::move(slot));
   }
-  if (config.warm) pool->maintainer_ = std::thread([p = pool.get()] { p->Maintain(); });
+  // The thread also reaps recycled zygotes, so it runs even when the pool is not kept warm.
+  pool->maintainer_ = std::thread([p = pool.get()] { p->Maintain(); });
   return pool;
 }
 
@@ -54,17 +53,21 @@ Pool::~Pool() {
   changed_.notify_all();
   if (maintainer_.joinable()) maintainer_.join();
   for (auto& slot : slots_) {
-    for (auto& z : slot->zygote)
-      if (z) EndZygote(*z);
+    for (auto& z : slot->dying) EndZygote(z, /*kill=*/true);
+    for (auto& w : slot->zygotes) EndZygote(w.z);
     if (slot->group) (void)slot->group->KillAll();
     slot->group.reset();
   }
 }
 
-sys::Status Pool::Spawn(Slot& slot, Shape shape) {
+sys::StatusOr<ZygoteHandle> Pool::Spawn(Slot& slot, const SandboxProfile& profile) {
+  auto root = config_.roots.find(profile.root);
+  if (root == config_.roots.end())
+    return sys::Status::Error(ErrorKind::kInvalidArgument,
+                              "no root named \"" + profile.root + "\"");
   ZygoteConfig zc;
-  zc.network_none = shape == kNetNone;
-  zc.system_root = config_.system_root;
+  zc.network_none = profile.network == Network::kNone;
+  zc.system_root = root->second;
   zc.host_uid = slot.host_uid;
   zc.host_gid = slot.host_gid;
   if (slot.group) {
@@ -74,88 +77,160 @@ sys::Status Pool::Spawn(Slot& slot, Shape shape) {
     zc.task_clone_into = leaf.clone_into;
     zc.task_memory_stat = leaf.memory_stat;
   }
-  auto z = hatchery_->SpawnZygote(zc);
-  if (!z.ok()) return z.status();
-  slot.zygote[shape] = std::move(z.value());
-  return sys::OkStatus();
+  return hatchery_->SpawnZygote(zc);
+}
+
+void Pool::Freed() {
+  changed_.notify_all();
+  if (config_.on_free) config_.on_free();
 }
 
 void Pool::Maintain() {
+  const SandboxProfile fallback;  // the default profile: what most tasks use
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    // A free slot without a live zygote for the default shape gets one, off the critical path.
+    // Recycled zygotes: a slot is free again once its dying zygotes are gone.
+    bool freed = false, waiting = false;
+    for (auto& s : slots_) {
+      if (s->dying.empty()) continue;
+      std::erase_if(s->dying, [](ZygoteHandle& z) { return z.process.WaitExited(0); });
+      if (s->dying.empty()) {
+        s->busy = false;
+        freed = true;
+      } else {
+        waiting = true;
+      }
+    }
+    if (freed) {
+      lock.unlock();
+      Freed();
+      lock.lock();
+    }
+    // A free slot without a live default-profile zygote gets one, off the critical path.
     Slot* cold = nullptr;
     for (auto& s : slots_) {
-      if (s->busy) continue;
-      if (s->zygote[kNetNone] && !Alive(*s->zygote[kNetNone])) {
-        EndZygote(*s->zygote[kNetNone]);
-        s->zygote[kNetNone].reset();
+      if (!config_.warm || s->busy) continue;
+      WarmZygote* w = s->Find(fallback);
+      if (w && !Alive(w->z)) {
+        EndZygote(w->z);
+        std::erase_if(s->zygotes, [&](const WarmZygote& x) { return &x == w; });
+        w = nullptr;
       }
-      if (!s->zygote[kNetNone]) {
+      if (!w && static_cast<int>(s->zygotes.size()) < config_.zygotes_per_slot) {
         cold = s.get();
         break;
       }
     }
     if (!cold) {
       // Woken by every release; the timeout also notices a zygote killed from outside while
-      // its slot sits idle.
-      changed_.wait_for(lock, std::chrono::milliseconds(500));
+      // its slot sits idle. Dying zygotes are polled more often: their slot waits for them.
+      changed_.wait_for(lock, std::chrono::milliseconds(waiting ? 1 : 500));
       continue;
     }
     cold->busy = true;
     lock.unlock();
-    sys::Status st = Spawn(*cold, kNetNone);
-    if (st.ok() && config_.warm_up) config_.warm_up(*cold);
+    auto z = Spawn(*cold, fallback);
+    if (z.ok()) {
+      cold->zygotes.push_back({fallback, std::move(z.value()), 0});
+      if (config_.warm_up) config_.warm_up(*cold);
+    }
     lock.lock();
     cold->busy = false;
-    changed_.notify_all();
+    lock.unlock();
+    Freed();
+    lock.lock();
     // A host that cannot make zygotes fails each task with the reason; do not spin on it.
-    if (!st.ok()) changed_.wait_for(lock, std::chrono::seconds(1));
+    if (!z.ok()) changed_.wait_for(lock, std::chrono::seconds(1));
   }
 }
 
-sys::StatusOr<Slot*> Pool::Acquire(Shape shape) {
-  std::unique_lock lock(mu_);
-  Slot* slot = nullptr;
-  changed_.wait(lock, [&] {
-    Slot* any = nullptr;
-    for (auto& s : slots_) {
-      if (s->busy) continue;
-      if (s->zygote[shape] && Alive(*s->zygote[shape])) {
-        slot = s.get();  // warm and ready: the common case
-        return true;
-      }
-      if (!any) any = s.get();
-    }
-    slot = any;
-    return slot != nullptr;
-  });
-  slot->busy = true;
-  bool ready = slot->zygote[shape] && Alive(*slot->zygote[shape]);
-  lock.unlock();
-  if (!ready) {
-    if (slot->zygote[shape]) EndZygote(*slot->zygote[shape]);
-    slot->zygote[shape].reset();
-    sys::Status st = Spawn(*slot, shape);
-    if (!st.ok()) {
-      Release(slot, shape, false);
-      return st;
-    }
-  }
-  return slot;
+bool Pool::HasFree() {
+  std::lock_guard lock(mu_);
+  for (auto& s : slots_)
+    if (!s->busy) return true;
+  return false;
 }
 
-void Pool::Release(Slot* slot, Shape shape, bool recycle) {
-  if (recycle && slot->zygote[shape]) {
-    syscall(SYS_pidfd_send_signal, slot->zygote[shape]->pidfd.get(), SIGKILL, nullptr, 0);
-    EndZygote(*slot->zygote[shape]);
-    slot->zygote[shape].reset();
+Lease& Lease::operator=(Lease&& o) noexcept {
+  if (this != &o) {
+    Return(false);
+    pool_ = std::exchange(o.pool_, nullptr);
+    slot_ = std::exchange(o.slot_, nullptr);
+    profile_ = std::move(o.profile_);
   }
+  return *this;
+}
+
+void Lease::Return(bool recycle) {
+  if (!slot_) return;
+  pool_->Release(std::exchange(slot_, nullptr), profile_, recycle);
+}
+
+Lease Pool::TryAcquire(const SandboxProfile& profile) {
+  std::lock_guard lock(mu_);
+  Slot* any = nullptr;
+  for (auto& s : slots_) {
+    if (s->busy) continue;
+    if (WarmZygote* w = s->Find(profile); w && Alive(w->z)) {
+      any = s.get();  // warm and ready: the common case
+      break;
+    }
+    // Else the free slot with the fewest zygotes: the least to end for a new one.
+    if (!any || s->zygotes.size() < any->zygotes.size()) any = s.get();
+  }
+  if (!any) return {};
+  any->busy = true;
+  if (WarmZygote* w = any->Find(profile)) w->last_used = ++uses_;
+  return Lease(this, any, profile);
+}
+
+sys::StatusOr<ZygoteHandle*> Pool::Ready(Slot& slot, const SandboxProfile& profile) {
+  if (WarmZygote* w = slot.Find(profile)) {
+    if (Alive(w->z)) return &w->z;
+    Discard(slot, profile);
+  }
+  // Room for one more: the least recently used zygote of another profile goes.
+  while (static_cast<int>(slot.zygotes.size()) >= config_.zygotes_per_slot) {
+    auto lru = std::min_element(
+        slot.zygotes.begin(), slot.zygotes.end(),
+        [](const WarmZygote& a, const WarmZygote& b) { return a.last_used < b.last_used; });
+    Discard(slot, lru->profile);
+  }
+  auto z = Spawn(slot, profile);
+  if (!z.ok()) return z.status();
+  uint64_t used;
   {
     std::lock_guard lock(mu_);
-    slot->busy = false;
+    used = ++uses_;
   }
-  changed_.notify_all();
+  slot.zygotes.push_back({profile, std::move(z.value()), used});
+  return &slot.zygotes.back().z;
+}
+
+void Pool::Discard(Slot& slot, const SandboxProfile& profile) {
+  WarmZygote* w = slot.Find(profile);
+  if (!w) return;
+  EndZygote(w->z, /*kill=*/true);
+  std::erase_if(slot.zygotes, [&](const WarmZygote& x) { return &x == w; });
+}
+
+void Pool::Release(Slot* slot, const SandboxProfile& profile, bool recycle) {
+  bool free_now = true;
+  {
+    std::lock_guard lock(mu_);  // the pool's thread reads `dying`
+    if (WarmZygote* w = recycle ? slot->Find(profile) : nullptr) {
+      w->z.process.Kill();
+      w->z.sock.reset();
+      slot->dying.push_back(std::move(w->z));
+      std::erase_if(slot->zygotes, [&](const WarmZygote& x) { return &x == w; });
+      free_now = false;  // the pool's thread frees the slot once the zygote is gone
+    }
+    if (free_now) slot->busy = false;
+  }
+  if (free_now)
+    Freed();
+  else
+    changed_.notify_all();
 }
 
 }  // namespace brood::zygote

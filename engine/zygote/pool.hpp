@@ -1,18 +1,23 @@
 // The warm pool: one slot per unit of concurrency. A slot owns a host uid (the sandbox user of
-// its tasks), a cgroup reused by its tasks, and a long-lived zygote per network shape that
-// serves the slot's tasks one at a time.
+// its tasks), a cgroup reused by its tasks, and a few long-lived zygotes, each made for one
+// sandbox profile (network, root), that serve the slot's tasks one at a time.
 //
 // Why reuse rather than a zygote per task: a zygote costs a user and network namespace and a
 // root (~3.5 ms) plus, on cgroup v1, a cgroup attach that waits for an RCU grace period
-// (~10 ms). Reuse pays that once per slot, in the background. What a task can change dies with
-// its pid, mount, ipc and uts namespaces and its tmpfs; the zygote's own namespaces hold
-// nothing a task without capabilities can alter.
+// (~10 ms). Reuse pays that once per slot and profile, in the background. What a task can
+// change dies with its pid, mount, ipc and uts namespaces and its workspace; the zygote's own
+// namespaces hold nothing a task without capabilities can alter.
+//
+// Threads: TryAcquire and Release never block (the engine calls them on any thread, Release on
+// the reactor thread); Ready may spawn a zygote and wait for one to die, so only the engine's
+// starter threads call it. The pool's own thread warms free slots and reaps recycled zygotes.
 //
 // Invariants:
 //  - A slot runs at most one task; it is released only after the task's init has exited, i.e.
 //    after every process of the task is gone.
 //  - A zygote that died, failed a request, or whose task ended abnormally (an anomaly) is
-//    killed and replaced; the replacement is made by the pool's thread when it can be.
+//    killed; its slot stays busy until it is gone, so its pid never counts against the next
+//    task. A slot keeps at most `zygotes_per_slot` zygotes and ends the least recently used.
 //  - pids.max of a slot counts its zygotes and the task's init on top of the task's limit; the
 //    memory limit is the task leaf's alone (zygotes and inits are never charged to it).
 //  - A slot's workspace disk (when the host has them) is empty whenever the slot is free: the
@@ -22,6 +27,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "brood/profile.hpp"
 #include "cgroup/cgroup.hpp"
 #include "sys/status.hpp"
 #include "workspace/disk.hpp"
@@ -37,28 +44,39 @@
 
 namespace brood::zygote {
 
-enum Shape : int { kNetNone = 0, kNetHost = 1, kShapes = 2 };
-
 struct Slot;
 
 struct PoolConfig {
   int slots = 1;
-  std::string system_root = "/";
+  // The host directory each root name stands for ("" is the default root, always present).
+  std::map<std::string, std::string> roots = {{"", "/"}};
+  int zygotes_per_slot = 2;    // warm zygotes a slot keeps at most, of different profiles
   uint32_t host_uid_base = 0;  // slot i's sandbox user is host_uid_base + i (root) ...
   uint32_t host_gid_base = 0;
   bool same_uid_for_all = false;   // ... or the caller's own uid for every slot (unprivileged)
-  bool warm = true;                // start a zygote in every slot ahead of demand
+  bool warm = true;                // start a default-profile zygote in every slot ahead of demand
   std::string group_prefix = "s";  // slot i's cgroup is <prefix><i> (unique per engine)
   // Run by the pool's thread for a slot it has just warmed (the slot is busy meanwhile): what
   // else a slot should have before its first task (the engine makes its workspace disk).
   std::function<void(Slot&)> warm_up;
+  // Called (without the pool's lock) whenever a slot becomes free: the engine's starters wait
+  // for that.
+  std::function<void()> on_free;
+};
+
+// A slot's zygote for one profile.
+struct WarmZygote {
+  SandboxProfile profile;
+  ZygoteHandle z;
+  uint64_t last_used = 0;  // the pool's use counter when a task last ran in it
 };
 
 struct Slot {
   int index = 0;
   uint32_t host_uid = 0, host_gid = 0;
-  std::unique_ptr<cgroup::Group> group;  // null without cgroups
-  std::optional<ZygoteHandle> zygote[kShapes];
+  std::unique_ptr<cgroup::Group> group;       // null without cgroups
+  std::vector<WarmZygote> zygotes;            // distinct profiles
+  std::vector<ZygoteHandle> dying;            // killed, not yet gone: the slot stays busy meanwhile
   std::optional<cgroup::GroupLimits> limits;  // what the group is set to now
   sys::UniqueFd oom_event;  // the group's OOM event fd, registered once, drained per task
   std::unique_ptr<workspace::Disk> disk;  // null until a task needs one, or without disks
@@ -67,7 +85,32 @@ struct Slot {
   // disk_mb swap mounts instead of making a filesystem each time.
   std::vector<std::unique_ptr<workspace::Disk>> spare_disks;
   bool busy = false;
-  int zygotes() const { return zygote[0].has_value() + zygote[1].has_value(); }
+  // Its zygote of `profile`, or null.
+  WarmZygote* Find(const SandboxProfile& profile);
+};
+
+class Pool;
+
+// A slot taken from the pool, given back exactly once: by Return, or when the lease ends.
+class Lease {
+ public:
+  Lease() = default;
+  Lease(Pool* pool, Slot* slot, SandboxProfile profile)
+      : pool_(pool), slot_(slot), profile_(std::move(profile)) {}
+  Lease(Lease&& o) noexcept { *this = std::move(o); }
+  Lease& operator=(Lease&& o) noexcept;
+  ~Lease() { Return(false); }
+
+  explicit operator bool() const { return slot_ != nullptr; }
+  Slot& slot() const { return *slot_; }
+  const SandboxProfile& profile() const { return profile_; }
+  // Gives the slot back now (see Pool::Release); later calls do nothing.
+  void Return(bool recycle);
+
+ private:
+  Pool* pool_ = nullptr;
+  Slot* slot_ = nullptr;
+  SandboxProfile profile_;
 };
 
 class Pool {
@@ -77,18 +120,29 @@ class Pool {
                                                      cgroup::Tree* tree);
   ~Pool();  // ends zygotes, waits for them, removes the slots' cgroups
 
-  // Waits for a free slot and makes sure it has a live zygote of `shape` (starting one on this
-  // thread if the pool has none ready). Thread-safe.
-  sys::StatusOr<Slot*> Acquire(Shape shape);
-  // Gives the slot back. `recycle`: the zygote of `shape` misbehaved; kill and replace it.
-  void Release(Slot* slot, Shape shape, bool recycle);
+  // A free slot for a task of `profile`, marked busy: one that has a live zygote of it if any,
+  // else any free slot; null when every slot is busy. Never blocks. Thread-safe.
+  Lease TryAcquire(const SandboxProfile& profile);
+  // Whether some slot is free now. Thread-safe.
+  bool HasFree();
+  // Makes sure the acquired `slot` has a live zygote of `profile` and returns it: spawns one,
+  // ending a dead one or the least recently used beyond zygotes_per_slot. Blocks (a zygote
+  // takes milliseconds): the engine's starter threads only.
+  sys::StatusOr<ZygoteHandle*> Ready(Slot& slot, const SandboxProfile& profile);
+  // Gives the slot back (a Lease does this); never blocks. `recycle`: its zygote of `profile`
+  // misbehaved: it is killed, and the slot becomes free once the pool's thread has seen it gone.
+  void Release(Slot* slot, const SandboxProfile& profile, bool recycle);
+  // Kills the slot's zygote of `profile` and waits until it is gone (the slot stays acquired).
+  // Blocks: the engine's starter threads only.
+  void Discard(Slot& slot, const SandboxProfile& profile);
 
   int slots() const { return static_cast<int>(slots_.size()); }
 
  private:
   Pool(const PoolConfig& c, Hatchery* h) : config_(c), hatchery_(h) {}
-  sys::Status Spawn(Slot& slot, Shape shape);  // without mu_ held; the slot is busy
-  void Maintain();                             // the pool's thread: warms and replaces
+  sys::StatusOr<ZygoteHandle> Spawn(Slot& slot, const SandboxProfile& profile);  // slot busy
+  void Maintain();  // the pool's thread: warms free slots, reaps recycled zygotes
+  void Freed();     // a slot became free: wake the maintainer and tell the engine
   static bool Alive(const ZygoteHandle& z);
 
   PoolConfig config_;
@@ -97,11 +151,12 @@ class Pool {
   std::mutex mu_;
   std::condition_variable changed_;
   bool stopping_ = false;
+  uint64_t uses_ = 0;  // under mu_: orders WarmZygote::last_used
   std::thread maintainer_;
 };
 
 // Ends a zygote: closes its socket and waits (bounded) until it is gone, SIGKILLing it if it
-// does not exit on its own.
-void EndZygote(ZygoteHandle& z);
+// does not exit on its own. `kill`: SIGKILL at once.
+void EndZygote(ZygoteHandle& z, bool kill = false);
 
 }  // namespace brood::zygote

@@ -19,6 +19,7 @@
 #include "sandbox/seccomp.hpp"
 #include "sandbox/task_spec.hpp"
 #include "sys/fd.hpp"
+#include "sys/process.hpp"
 #include "sys/status.hpp"
 
 namespace brood::zygote {
@@ -52,8 +53,7 @@ enum class ZygoteMsg : uint32_t { kReady = 1, kRun = 2, kStarted = 3 };
 // Supervisor side: a zygote's end of the socket and its pidfd.
 struct ZygoteHandle {
   sys::UniqueFd sock;
-  sys::UniqueFd pidfd;
-  pid_t pid = -1;
+  sys::Process process;  // killed when the handle goes
   uint64_t disk_id = 0;  // the workspace disk it holds on /tmp (workspace::Disk::id), 0: none
 };
 

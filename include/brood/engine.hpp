@@ -9,9 +9,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "brood/error.hpp"
 #include "brood/job.hpp"
 #include "brood/limits.hpp"
 #include "brood/result.hpp"
@@ -22,12 +24,17 @@ enum class OnViolation { kErrno, kKill, kLog };
 
 struct EngineOptions {
   std::string root_dir;  // empty: the host's /usr /bin /lib* /sbin and /etc view
+  // More roots jobs may name (Job::root, the job record's "root"): name -> host directory, laid
+  // out like root_dir. Only the engine's owner sets these; a job never names a directory.
+  std::map<std::string, std::string> roots;
   OnViolation on_violation = OnViolation::kErrno;
   std::string cgroup_root;  // empty: below brood's own cgroup (/proc/self/cgroup)
   uint32_t uid_base = 100000;
   bool allow_no_cgroups = false;  // rlimits stand in when no writable cgroup exists
   int slots = 0;                  // tasks at once (each with its own uid and cgroup); 0: cores
   bool warm = true;               // start zygotes ahead of demand (false: on first use)
+  int queue = 4096;               // jobs waiting for a slot at most; Submit refuses beyond
+  int zygotes_per_slot = 2;       // warm zygotes a slot keeps, each of its own profile
   // Where the workspace disks' unnamed image files live (a disk-backed filesystem). Workspace
   // disks keep a task's files out of its memory limit; without them (an ordinary user, no loop
   // devices or ext4) the workspace is a tmpfs whose pages count against memory_mb.
@@ -55,34 +62,52 @@ struct SubmitOptions {
   uint64_t group = 0;
 };
 
+// What Submit did: took the job (a handle), or refused it (why; on_result is never called).
+struct Submission {
+  JobHandle handle = 0;  // 0: refused
+  ErrorKind error_kind = ErrorKind::kInternal;
+  std::string error;
+  bool ok() const { return handle != 0; }
+};
+
+// Threads. Every method is thread-safe and none blocks for a task, a slot or a zygote, except
+// Run (which waits for its one job) and the destructor. Results are handed to `on_result` on an
+// engine thread, never on the caller's: it must return quickly and must not call Run or destroy
+// the engine (it may Submit and Cancel).
 class Engine {
  public:
   // Forks brood's helper process (the hatchery): call it while the process has one thread.
   // Returns null and sets *error when the host cannot sandbox at all (the message names the
   // missing feature and points to `brood doctor`).
   static std::unique_ptr<Engine> Create(const EngineOptions& options, std::string* error);
+  // Ends every job still queued or running (their on_result gets a cancelled result) and
+  // waits until they are gone: no process, cgroup or mount of the engine is left. Blocks.
   virtual ~Engine() = default;
 
-  // Runs one job to completion. Thread-safe. Never throws; failures are in the Result.
+  // Runs one job to completion and returns its result: blocks the caller. Never throws;
+  // failures are in the Result (a full queue: a sandbox_error, "resource_exhausted").
   virtual Result Run(const Job& job) = 0;
-  // Runs a job and calls on_result when it is done. Thread-safe. Returns the job's handle (never
-  // 0). Today it may block until a slot is free (the caller's back-pressure), and on_result may
-  // run on the caller's thread when the job fails before it starts.
-  virtual JobHandle Submit(Job job, std::function<void(Result)> on_result,
-                           SubmitOptions options = {}) = 0;
+  // Queues a job and returns at once. Taken: on_result is called exactly once, on an engine
+  // thread, with the job's result; a malformed job gets an invalid_job result the same way.
+  // Refused (the queue holds EngineOptions::queue jobs already: kResourceExhausted):
+  // on_result is never called. A job counts as in flight from here until on_result returns.
+  // `job.stdin_fd`, when set, must stay open until on_result is called.
+  virtual Submission Submit(Job job, std::function<void(Result)> on_result,
+                            SubmitOptions options = {}) = 0;
 
-  // A new group id (never 0) for SubmitOptions::group. Thread-safe.
+  // A new group id (never 0) for SubmitOptions::group.
   virtual uint64_t NewGroup() = 0;
-  // Ends one job: a running task is killed, one not started yet never starts. Its result is a
-  // sandbox_error with "error_kind": "cancelled". A job already done is left alone. Thread-safe.
+  // Ends one job: a queued one is taken off the queue, a running task is killed (its
+  // processes die), one being started never runs. Its result is a sandbox_error with
+  // "error_kind": "cancelled". A job already done, or an unknown handle, is left alone.
   virtual void Cancel(JobHandle job) = 0;
-  // Ends every job of `group` as Cancel does, and makes its later submissions fail at once the
-  // same way. Other groups' jobs are untouched. Thread-safe.
+  // Ends every job of `group` as Cancel does, and makes its later submissions end the same
+  // way at once. Other groups' jobs are untouched.
   virtual void CancelGroup(uint64_t group) = 0;
-  // Every job of every group, now and later: for brood's own shutdown. Thread-safe,
-  // async-signal-unsafe.
+  // Every job of every group, now and later: for brood's own shutdown. Not async-signal-safe.
   virtual void CancelAll() = 0;
 
+  // What the engine found on this host at Create(); fixed for its life.
   virtual EngineInfo Info() const = 0;
 };
 

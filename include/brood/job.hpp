@@ -28,6 +28,9 @@ struct Job {
   std::string cwd = "/workspace";
   Limits limits;
   Network network = Network::kNone;
+  // The root the task sees: a name the engine's owner gave in EngineOptions::roots ("": the
+  // engine's default root). Never a host path.
+  std::string root;
   std::vector<std::string> collect;
   std::optional<Expect> expect;
 };

@@ -1,6 +1,7 @@
 // `brood run` as users run it: job files in, one valid result per job out, whatever happens.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,6 +160,45 @@ TEST(Run, CollectReturnsRegularFilesWithinBounds) {
   std::string error = recs[0]["error"];
   for (const char* name : {"out/big.json", "out/link.json", "out/fifo.json"})
     EXPECT_NE(error.find(name), std::string::npos) << name << " not named in: " << error;
+}
+
+// --root NAME=DIR gives jobs a root to choose by name; a job never names a directory. The root
+// here holds only the static probe, so which root a task saw shows in what it can run.
+TEST(Run, JobsChooseAmongTheRootsBroodWasGiven) {
+  char tmpl[] = "/tmp/brood-root-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  ASSERT_EQ(chmod(tmpl, 0755), 0);  // the sandbox users search it
+  ASSERT_EQ(system(("mkdir -p " + root + "/usr/bin " + root + "/etc && cp " BROOD_PROBE " " + root +
+                    "/usr/bin/probe && ln -s usr/bin " + root + "/bin")
+                       .c_str()),
+            0);
+  const std::string jobs = R"({"id":"tiny","cmd":["/usr/bin/probe","threads","1"],"root":"tiny"})"
+                           "\n"
+                           R"({"id":"default","cmd":["/usr/bin/probe","threads","1"]})"
+                           "\n"
+                           R"({"id":"tiny-sh","cmd":["sh","-c","true"],"root":"tiny"})"
+                           "\n"
+                           R"({"id":"unknown","cmd":["true"],"root":"nope"})"
+                           "\n";
+  const std::string out = root + "/results.jsonl";
+  CliRun r = RunBrood({"run", "-", "-o", out, "--ordered", "--root", "tiny=" + root}, {jobs});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<Json> recs = Records(ReadAll(out));
+  ASSERT_EQ(recs.size(), 4u) << r.err;
+  EXPECT_EQ(recs[0]["status"], "ok") << recs[0].dump();
+  EXPECT_EQ(recs[0]["stdout"], "threads ok\n");
+  EXPECT_EQ(recs[1]["exit_code"], 127) << "the default root has no probe: " << recs[1].dump();
+  EXPECT_EQ(recs[2]["exit_code"], 127) << "the tiny root has no shell: " << recs[2].dump();
+  EXPECT_EQ(recs[3]["status"], "invalid_job");
+  EXPECT_EQ(recs[3]["line"], 4) << recs[3].dump();
+  EXPECT_NE(recs[3]["error"].get<std::string>().find("no root named \"nope\""), std::string::npos);
+  // Done means done: --resume runs none of them again, the engine's invalid_job included.
+  CliRun again = RunBrood({"run", "-", "-o", out, "--resume", "--root", "tiny=" + root}, {jobs});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(Records(ReadAll(out)).size(), 4u);
+  EXPECT_EQ(RunBrood({"run", "-", "--root", "tiny=" + root + "/missing"}, {jobs}).exit_code, 2);
+  ASSERT_EQ(system(("rm -rf " + root).c_str()), 0);
 }
 
 // Kill brood with SIGKILL at random moments, resume until done: every key exactly once.

@@ -52,14 +52,15 @@ TEST(Cancel, OneJobEndsAndTheNextRuns) {
   auto engine = MakeEngine(1);
   ASSERT_TRUE(engine);
   std::promise<Result> a;
-  const JobHandle h = engine->Submit(Sleeper(), [&](Result r) { a.set_value(std::move(r)); });
+  const JobHandle h =
+      engine->Submit(Sleeper(), [&](Result r) { a.set_value(std::move(r)); }).handle;
   ASSERT_NE(h, 0u);
   engine->Cancel(h);
   ExpectCancelled(a.get_future().get());
   // The slot is free again, and a handle cancelled once touches no later job.
   std::promise<Result> b;
   const JobHandle h2 =
-      engine->Submit(CmdJob({"echo", "next"}), [&](Result r) { b.set_value(std::move(r)); });
+      engine->Submit(CmdJob({"echo", "next"}), [&](Result r) { b.set_value(std::move(r)); }).handle;
   EXPECT_NE(h2, h);
   Result next = b.get_future().get();
   EXPECT_EQ(next.status, TaskStatus::kOk) << (next.error ? *next.error : "");

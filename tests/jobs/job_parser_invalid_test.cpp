@@ -162,6 +162,21 @@ std::vector<Case> Cases() {
        "network: expected \"none\" or \"host\", got \"bridge\"", R},
       {"NetworkNotString", With(R"("network":false)"),
        "network: expected \"none\" or \"host\", got false", R},
+      {"RootPath", With(R"("root":"/usr")"),
+       "root: expected the name of a root brood was given (letters, digits, - _ ., 1 to 64), got "
+       "\"/usr\"",
+       R},
+      {"RootDotDot", With(R"("root":"..")"),
+       "root: expected the name of a root brood was given (letters, digits, - _ ., 1 to 64), got "
+       "\"..\"",
+       R},
+      {"RootEmpty", With(R"("root":"")"),
+       "root: expected the name of a root brood was given (letters, digits, - _ ., 1 to 64), got "
+       "\"\"",
+       R},
+      {"RootNotString", With(R"("root":1)"),
+       "root: expected the name of a root brood was given (letters, digits, - _ ., 1 to 64), got 1",
+       R},
       {"CollectNotArray", With(R"("collect":"out/*")"),
        "collect: expected an array of path patterns, got \"out/*\"", R},
       {"CollectItemNotString", With(R"("collect":[1])"), "collect[0]: expected a string, got 1", R},

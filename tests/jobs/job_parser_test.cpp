@@ -80,6 +80,11 @@ TEST(Parser, ShellRunsUnderBinSh) {
   EXPECT_EQ(job.network, Network::kHost);
 }
 
+TEST(Parser, RootIsAName) {
+  EXPECT_EQ(Valid(R"({"id":"r","cmd":["x"],"root":"python-3.11_b"})").root, "python-3.11_b");
+  EXPECT_EQ(Valid(R"({"id":"r","cmd":["x"]})").root, "");
+}
+
 TEST(Parser, PartialLimitsKeepTheOtherDefaults) {
   Job job = Valid(R"({"id":"l","cmd":["x"],"limits":{"memory_mb":64,"cpus":0.5}})");
   EXPECT_EQ(job.limits.memory_mb, 64);

@@ -47,6 +47,10 @@ Engine* SharedEngine(OnViolation on_violation) {
 std::unique_ptr<Engine> MakeEngine(int slots) {
   EngineOptions o;
   o.slots = slots;
+  return MakeEngine(o);
+}
+
+std::unique_ptr<Engine> MakeEngine(EngineOptions o) {
   o.allow_no_cgroups = geteuid() != 0;
   std::string error;
   auto e = Engine::Create(o, &error);

@@ -20,6 +20,8 @@ const std::string& EngineError();
 // An engine of its own with `slots` slots (rlimits in place of cgroups when not root), for tests
 // that count zygotes or cancel: fails the test (and returns null) when it cannot be made.
 std::unique_ptr<Engine> MakeEngine(int slots);
+// The same with options of the test's own (allow_no_cgroups is set as above).
+std::unique_ptr<Engine> MakeEngine(EngineOptions options);
 
 // A job that runs the static probe (tests/helpers/probe.c) copied into /workspace.
 Job ProbeJob(std::vector<std::string> args);
