@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "sys/mountinfo.hpp"
+
 namespace brood::doctor {
 
 enum class Level {
@@ -37,15 +39,8 @@ struct Host {
 };
 Host ReadHost();
 
-// One line of /proc/self/mountinfo, octal escapes decoded.
-struct Mount {
-  std::string root;  // the path of the filesystem mounted there (a cgroup path for cgroupfs)
-  std::string mount_point;
-  std::string fstype;
-  std::string super_options;  // "rw,memory" for a v1 cgroup, "rw,hidepid=2" for proc
-  bool HasOption(const std::string& option) const;  // an exact super option: "memory"
-};
-std::vector<Mount> ReadMounts();
+// The mounts of /proc/self/mountinfo; none when it cannot be read.
+std::vector<sys::MountInfo> ReadMounts();
 
 // The sysctl under /proc/sys (`name` with dots) as a number, or nullopt when absent.
 std::optional<long> ReadSysctl(const std::string& name);
