@@ -1,6 +1,6 @@
-// Internals of `brood doctor` (engine/doctor.hpp): each probe really tries a feature, mostly in a
-// forked child so that nothing it changes (namespaces, seccomp, Landlock) touches the caller, and
-// returns one Check per line of the report.
+// Internals of `brood doctor` (include/brood/doctor.hpp): each probe really tries a feature, mostly
+// in a forked child so that nothing it changes (namespaces, seccomp, Landlock) touches the caller,
+// and returns one Check per line of the report.
 #pragma once
 
 #include <sys/types.h>
