@@ -1,5 +1,5 @@
 // `brood doctor`: runs every probe (engine/doctor/*.cpp) and prints one aligned line per check.
-#include "doctor.hpp"
+#include "brood/doctor.hpp"
 
 #include <iomanip>
 

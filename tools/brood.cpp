@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "brood/doctor.hpp"
 #include "brood/engine.hpp"
 #include "brood/run.hpp"
-#include "doctor.hpp"
 
 namespace {
 

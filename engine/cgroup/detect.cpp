@@ -200,7 +200,7 @@ Probe DetectFrom(const Options& options, std::string_view mountinfo, std::string
                  Layout* layout) {
   Probe probe;
   *layout = Layout();
-  std::vector<CgroupMount> mounts = ParseMountInfo(mountinfo);
+  std::vector<CgroupMount> mounts = ParseCgroupMounts(mountinfo);
   std::map<std::string, std::string> own = ParseProcCgroup(proc_cgroup);
   if (DetectV2(options, mounts, own, &probe, layout)) return probe;
   DetectV1(options, mounts, own, &probe, layout);

@@ -13,14 +13,15 @@
 
 namespace brood::cgroup::internal {
 
-// One cgroup or cgroup2 line of /proc/self/mountinfo.
+// One cgroup or cgroup2 mount (sys::MountInfo), as detection sees it.
 struct CgroupMount {
   bool v2 = false;
-  std::string root;                      // the hierarchy path mounted there (field 4)
+  std::string root;                      // the hierarchy path mounted there
   std::string mount_point;               // octal escapes decoded
   std::vector<std::string> controllers;  // v1 only, from the super options ("cpu", "cpuacct")
 };
-std::vector<CgroupMount> ParseMountInfo(std::string_view text);
+// The cgroup and cgroup2 mounts of /proc/self/mountinfo text, in its order.
+std::vector<CgroupMount> ParseCgroupMounts(std::string_view mountinfo);
 // /proc/self/cgroup as controller -> hierarchy path; the unified hierarchy ("0::/x") is key "".
 std::map<std::string, std::string> ParseProcCgroup(std::string_view text);
 // The non-empty fields of `s` split at `sep`.

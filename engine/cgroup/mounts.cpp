@@ -1,26 +1,12 @@
-// Parsers for /proc/self/mountinfo and /proc/self/cgroup: where each hierarchy is mounted, which
-// controllers it holds, and where brood sits in it.
-#include <algorithm>
+// The cgroup view of /proc/self/mountinfo (parsed by sys/mountinfo) and /proc/self/cgroup: where
+// each hierarchy is mounted, which controllers it holds, and where brood sits in it.
 #include <sstream>
 
 #include "cgroup/internal.hpp"
+#include "sys/mountinfo.hpp"
 
 namespace brood::cgroup::internal {
 namespace {
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string Unescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> Split(std::string_view s, char sep) {
   std::vector<std::string> out;
@@ -36,21 +22,16 @@ std::vector<std::string> Split(std::string_view s, char sep) {
 
 }  // namespace
 
-std::vector<CgroupMount> ParseMountInfo(std::string_view text) {
+std::vector<CgroupMount> ParseCgroupMounts(std::string_view mountinfo) {
   std::vector<CgroupMount> out;
-  std::istringstream in{std::string(text)};
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> f = Split(line, ' ');
-    auto dash = std::find(f.begin(), f.end(), "-");
-    if (f.size() < 5 || dash == f.end() || f.end() - dash < 4) continue;
-    const std::string& type = dash[1];
-    if (type != "cgroup" && type != "cgroup2") continue;
+  for (const sys::MountInfo& info : sys::ParseMountInfo(mountinfo)) {
+    if (info.fs_type != "cgroup" && info.fs_type != "cgroup2") continue;
     CgroupMount m;
-    m.v2 = type == "cgroup2";
-    m.root = Unescape(f[3]);
-    m.mount_point = Unescape(f[4]);
+    m.v2 = info.fs_type == "cgroup2";
+    m.root = info.root;
+    m.mount_point = info.mount_point;
     if (!m.v2) {
-      for (std::string& opt : Split(dash[3], ',')) {
+      for (std::string& opt : Split(info.super_options, ',')) {
         static const char* kKnown[] = {"cpu",        "cpuacct", "memory", "pids",    "freezer",
                                        "cpuset",     "devices", "blkio",  "net_cls", "net_prio",
                                        "perf_event", "hugetlb", "rdma",   "misc"};

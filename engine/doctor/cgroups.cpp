@@ -32,9 +32,9 @@ struct HostLayout {
 // nothing is writable, but the fix depends on what is mounted.
 HostLayout ReadLayout() {
   HostLayout layout;
-  const std::vector<Mount> mounts = ReadMounts();
-  for (const Mount& m : mounts) {
-    if (m.fstype == "cgroup2" && layout.v2_mount.empty()) {
+  const std::vector<sys::MountInfo> mounts = ReadMounts();
+  for (const sys::MountInfo& m : mounts) {
+    if (m.fs_type == "cgroup2" && layout.v2_mount.empty()) {
       layout.v2_mount = m.mount_point;
       std::string have =
           " " + ReadSmallFile(m.mount_point + "/cgroup.controllers").value_or("") + " ";
@@ -42,9 +42,9 @@ HostLayout ReadLayout() {
         return have.find(std::string(" ") + c + " ") != std::string::npos;
       });
       if (all) layout.version = cgroup::Version::kV2;
-    } else if (m.fstype == "cgroup") {
+    } else if (m.fs_type == "cgroup") {
       bool used = std::any_of(std::begin(kV1Hierarchies), std::end(kV1Hierarchies),
-                              [&](const char* c) { return m.HasOption(c); });
+                              [&](const char* c) { return m.HasSuperOption(c); });
       // A hierarchy mounted twice (a bind mount of a sub-path) is delegated once, at the top.
       if (used && m.root == "/" &&
           std::find(layout.v1_mounts.begin(), layout.v1_mounts.end(), m.mount_point) ==
@@ -55,10 +55,10 @@ HostLayout ReadLayout() {
   }
   // In the order of kV1Hierarchies, so that the fix reads memory, pids, cpu...
   auto rank = [&](const std::string& mp) {
-    for (const Mount& m : mounts) {
-      if (m.fstype != "cgroup" || m.mount_point != mp) continue;
+    for (const sys::MountInfo& m : mounts) {
+      if (m.fs_type != "cgroup" || m.mount_point != mp) continue;
       for (size_t i = 0; i < std::size(kV1Hierarchies); ++i) {
-        if (m.HasOption(kV1Hierarchies[i])) return i;
+        if (m.HasSuperOption(kV1Hierarchies[i])) return i;
       }
     }
     return std::size(kV1Hierarchies);

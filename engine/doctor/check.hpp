@@ -1,6 +1,6 @@
-// Internals of `brood doctor` (engine/doctor.hpp): each probe really tries a feature, mostly in a
-// forked child so that nothing it changes (namespaces, seccomp, Landlock) touches the caller, and
-// returns one Check per line of the report.
+// Internals of `brood doctor` (include/brood/doctor.hpp): each probe really tries a feature, mostly
+// in a forked child so that nothing it changes (namespaces, seccomp, Landlock) touches the caller,
+// and returns one Check per line of the report.
 #pragma once
 
 #include <sys/types.h>
@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "sys/mountinfo.hpp"
 
 namespace brood::doctor {
 
@@ -37,15 +39,8 @@ struct Host {
 };
 Host ReadHost();
 
-// One line of /proc/self/mountinfo, octal escapes decoded.
-struct Mount {
-  std::string root;  // the path of the filesystem mounted there (a cgroup path for cgroupfs)
-  std::string mount_point;
-  std::string fstype;
-  std::string super_options;  // "rw,memory" for a v1 cgroup, "rw,hidepid=2" for proc
-  bool HasOption(const std::string& option) const;  // an exact super option: "memory"
-};
-std::vector<Mount> ReadMounts();
+// The mounts of /proc/self/mountinfo; none when it cannot be read.
+std::vector<sys::MountInfo> ReadMounts();
 
 // The sysctl under /proc/sys (`name` with dots) as a number, or nullopt when absent.
 std::optional<long> ReadSysctl(const std::string& name);

@@ -2,9 +2,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
-#include <sstream>
 
 #include "doctor/check.hpp"
 #include "sys/fd.hpp"
@@ -40,43 +38,10 @@ std::optional<long> ReadSysctl(const std::string& name) {
   return value;
 }
 
-namespace {
-
-std::string Unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-bool Mount::HasOption(const std::string& option) const {
-  std::string opts = "," + super_options + ",";
-  return opts.find("," + option + ",") != std::string::npos;
-}
-
-std::vector<Mount> ReadMounts() {
-  std::vector<Mount> mounts;
+std::vector<sys::MountInfo> ReadMounts() {
   std::optional<std::string> text = ReadSmallFile("/proc/self/mountinfo");
-  if (!text) return mounts;
-  std::istringstream in(*text);
-  for (std::string line; std::getline(in, line);) {
-    // id parent major:minor root mount-point options [optional fields...] - type source super
-    std::istringstream fields(line);
-    std::vector<std::string> f;
-    for (std::string word; fields >> word;) f.push_back(word);
-    auto dash = std::find(f.begin(), f.end(), "-");
-    if (f.size() < 5 || dash == f.end() || f.end() - dash < 4) continue;
-    mounts.push_back({Unescape(f[3]), Unescape(f[4]), dash[1], dash[3]});
-  }
-  return mounts;
+  if (!text) return {};
+  return sys::ParseMountInfo(*text);
 }
 
 Host ReadHost() {

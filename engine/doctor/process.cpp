@@ -93,10 +93,10 @@ std::string TryCloseRange() {
 
 Check ProcCheck() {
   Check check{Level::kOk, "/proc", "", ""};
-  const Mount* proc = nullptr;
-  std::vector<Mount> mounts = ReadMounts();
-  for (const Mount& m : mounts) {
-    if (m.mount_point == "/proc" && m.fstype == "proc") proc = &m;  // the last one is on top
+  const sys::MountInfo* proc = nullptr;
+  std::vector<sys::MountInfo> mounts = ReadMounts();
+  for (const sys::MountInfo& m : mounts) {
+    if (m.mount_point == "/proc" && m.fs_type == "proc") proc = &m;  // the last one is on top
   }
   if (!proc) {
     return {Level::kMissing, "/proc", "no proc filesystem mounted on /proc",
@@ -104,14 +104,14 @@ Check ProcCheck() {
   }
   // subset=pid hides /proc/sys, which brood and this doctor read. hidepid= hides only other
   // users' processes: brood looks at its own children, which run as its user (or it is root).
-  if (proc->HasOption("subset=pid")) {
+  if (proc->HasSuperOption("subset=pid")) {
     return {Level::kMissing, "/proc", "mounted with subset=pid: /proc/sys is hidden",
             "mount -o remount,subset= /proc, or a proc mount without subset=pid"};
   }
   check.detail = "mounted";
   for (const char* opt :
        {"hidepid=1", "hidepid=2", "hidepid=invisible", "hidepid=noaccess", "hidepid=ptraceable"}) {
-    if (proc->HasOption(opt)) {
+    if (proc->HasSuperOption(opt)) {
       check.detail += std::string(", ") + opt + " (harmless: brood inspects only its own tasks)";
     }
   }

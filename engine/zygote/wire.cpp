@@ -1,8 +1,6 @@
 #include "zygote/wire.hpp"
 
-#include <sys/socket.h>
-
-#include <cstring>
+#include "sys/fd_passing.hpp"
 
 namespace brood::zygote {
 
@@ -39,53 +37,18 @@ std::map<std::string, std::string> WireReader::Map() {
 
 sys::Status SendMessage(sys::BorrowedFd sock, std::string_view bytes, std::span<const int> fds) {
   if (fds.size() > kMaxFds) return sys::Status::Error("SendMessage: too many fds");
-  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  for (;;) {
-    ssize_t n = sendmsg(sock.get(), &msg, MSG_NOSIGNAL);
-    if (n >= 0) return sys::OkStatus();
-    if (errno != EINTR) return sys::PosixError("sendmsg");
-  }
+  if (int err = sys::SendWithFds(sock.get(), bytes, fds)) return sys::PosixError("sendmsg", err);
+  return sys::OkStatus();
 }
 
 sys::StatusOr<Message> ReceiveMessage(sys::BorrowedFd sock) {
   Message out;
   out.bytes.resize(kMaxMessage);
-  iovec iov{out.bytes.data(), out.bytes.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do {
-    n = recvmsg(sock.get(), &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return sys::PosixError("recvmsg");
-  out.bytes.resize(static_cast<size_t>(n));
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      out.fds.emplace_back(fd);
-    }
-  }
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return sys::Status::Error("recvmsg: truncated");
+  int fds[kMaxFds];
+  sys::Received got = sys::ReceiveWithFds(sock.get(), out.bytes, fds);
+  if (got.error != 0) return sys::PosixError("recvmsg", got.error);
+  out.bytes.resize(got.bytes);
+  for (size_t i = 0; i < got.fds; ++i) out.fds.emplace_back(fds[i]);
   return out;
 }
 

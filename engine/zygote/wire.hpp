@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sys/fd.hpp"
+#include "sys/fd_passing.hpp"
 #include "sys/status.hpp"
 
 namespace brood::zygote {
@@ -92,7 +93,7 @@ class WireReader {
 };
 
 // One message and up to kMaxFds fds on a SOCK_SEQPACKET socket.
-constexpr size_t kMaxFds = 8;
+constexpr size_t kMaxFds = sys::kMaxFdsPerMessage;
 constexpr size_t kMaxMessage = 64 * 1024;
 sys::Status SendMessage(sys::BorrowedFd sock, std::string_view bytes,
                         std::span<const int> fds = {});

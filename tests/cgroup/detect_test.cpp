@@ -25,8 +25,8 @@ bool Contains(const std::vector<std::string>& v, const std::string& needle) {
 
 void MakeDirs(const std::string& path) { std::filesystem::create_directories(path); }
 
-TEST(ParseMountInfo, HybridCoMountedAndEscaped) {
-  auto mounts = internal::ParseMountInfo(
+TEST(ParseCgroupMounts, HybridCoMountedAndEscaped) {
+  auto mounts = internal::ParseCgroupMounts(
       "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
       "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:9 - cgroup cgroup "
       "rw,cpu,cpuacct\n"
@@ -211,7 +211,7 @@ TEST(DetectFrom, NotWritableNamesPathAndUid) {
 TEST(Detect, ThisHost) {
   const Probe& p = cgtest::HostProbe();
   std::string mountinfo = cgtest::Slurp("/proc/self/mountinfo");
-  auto mounts = internal::ParseMountInfo(mountinfo);
+  auto mounts = internal::ParseCgroupMounts(mountinfo);
   auto v2 = std::find_if(mounts.begin(), mounts.end(), [](auto& m) { return m.v2; });
   std::string controllers =
       v2 == mounts.end() ? "" : cgtest::Slurp(v2->mount_point + "/cgroup.controllers");

@@ -22,7 +22,7 @@ std::string OwnUnifiedPath() { return internal::ParseProcCgroup(Slurp("/proc/sel
 // Our own cgroup in a unified hierarchy that lacks brood's controllers, or "" (with the reason
 // in `why`) when there is none such here.
 std::string ControllerlessUnifiedCgroup(std::string* why) {
-  auto mounts = internal::ParseMountInfo(Slurp("/proc/self/mountinfo"));
+  auto mounts = internal::ParseCgroupMounts(Slurp("/proc/self/mountinfo"));
   auto m = std::find_if(mounts.begin(), mounts.end(), [](auto& c) { return c.v2; });
   if (m == mounts.end() || OwnUnifiedPath().empty()) {
     *why = "no cgroup2 mount";

@@ -1,7 +1,7 @@
 // `brood doctor` on this host: as root, as an unprivileged user (no cgroup delegated), and with
 // features taken away by a seccomp filter, each in a forked child because dropping privileges and
 // installing a filter cannot be undone.
-#include "doctor.hpp"
+#include "brood/doctor.hpp"
 
 #include <errno.h>
 #include <fcntl.h>
