@@ -108,18 +108,18 @@ class ReactorImpl final : public Reactor {
   void Run() override;
   void Stop() override;
   void Post(std::function<void()> fn) override;
-  OpId ReadStream(int fd, std::function<void(std::span<const char>)> on_data,
+  OpId ReadStream(sys::BorrowedFd fd, std::function<void(std::span<const char>)> on_data,
                   std::function<void(int err)> on_end) override {
-    return Start<internal::ReadStreamOp>(fd, std::move(on_data), std::move(on_end));
+    return Start<internal::ReadStreamOp>(fd.get(), std::move(on_data), std::move(on_end));
   }
-  OpId PollReadable(int fd, std::function<void(int res)> cb) override {
-    return Start<internal::PollOp>(fd, std::move(cb));
+  OpId PollReadable(sys::BorrowedFd fd, std::function<void(int res)> cb) override {
+    return Start<internal::PollOp>(fd.get(), std::move(cb));
   }
   OpId TimerAt(int64_t deadline_ns, std::function<void()> cb) override {
     return Start<internal::TimerOp>(deadline_ns, std::move(cb));
   }
-  OpId Pump(int from, int to, std::function<void(int err)> cb) override {
-    return Start<internal::PumpOp>(from, to, std::move(cb));
+  OpId Pump(sys::BorrowedFd from, sys::BorrowedFd to, std::function<void(int err)> cb) override {
+    return Start<internal::PumpOp>(from.get(), to.get(), std::move(cb));
   }
   void Cancel(OpId id) override;
 

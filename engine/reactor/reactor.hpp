@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "sys/fd.hpp"
 #include "sys/status.hpp"
 
 namespace brood::reactor {
@@ -41,16 +42,16 @@ class Reactor {
   // The caller keeps each fd open until the op ended or was cancelled.
 
   // Reads fd until EOF or error: on_data for each chunk, then on_end(0) at EOF or on_end(-errno).
-  virtual OpId ReadStream(int fd, std::function<void(std::span<const char>)> on_data,
+  virtual OpId ReadStream(sys::BorrowedFd fd, std::function<void(std::span<const char>)> on_data,
                           std::function<void(int err)> on_end) = 0;
   // cb(revents or -errno) once, when fd is readable (pidfd exit, eventfd, inotify).
-  virtual OpId PollReadable(int fd, std::function<void(int res)> cb) = 0;
+  virtual OpId PollReadable(sys::BorrowedFd fd, std::function<void(int res)> cb) = 0;
   // cb() once at the absolute CLOCK_MONOTONIC deadline (ns).
   virtual OpId TimerAt(int64_t deadline_ns, std::function<void()> cb) = 0;
   // Copies `from` into `to` until EOF on `from` or an error on either side (EPIPE when the
   // reader of `to` is gone), with back-pressure: at most one chunk in flight. cb(0 or -errno).
   // Does not close either fd.
-  virtual OpId Pump(int from, int to, std::function<void(int err)> cb) = 0;
+  virtual OpId Pump(sys::BorrowedFd from, sys::BorrowedFd to, std::function<void(int err)> cb) = 0;
   // Cancels a pending op: its callbacks are never called afterwards. Unknown ids are ignored.
   virtual void Cancel(OpId id) = 0;
 };

@@ -150,15 +150,17 @@ int DropCapabilities() {
 // `listener_sock`: where the seccomp listener goes (kKill, kLog), or -1.
 [[noreturn]] void RunMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
                           int listener_sock) {
-  const int rep = fds.report_fd;
+  const int rep = fds.report_fd.get();
   // v1: into the task's memory leaf before anything is charged (v2 was cloned into it).
-  if (fds.task_cgroup >= 0 && !fds.clone_into_cgroup && pwrite(fds.task_cgroup, "0", 1, 0) != 1)
+  if (fds.task_cgroup.valid() && !fds.clone_into_cgroup &&
+      pwrite(fds.task_cgroup.get(), "0", 1, 0) != 1)
     Fail(rep, Stage::kCgroup, errno);
   ResetSignals();
   if (setsid() < 0) Fail(rep, Stage::kSession, errno);
   // stdio: the pipes from the supervisor, or /dev/null for stdin.
-  int in = fds.stdin_fd >= 0 ? fds.stdin_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (in < 0 || dup2(in, 0) < 0 || dup2(fds.stdout_fd, 1) < 0 || dup2(fds.stderr_fd, 2) < 0)
+  int in = fds.stdin_fd.valid() ? fds.stdin_fd.get() : open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (in < 0 || dup2(in, 0) < 0 || dup2(fds.stdout_fd.get(), 1) < 0 ||
+      dup2(fds.stderr_fd.get(), 2) < 0)
     Fail(rep, Stage::kStdio, errno);
   if (int err = SetRlimits(spec)) Fail(rep, Stage::kRlimits, err);
   // Supplementary groups: dropped where the user namespace allows it (root-made namespaces).
@@ -223,11 +225,11 @@ void Collect(const TaskSpec& spec, int out_fd) {
 // The main process: on v2 cloned straight into the task's cgroup leaf (no migration, so no RCU
 // grace period); otherwise an ordinary fork that joins the leaf itself (RunMain).
 pid_t ForkMain(const TaskFds& fds) {
-  if (fds.task_cgroup < 0 || !fds.clone_into_cgroup) return fork();
+  if (!fds.task_cgroup.valid() || !fds.clone_into_cgroup) return fork();
   clone_args args{};
   args.flags = CLONE_INTO_CGROUP;
   args.exit_signal = SIGCHLD;
-  args.cgroup = static_cast<uint64_t>(fds.task_cgroup);
+  args.cgroup = static_cast<uint64_t>(fds.task_cgroup.get());
   return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
 }
 
@@ -280,7 +282,7 @@ bool CleanWorkspace(int root) {
 
 // pid 1 of the task's namespaces.
 [[noreturn]] void RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp) {
-  const int rep = fds.report_fd;
+  const int rep = fds.report_fd.get();
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   ResetSignals();
   prctl(PR_SET_DUMPABLE, 0);
@@ -337,7 +339,8 @@ bool CleanWorkspace(int root) {
   if (main_pid == 0) RunMain(spec, fds, seccomp, listener_sock[1]);
 
   // init keeps only the report and collect fds: the task's pipes must see EOF when it is gone.
-  for (int fd : {fds.stdin_fd, fds.stdout_fd, fds.stderr_fd, listener_sock[1], fds.task_cgroup})
+  for (int fd : {fds.stdin_fd.get(), fds.stdout_fd.get(), fds.stderr_fd.get(), listener_sock[1],
+                 fds.task_cgroup.get()})
     if (fd >= 0) close(fd);
   int listener = listener_sock[0] >= 0 ? ReceiveFd(listener_sock[0]) : -1;
   const MainEnd end =
@@ -348,7 +351,7 @@ bool CleanWorkspace(int root) {
   kill(-1, SIGKILL);
   while (wait4(-1, nullptr, 0, nullptr) > 0 || errno == EINTR) {
   }
-  if (fds.collect_fd >= 0 && !spec.collect.empty()) Collect(spec, fds.collect_fd);
+  if (fds.collect_fd.valid() && !spec.collect.empty()) Collect(spec, fds.collect_fd.get());
   Report out{};
   out.kind = ReportKind::kExited;
   out.time_ns = end.end_ns ? end.end_ns : sys::MonotonicNs();
@@ -367,7 +370,7 @@ bool CleanWorkspace(int root) {
   const uint64_t slack = spec.workspace_disk ? 2u << 20 : 1;
   if (statvfs("/workspace", &vfs) == 0)
     out.disk_full = vfs.f_bavail * vfs.f_frsize < slack || vfs.f_favail == 0;
-  out.file_bytes = FileBytes(fds.memory_stat);
+  out.file_bytes = FileBytes(fds.memory_stat.get());
   SendReport(rep, out);
   if (spec.workspace_disk) {
     // The next task of this slot gets the disk as empty as a new one; only the report below

@@ -19,17 +19,18 @@
 namespace brood::sandbox {
 
 struct TaskFds {
-  int stdin_fd = -1;  // -1: /dev/null
-  int stdout_fd = -1;
-  int stderr_fd = -1;
-  int report_fd = -1;
-  int collect_fd = -1;  // a memfd for `collect` (-1: nothing to collect)
+  // Borrowed: the zygote owns them until the task's init has them.
+  sys::BorrowedFd stdin_fd = -1;  // -1: /dev/null
+  sys::BorrowedFd stdout_fd = -1;
+  sys::BorrowedFd stderr_fd = -1;
+  sys::BorrowedFd report_fd = -1;
+  sys::BorrowedFd collect_fd = -1;  // a memfd for `collect` (-1: nothing to collect)
   // The task leaf of the slot's cgroup (cgroup/cgroup.hpp Group::Task), opened by root in the
   // hatchery; -1 without cgroups. v1: its cgroup.procs, which the main process writes "0" to;
   // v2 (`clone_into_cgroup`): the leaf's directory, for clone3(CLONE_INTO_CGROUP).
-  int task_cgroup = -1;
+  sys::BorrowedFd task_cgroup = -1;
   bool clone_into_cgroup = false;
-  int memory_stat = -1;  // the leaf's memory.stat, read by init when the task is over
+  sys::BorrowedFd memory_stat = -1;  // the leaf's memory.stat, read by init when the task is over
 };
 
 struct StartedTask {

@@ -12,6 +12,7 @@ class BorrowedFd {
  public:
   constexpr BorrowedFd(int fd) : fd_(fd) {}  // NOLINT: a borrowed int is the point
   constexpr int get() const { return fd_; }
+  constexpr bool valid() const { return fd_ >= 0; }
 
  private:
   int fd_;

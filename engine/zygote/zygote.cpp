@@ -137,14 +137,13 @@ std::optional<ZygoteConfig> DecodeZygoteConfig(std::string_view bytes) {
 sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f) {
   WireWriter w;
   w.U32(static_cast<uint32_t>(ZygoteMsg::kRun));
-  w.U32(f.stdin_fd >= 0);
-  w.U32(f.collect_fd >= 0);
-  w.U32(f.workspace_mount >= 0);
-  int fds[7] = {f.spec_memfd, f.stdout_fd, f.stderr_fd, f.report_fd};
+  w.U32(f.stdin_fd.valid());
+  w.U32(f.collect_fd.valid());
+  w.U32(f.workspace_mount.valid());
+  int fds[7] = {f.spec_memfd.get(), f.stdout_fd.get(), f.stderr_fd.get(), f.report_fd.get()};
   size_t n = 4;
-  if (f.stdin_fd >= 0) fds[n++] = f.stdin_fd;
-  if (f.collect_fd >= 0) fds[n++] = f.collect_fd;
-  if (f.workspace_mount >= 0) fds[n++] = f.workspace_mount;
+  for (sys::BorrowedFd extra : {f.stdin_fd, f.collect_fd, f.workspace_mount})
+    if (extra.valid()) fds[n++] = extra.get();
   BROOD_RETURN_IF_ERROR(SendMessage(z.sock, w.bytes(), std::span<const int>(fds, n)));
   auto reply = ReceiveMessage(z.sock);
   if (!reply.ok()) return reply.status().Wrap("zygote");

@@ -57,12 +57,13 @@ struct ZygoteHandle {
   uint64_t disk_id = 0;  // the workspace disk it holds on /tmp (workspace::Disk::id), 0: none
 };
 
+// Borrowed for the RUN request: the caller keeps them open until RunInZygote returns.
 struct RunFds {
-  int spec_memfd, stdin_fd /* -1: /dev/null */, stdout_fd, stderr_fd, report_fd;
-  int collect_fd = -1;  // -1: nothing to collect
+  sys::BorrowedFd spec_memfd, stdin_fd /* -1: /dev/null */, stdout_fd, stderr_fd, report_fd;
+  sys::BorrowedFd collect_fd = -1;  // -1: nothing to collect
   // A detached mount of the slot's workspace disk, when the zygote does not hold it yet: it
   // replaces what the zygote had on its root's /tmp.
-  int workspace_mount = -1;
+  sys::BorrowedFd workspace_mount = -1;
 };
 // Asks the zygote to start a task; returns the pidfd of the task's init.
 sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& fds);
