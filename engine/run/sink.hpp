@@ -25,7 +25,8 @@ class ResultSink {
   // error (a full disk) names what failed; the graph then stops and takes no more records.
   // Called by one thread at a time (the graph's writer).
   virtual sys::Status Write(std::string_view record) = 0;
-  // Makes every record taken so far durable: the graph calls it once, after the last Write.
+  // Makes every record taken so far durable: the graph calls it once, after the last Write
+  // (unless a Write failed).
   virtual sys::Status Flush() = 0;
   // How many of the records taken so far (counted from the first Write) are durable: written
   // where a later run's DoneKeys finds them. Write may flush on its own and raise it.
