@@ -49,6 +49,8 @@ class ResultWriter {
   // On an error the file still ends with a whole line (a partly written line is cut off again,
   // where the file can be truncated) and what was not written stays buffered for a retry.
   sys::Status Flush();
+  // Bytes taken but not written yet (0: every record so far is in the file).
+  size_t buffered() const { return buf_.size(); }
 
  private:
   sys::UniqueFd fd_;

@@ -9,10 +9,10 @@
 // reactor thread): the async node gives a worker back while a task runs, and the two limiters
 // are the back-pressure: the window bounds lines in memory (also the --ordered hold-back), the
 // slot limiter keeps submissions at the engine's concurrency so a worker never waits for a slot.
-#include <fcntl.h>
+// The graph reads from a JobSource and writes through an Output to a ResultSink.
+#include "run/runner.hpp"
+
 #include <oneapi/tbb/flow_graph.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -20,46 +20,34 @@
 #include <mutex>
 #include <thread>
 
-#include "brood/run.hpp"
 #include "jobs/judge.hpp"
-#include "jobs/results_file.hpp"
 #include "reactor/reactor.hpp"
 #include "run/admission.hpp"
-#include "run/summary.hpp"
+#include "run/output.hpp"
 
-namespace brood {
+namespace brood::run {
 
 namespace flow = oneapi::tbb::flow;
-using run::Work;
-using run::WorkPtr;
 
-struct JobRun::Impl {
-  Impl(Engine& e, RunOptions o, std::ostream& l)
+struct Runner::Impl {
+  Impl(Engine& e, RunnerOptions o, std::ostream& l)
       : engine(e), group(e.NewGroup()), opts(std::move(o)), log(l) {}
-  int Run();
+  int Run(JobSource& source, ResultSink& sink);
+  int Report(const JobSource& source, const Output& output);
   void Stop(int grace_ms);
-  void Write(const WorkPtr& w);
-  void CountLinesInBackground();
 
   Engine& engine;
   const uint64_t group;  // this run's jobs: Stop cancels them and no other client's
-  RunOptions opts;
+  RunnerOptions opts;
   std::ostream& log;
+  int64_t start_ns = 0;
   std::atomic<bool> stopping{false};
-  std::atomic<int64_t> total{-1};  // lines in the job file, once counted
-  std::thread counter;
   std::mutex cancel_mu;
   std::condition_variable cancel_cv;
   bool finished = false;
   std::thread canceller;
 
-  // Written by the serial writer only.
-  std::optional<jobs::ResultWriter> writer;
-  sys::Status write_error;
-  run::Summary summary;
-  uint64_t not_run = 0;     // stopped: cancelled while running, or never started
-  bool input_done = false;  // the reader saw the end of the job file
-  int64_t start_ns = 0, last_progress_ns = 0;
+  bool input_done = false;  // the reader saw the end of the input
 
   // The main thread sleeps on `drained` rather than spinning in wait_for_all (TBB's waiting
   // thread yields in a loop while tasks are out in the engine: ~1.5 ms of CPU a task).
@@ -71,10 +59,9 @@ struct JobRun::Impl {
   void Written();
 };
 
-JobRun::JobRun(Engine& engine, RunOptions options, std::ostream& log)
+Runner::Runner(Engine& engine, RunnerOptions options, std::ostream& log)
     : impl_(std::make_unique<Impl>(engine, std::move(options), log)) {}
-JobRun::~JobRun() {
-  if (impl_->counter.joinable()) impl_->counter.join();
+Runner::~Runner() {
   {
     std::lock_guard lock(impl_->cancel_mu);
     impl_->finished = true;
@@ -82,10 +69,13 @@ JobRun::~JobRun() {
   impl_->cancel_cv.notify_all();
   if (impl_->canceller.joinable()) impl_->canceller.join();
 }
-int JobRun::Run() { return impl_->Run(); }
-void JobRun::Stop(int grace_ms) { impl_->Stop(grace_ms); }
+int Runner::Run(JobSource& source, ResultSink& sink, int64_t start_ns) {
+  impl_->start_ns = start_ns ? start_ns : reactor::NowNs();
+  return impl_->Run(source, sink);
+}
+void Runner::Stop(int grace_ms) { impl_->Stop(grace_ms); }
 
-void JobRun::Impl::Stop(int grace_ms) {
+void Runner::Impl::Stop(int grace_ms) {
   if (stopping.exchange(true)) return;
   canceller = std::thread([this, grace_ms] {
     std::unique_lock lock(cancel_mu);
@@ -94,23 +84,7 @@ void JobRun::Impl::Stop(int grace_ms) {
   });
 }
 
-// The total for the progress line: counted on the side, since a job file can be large.
-void JobRun::Impl::CountLinesInBackground() {
-  if (opts.jobs == "-" || !opts.progress) return;
-  counter = std::thread([this] {
-    std::ifstream in(opts.jobs, std::ios::binary);
-    char buf[1 << 16];
-    int64_t n = 0;
-    char last = '\n';
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-      for (std::streamsize i = 0; i < in.gcount(); ++i) n += buf[i] == '\n';
-      last = buf[in.gcount() - 1];
-    }
-    total = n + (last != '\n');
-  });
-}
-
-void JobRun::Impl::Produced(bool last) {
+void Runner::Impl::Produced(bool last) {
   std::lock_guard lock(drain_mu);
   if (last)
     input_finished = true;
@@ -119,77 +93,23 @@ void JobRun::Impl::Produced(bool last) {
   if (input_finished && written == produced) drained.notify_all();
 }
 
-void JobRun::Impl::Written() {
+void Runner::Impl::Written() {
   std::lock_guard lock(drain_mu);
   ++written;
   if (input_finished && written == produced) drained.notify_all();
 }
 
-void JobRun::Impl::Write(const WorkPtr& w) {
-  if (w->not_started) ++not_run;
-  if (w->kind == Work::kSkip) return;
-  const Result& r = w->result;
-  if (r.status == TaskStatus::kSandboxError && r.error_kind == ErrorKind::kCancelled) {
-    ++not_run;  // stopped: not written, so --resume runs it again
-    return;
-  }
-  summary.Add(r);
-  if (write_error.ok()) {
-    write_error = writer->Write(w->json);
-    // Results that cannot be written would be lost: stop now (running tasks are cancelled and
-    // run again by --resume), rather than run every remaining job for nothing.
-    if (!write_error.ok()) {
-      if (opts.progress) log << "\r\033[K";
-      log << "brood run: " << write_error.message() << "; stopping" << std::endl;
-      Stop(0);
-    }
-  }
-  const int64_t now = reactor::NowNs();
-  if (opts.progress && now - last_progress_ns > 100'000'000) {
-    last_progress_ns = now;
-    int64_t t = total.load();
-    log << "\r"
-        << summary.ProgressLine(t >= 0 ? std::optional<uint64_t>(t) : std::nullopt,
-                                (now - start_ns) / 1e9)
-        << "\033[K" << std::flush;
-  }
-}
-
-int JobRun::Impl::Run() {
-  start_ns = reactor::NowNs();
-  jobs::KeySet done;
-  if (opts.resume) {
-    auto state = jobs::LoadResume(opts.results);
-    if (!state.ok()) {
-      log << "brood run: --resume: " << state.status().message() << "\n";
-      return 1;
-    }
-    done = std::move(state->done);
-    if (state->torn_line_removed)
-      log << "brood run: " << opts.results << ": removed a torn last line; that job runs again\n";
-  }
-  auto w = jobs::ResultWriter::Open(opts.results, opts.resume, 64 * 1024);
-  if (!w.ok()) {
-    log << "brood run: " << w.status().message() << "\n";
+int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
+  auto done = sink.DoneKeys();
+  if (!done.ok()) {
+    log << "brood run: " << done.status().message() << "\n";
     return 1;
   }
-  writer.emplace(std::move(w.value()));
-  int in_fd = 0;
-  sys::UniqueFd owned;
-  if (opts.jobs != "-") {
-    owned.reset(open(opts.jobs.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!owned) {
-      log << "brood run: " << sys::PosixError("open(" + opts.jobs + ")").message() << "\n";
-      return 1;
-    }
-    in_fd = owned.get();
-  }
-  CountLinesInBackground();
+  Output output(source, sink, opts.progress, start_ns, log);
 
   const int slots = std::max(1, engine.Info().slots);
   const size_t window = static_cast<size_t>(4 * slots + 64);
-  jobs::LineReader reader(in_fd, jobs::kMaxJobLine);
-  run::Admission admission(std::move(done));
+  Admission admission(std::move(done.value()));
   uint64_t next_seq = 0;
 
   flow::graph g;
@@ -200,7 +120,7 @@ int JobRun::Impl::Run() {
       fc.stop();
       return nullptr;
     }
-    if (!reader.Next(&item->line)) {
+    if (!source.Next(&item->line)) {
       input_done = true;
       Produced(/*last=*/true);
       fc.stop();
@@ -220,7 +140,7 @@ int JobRun::Impl::Run() {
   using Admit = flow::multifunction_node<WorkPtr, std::tuple<WorkPtr, WorkPtr>>;
   Admit admit(g, flow::serial, [&](WorkPtr item, Admit::output_ports_type& out) {
     admission.Decide(*item);
-    if (item->kind == Work::kRun && stopping) item->kind = Work::kSkip;  // not run: not written
+    if (item->kind == Work::kRun && stopping) item->kind = Work::kStopped;
     if (item->kind == Work::kRun)
       std::get<0>(out).try_put(item);
     else
@@ -259,7 +179,7 @@ int JobRun::Impl::Run() {
   });
   flow::function_node<WorkPtr, WorkPtr> finish(g, flow::unlimited, [&](WorkPtr item) {
     if (item->kind == Work::kRun) slot_limit.decrementer().try_put(flow::continue_msg());
-    if (item->not_started) item->kind = Work::kSkip;
+    if (item->not_started) item->kind = Work::kStopped;
     if (item->kind == Work::kRun) {
       // An invalid job the engine refused names its line as the parser's invalid jobs do
       // (and --resume keys it by that line).
@@ -270,12 +190,13 @@ int JobRun::Impl::Run() {
       judged.expect = std::move(item->expect);
       jobs::Judge(judged, item->result);
     }
-    if (item->kind != Work::kSkip) item->json = ResultToJson(item->result);
+    if (item->kind == Work::kRun || item->kind == Work::kResult)
+      item->json = ResultToJson(item->result);
     return item;
   });
   flow::sequencer_node<WorkPtr> out_order(g, by_seq);
   flow::function_node<WorkPtr, flow::continue_msg> write(g, flow::serial, [&](WorkPtr item) {
-    Write(item);
+    if (!output.Add(*item)) Stop(0);
     Written();
     return flow::continue_msg();
   });
@@ -302,31 +223,35 @@ int JobRun::Impl::Run() {
     drained.wait(lock, [&] { return input_finished && written == produced; });
   }
   g.wait_for_all();  // nothing is left by now: this returns at once
+  output.Finish();
+  return Report(source, output);
+}
 
-  if (write_error.ok()) write_error = writer->Flush();
+// The summary, then why the run failed, if it did.
+int Runner::Impl::Report(const JobSource& source, const Output& output) {
   const double elapsed = (reactor::NowNs() - start_ns) / 1e9;
   if (opts.progress) log << "\r\033[K";
-  log << summary.Text(elapsed);
+  log << output.summary().Text(elapsed);
   if (!opts.summary_json.empty()) {
     std::ofstream f(opts.summary_json);
-    f << summary.Json(elapsed) << "\n";
+    f << output.summary().Json(elapsed) << "\n";
     if (!f) log << "brood run: cannot write " << opts.summary_json << "\n";
   }
-  if (!reader.error().ok()) {
-    log << "brood run: " << reader.error().message() << "\n";
+  if (const sys::Status read_error = source.error(); !read_error.ok()) {
+    log << "brood run: " << read_error.message() << "\n";
     return 1;
   }
-  if (!write_error.ok()) {
-    log << "brood run: " << write_error.message()
+  if (!output.write_error().ok()) {
+    log << "brood run: " << output.write_error().message()
         << "; the results so far are whole lines: rerun with --resume once there is room\n";
     return 1;
   }
-  if (stopping && (!input_done || not_run > 0)) {
-    log << "brood run: stopped before every job had a result (" << not_run
+  if (stopping && (!input_done || output.not_run() > 0)) {
+    log << "brood run: stopped before every job had a result (" << output.not_run()
         << " started or queued were not written); rerun with --resume to finish\n";
     return 1;
   }
   return 0;
 }
 
-}  // namespace brood
+}  // namespace brood::run

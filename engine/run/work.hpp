@@ -13,7 +13,9 @@
 namespace brood::run {
 
 struct Work {
-  enum Kind { kRun, kResult, kSkip };
+  // kResult: a record without a run (invalid_job). kSkip: no record is due (a blank line, or one
+  // the sink already holds). kStopped: stopped before it ran: no record, and a later run does it.
+  enum Kind { kRun, kResult, kSkip, kStopped };
   uint64_t seq = 0;  // 0-based input order (every line gets one, for --ordered)
   jobs::Line line;
   jobs::ParsedJob parsed;

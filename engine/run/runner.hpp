@@ -1,0 +1,48 @@
+// `brood run`'s flow graph over any job source and result sink: JobRun runs it over a job file
+// and a results file; an HTTP batch or a queue consumer can run it over theirs, with the same
+// back-pressure, duplicate-id detection and exactly-once bookkeeping:
+// - a line whose key the sink already holds (ResultSink::DoneKeys) is skipped, not run again;
+// - every other line gets exactly one record (its result, or invalid_job), written to the sink;
+// - a line is acked to its source (JobSource::Ack) only once nothing more is due for it.
+// A line stopped before its record was written is neither written nor acked: a later run does it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "brood/engine.hpp"
+#include "brood/limits.hpp"
+#include "run/sink.hpp"
+#include "run/source.hpp"
+
+namespace brood::run {
+
+struct RunnerOptions {
+  bool ordered = false;      // write records in input order
+  bool progress = false;     // a progress line on the log (for a terminal)
+  std::string summary_json;  // also write the summary here (JSON)
+  LimitMaxima maxima;
+};
+
+class Runner {
+ public:
+  // The jobs run in a group of their own on `engine` (Stop cancels them and no other client's).
+  Runner(Engine& engine, RunnerOptions options, std::ostream& log);
+  ~Runner();  // waits for the canceller of a Stop
+  // Reads every line of `source`, runs its jobs, writes a record a line to `sink`; prints errors
+  // and the summary on the log. Returns 0 when every line got what it was due, 1 when brood
+  // failed (reading, writing) or was stopped. Once per Runner; blocks until done. `start_ns`
+  // (reactor::NowNs()): when the run began, for the elapsed time; 0: now.
+  int Run(JobSource& source, ResultSink& sink, int64_t start_ns = 0);
+  // Thread-safe, also before Run: stop reading and admitting; tasks still running after
+  // `grace_ms` are cancelled (their records are not written).
+  void Stop(int grace_ms);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace brood::run
