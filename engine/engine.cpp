@@ -109,7 +109,7 @@ struct Pending {
   Limits limits;  // resolved
   SandboxProfile profile;
   std::function<void(Result)> on_result;
-  int64_t admitted_ns = 0;
+  int64_t admitted_ns = 0;  // when a slot was free for it
 };
 
 class EngineImpl final : public Engine {
@@ -577,7 +577,6 @@ sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Pending& pending, zygote:
 Submission EngineImpl::Submit(Job job, std::function<void(Result)> on_result,
                               SubmitOptions options) {
   Pending p;
-  p.admitted_ns = reactor::NowNs();
   p.handle = next_handle_++;
   p.group = options.group;
   p.limits = job.limits.Resolved();
@@ -641,6 +640,8 @@ void EngineImpl::StartLoop() {
     Pending job = std::move(queue_.front());
     queued_.erase(job.handle);
     queue_.pop_front();
+    // Start latency counts from here, where a slot was free for the job (docs/result.md).
+    job.admitted_ns = reactor::NowNs();
     lock.unlock();
     Start(std::move(job), std::move(lease));
     lock.lock();

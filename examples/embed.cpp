@@ -68,15 +68,22 @@ int main() {
   const brood::TaskStatus wanted[] = {brood::TaskStatus::kOk, brood::TaskStatus::kOk,
                                       brood::TaskStatus::kTimeout};
 
-  // Each callback writes only its own slot; the latch orders those writes before the reads below.
-  // A callback runs on an engine thread, or at once on this thread when a job is refused.
+  // Submit never blocks: jobs wait in the engine's queue for a slot. Each callback runs on an
+  // engine thread and writes only its own slot; the latch orders those writes before the reads
+  // below. A job the queue refuses (it is full) gets no callback: say so and count it down here.
   std::vector<brood::Result> results(jobs.size());
   std::latch done(static_cast<std::ptrdiff_t>(jobs.size()));
   for (size_t i = 0; i < jobs.size(); ++i) {
-    engine->Submit(jobs[i], [&results, &done, i](brood::Result r) {
+    brood::Submission s = engine->Submit(jobs[i], [&results, &done, i](brood::Result r) {
       results[i] = std::move(r);
       done.count_down();
     });
+    if (!s.ok()) {
+      std::fprintf(stderr, "brood-embed-example: %s: %s\n", jobs[i].id.c_str(), s.error.c_str());
+      results[i].id = jobs[i].id;
+      results[i].status = brood::TaskStatus::kSandboxError;
+      done.count_down();
+    }
   }
   done.wait();
 

@@ -8,7 +8,8 @@
 // A flow graph rather than parallel_pipeline because tasks complete outside TBB (on the
 // reactor thread): the async node gives a worker back while a task runs, and the two limiters
 // are the back-pressure: the window bounds lines in memory (also the --ordered hold-back), the
-// slot limiter keeps submissions at the engine's concurrency so a worker never waits for a slot.
+// slot limiter keeps submissions at twice the engine's slots (never a full engine queue; Submit
+// never blocks a worker).
 // The graph reads from a JobSource and writes through an Output to a ResultSink.
 #include "run/runner.hpp"
 
@@ -149,7 +150,9 @@ int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
   // A limiter does not buffer, and a multifunction port cannot hold an item it refuses: the
   // queue keeps runnable jobs until the limiter pulls them.
   flow::queue_node<WorkPtr> runnable(g);
-  flow::limiter_node<WorkPtr> slot_limit(g, static_cast<size_t>(slots));
+  // Twice the slots: a job waits in the engine's queue for each slot, so a slot that frees up
+  // starts its next task at once instead of waiting for the graph to submit one.
+  flow::limiter_node<WorkPtr> slot_limit(g, static_cast<size_t>(2 * slots));
   using RunNode = flow::async_node<WorkPtr, WorkPtr>;
   RunNode run(g, flow::unlimited, [&](WorkPtr item, RunNode::gateway_type& gw) {
     gw.reserve_wait();

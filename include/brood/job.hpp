@@ -22,7 +22,9 @@ struct Job {
   std::string id;
   std::vector<std::string> argv;  // cmd; for "shell" jobs: {"/bin/sh", "-c", shell}
   std::string stdin_data;         // bytes given to the task's stdin (ignored if stdin_fd set)
-  int stdin_fd = -1;              // stream this fd into the task's stdin instead (exec)
+  // Stream this fd into the task's stdin instead (exec). Borrowed: the caller keeps it open
+  // until the job's result is handed over; brood never closes it.
+  int stdin_fd = -1;
   std::map<std::string, std::string> env;    // added to the default environment
   std::map<std::string, std::string> files;  // relative path in /workspace -> content bytes
   std::string cwd = "/workspace";

@@ -24,14 +24,22 @@ struct RunOptions {
   LimitMaxima maxima;
 };
 
+// One run of one job file. Its jobs are a group of their own on `engine` (see Engine::NewGroup):
+// stopping the run never touches another client's jobs on a shared engine.
 class JobRun {
  public:
+  // `engine` and `log` must outlive the JobRun. Opens nothing yet.
   JobRun(Engine& engine, RunOptions options, std::ostream& log);
+  // Waits for Stop's grace timer, if one is running.
   ~JobRun();
-  // Reads, runs and writes everything; prints the summary on `log`. Returns the exit code.
+  // Reads, runs and writes everything; prints the summary (and, with `progress`, a progress
+  // line) on `log`. Blocks until every job has its result or the run was stopped; call it once.
+  // Returns the exit code of `brood run` (docs/cli.md): 0 when every job got a result; 1 when
+  // brood failed (a file it cannot read or write) or was stopped before the end.
   int Run();
-  // Thread-safe, from a signal watcher: stop admitting jobs; tasks still running after
-  // `grace_ms` are killed. Results of killed tasks are not written (--resume runs them again).
+  // Thread-safe and non-blocking, from a signal watcher (not from a signal handler): stop
+  // admitting jobs; tasks still running after `grace_ms` are killed. Results of killed or never
+  // started tasks are not written (--resume runs them again). Later calls do nothing.
   void Stop(int grace_ms = 5000);
 
  private:

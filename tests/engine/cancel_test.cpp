@@ -55,8 +55,12 @@ TEST(Cancel, OneJobEndsAndTheNextRuns) {
   const JobHandle h =
       engine->Submit(Sleeper(), [&](Result r) { a.set_value(std::move(r)); }).handle;
   ASSERT_NE(h, 0u);
+  // Running (init and sleep exist), so the cancel has processes to end.
+  for (int i = 0; i < 6000 && SandboxDescendants().size() < 2; ++i) usleep(10000);
+  ASSERT_GE(SandboxDescendants().size(), 2u) << "the sleeper never started";
   engine->Cancel(h);
   ExpectCancelled(a.get_future().get());
+  EXPECT_TRUE(SandboxDescendants().empty()) << "the cancelled task's processes live on";
   // The slot is free again, and a handle cancelled once touches no later job.
   std::promise<Result> b;
   const JobHandle h2 =

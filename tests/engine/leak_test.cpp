@@ -48,15 +48,6 @@ int CountLines(const std::string& path) {
 }
 
 // Subdirectories (groups) below a tree dir, ignoring v2's own "supervisor" leaf.
-int Groups(const std::string& dir) {
-  int n = 0;
-  DIR* d = opendir(dir.c_str());
-  if (!d) return 0;
-  while (dirent* e = readdir(d))
-    n += e->d_type == DT_DIR && e->d_name[0] != '.' && std::string(e->d_name) != "supervisor";
-  closedir(d);
-  return n;
-}
 
 // The leak check below must be able to fail: while a task runs, it sees its processes.
 TEST(Leaks, DescendantCheckSeesARunningTask) {
@@ -84,7 +75,7 @@ TEST(Leaks, TwoHundredTasksLeaveNothing) {
   const int mounts_before = CountLines("/proc/self/mountinfo");
   const int tasks_before = CountThreads();
   std::vector<int> groups_before;
-  for (const auto& dir : BroodTreeDirs(getpid())) groups_before.push_back(Groups(dir));
+  for (const auto& dir : BroodTreeDirs(getpid())) groups_before.push_back(CgroupChildren(dir));
 
   for (int i = 0; i < 200; ++i) {
     Job job = i % 4 == 0 ? CmdJob({"sh", "-c", "sleep 100 & (setsid sleep 100 &); echo $$"})
@@ -103,10 +94,12 @@ TEST(Leaks, TwoHundredTasksLeaveNothing) {
   EXPECT_EQ(CountLines("/proc/self/mountinfo"), mounts_before) << "mounts leaked";
   EXPECT_EQ(CountThreads(), tasks_before) << "threads leaked";
   auto trees = BroodTreeDirs(getpid());
-  if (engine->Info().enforcement != Enforcement::kRlimit) EXPECT_FALSE(trees.empty());
+  if (engine->Info().enforcement != Enforcement::kRlimit) {
+    EXPECT_FALSE(trees.empty());
+  }
   // One cgroup per slot, made with the pool and reused: no more after 200 tasks than before.
   for (size_t i = 0; i < trees.size() && i < groups_before.size(); ++i)
-    EXPECT_EQ(Groups(trees[i]), groups_before[i]) << trees[i] << ": cgroups leaked";
+    EXPECT_EQ(CgroupChildren(trees[i]), groups_before[i]) << trees[i] << ": cgroups leaked";
 }
 
 }  // namespace

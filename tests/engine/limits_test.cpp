@@ -73,7 +73,9 @@ TEST(Limits, MemoryMbIsExactWhateverTheDisk) {
     EXPECT_EQ(r.status, fits ? TaskStatus::kOk : TaskStatus::kMemoryLimit) << mb << " MiB";
     EXPECT_EQ(Hit(r, "memory"), !fits) << mb << " MiB";
     EXPECT_LE(r.peak_memory_bytes, 64u << 20) << mb << " MiB";
-    if (fits) EXPECT_GE(r.peak_memory_bytes, 56u << 20);
+    if (fits) {
+      EXPECT_GE(r.peak_memory_bytes, 56u << 20);
+    }
   }
 }
 

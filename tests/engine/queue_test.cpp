@@ -229,6 +229,7 @@ int CountLines(const char* path) {
 TEST(Queue, DestroyingTheEngineEndsQueuedAndRunningJobs) {
   const int mounts_before = CountLines("/proc/self/mountinfo");
   const size_t children_before = DescendantsOf(getpid(), 1).size();  // other tests' engines
+  const int cgroups_before = BroodCgroups(getpid());
   auto engine = MakeEngine(1);
   ASSERT_TRUE(engine);
   std::vector<std::promise<Result>> results(6);
@@ -250,6 +251,7 @@ TEST(Queue, DestroyingTheEngineEndsQueuedAndRunningJobs) {
   EXPECT_TRUE(SandboxDescendants().empty()) << "a sandbox process survived";
   EXPECT_EQ(DescendantsOf(getpid(), 1).size(), children_before) << "the hatchery survived";
   EXPECT_EQ(CountLines("/proc/self/mountinfo"), mounts_before) << "mounts leaked";
+  EXPECT_EQ(BroodCgroups(getpid()), cgroups_before) << "cgroups leaked";
 }
 
 }  // namespace

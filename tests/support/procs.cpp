@@ -58,4 +58,20 @@ std::vector<std::string> BroodTreeDirs(int pid) {
   return out;
 }
 
+int CgroupChildren(const std::string& dir) {
+  int n = 0;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return 0;
+  while (dirent* e = readdir(d))
+    n += e->d_type == DT_DIR && e->d_name[0] != '.' && std::string(e->d_name) != "supervisor";
+  closedir(d);
+  return n;
+}
+
+int BroodCgroups(int pid) {
+  int n = 0;
+  for (const auto& dir : BroodTreeDirs(pid)) n += CgroupChildren(dir);
+  return n;
+}
+
 }  // namespace brood::testing
