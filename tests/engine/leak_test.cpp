@@ -39,16 +39,6 @@ int CountThreads() {
   return n;
 }
 
-int CountLines(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) ++n;
-  return n;
-}
-
-// Subdirectories (groups) below a tree dir, ignoring v2's own "supervisor" leaf.
-
 // The leak check below must be able to fail: while a task runs, it sees its processes.
 TEST(Leaks, DescendantCheckSeesARunningTask) {
   BROOD_ENGINE_OR_SKIP(engine);

@@ -218,14 +218,6 @@ TEST(Queue, JobsOfDifferentProfilesInterleaveOnOneEngine) {
   EXPECT_NE(ErrorOf(r).find("root: no root named \"/\""), std::string::npos) << ErrorOf(r);
 }
 
-int CountLines(const char* path) {
-  std::ifstream in(path);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) ++n;
-  return n;
-}
-
 TEST(Queue, DestroyingTheEngineEndsQueuedAndRunningJobs) {
   const int mounts_before = CountLines("/proc/self/mountinfo");
   const size_t children_before = DescendantsOf(getpid(), 1).size();  // other tests' engines

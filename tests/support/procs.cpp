@@ -58,6 +58,14 @@ std::vector<std::string> BroodTreeDirs(int pid) {
   return out;
 }
 
+int CountLines(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) ++n;
+  return n;
+}
+
 int CgroupChildren(const std::string& dir) {
   int n = 0;
   DIR* d = opendir(dir.c_str());

@@ -13,6 +13,9 @@ std::vector<int> DescendantsOf(int root, int min_depth = 1);
 // per hierarchy; v2: the unified one, below the base when our own tree moved us into it).
 std::vector<std::string> BroodTreeDirs(int pid);
 
+// Lines in a file (0 when it cannot be read): /proc/self/mountinfo's mounts, say.
+int CountLines(const std::string& path);
+
 // The cgroups directly below `dir` (the tree's own "supervisor" leaf left out).
 int CgroupChildren(const std::string& dir);
 // CgroupChildren over every BroodTreeDirs(pid).
