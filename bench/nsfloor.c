@@ -1,5 +1,4 @@
-// bench/compare's contract floor (from the project's measurement tools, ../shared/tools/nsfloor.c,
-// kept here so a clone measures on its own).
+// bench/compare's contract floor: the isolation brood's contract asks for, at its cheapest.
 // The floor of brood's contract: a zygote already in its user+net namespaces with its root built once;
 // per task a fresh pid+mount+ipc+uts namespace, a fresh /proc and a tmpfs workspace, then execve.
 // Modes: spawn (posix_spawn, no sandbox), zyg (per-task namespaces, the task is pid 1),
