@@ -8,6 +8,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -30,6 +31,7 @@
 #include "sandbox/init_wait.hpp"
 #include "sandbox/landlock.hpp"
 #include "sys/clock.hpp"
+#include "sys/clone_vm.hpp"
 #include "sys/proctitle.hpp"
 
 namespace brood::sandbox {
@@ -223,9 +225,42 @@ void Collect(const TaskSpec& spec, int out_fd) {
 }
 
 // The main process: on v2 cloned straight into the task's cgroup leaf (no migration, so no RCU
-// grace period); otherwise an ordinary fork that joins the leaf itself (RunMain).
-pid_t ForkMain(const TaskFds& fds) {
-  if (!fds.task_cgroup.valid() || !fds.clone_into_cgroup) return fork();
+// grace period); otherwise it joins the leaf itself (RunMain).
+//
+// With a workspace disk it shares init's memory until its execve (CloneVfork): init's address
+// space, a copy of the zygote's, is not copied only to be thrown away. Without a disk it is an
+// ordinary fork: the job's files go to a tmpfs that counts against memory_mb, and pages a
+// CLONE_VM child writes before its execve are charged to the memory cgroup of init (the owner of
+// the memory it shares), not to the task's leaf. A workspace disk's file pages are never part of
+// memory_mb, so there it does not matter who is charged for them.
+struct MainArgs {
+  const TaskSpec* spec;
+  const TaskFds* fds;
+  const SeccompProgram* seccomp;
+  int listener_sock;
+};
+
+void MainEntry(void* p) {
+  const auto* m = static_cast<const MainArgs*>(p);
+  RunMain(*m->spec, *m->fds, *m->seccomp, m->listener_sock);
+}
+
+pid_t ForkMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
+               int listener_sock) {
+  const bool into_leaf = fds.task_cgroup.valid() && fds.clone_into_cgroup;
+  if (spec.workspace_disk) {
+    constexpr size_t kStack = 1 << 20;
+    void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -1;
+    MainArgs args{&spec, &fds, &seccomp, listener_sock};
+    const pid_t pid =
+        sys::CloneVfork(MainEntry, &args, stack, kStack, into_leaf ? fds.task_cgroup.get() : -1);
+    munmap(stack, kStack);  // the child has called execve or exited by now
+    if (pid < 0) errno = -pid;
+    return pid < 0 ? -1 : pid;
+  }
+  if (!into_leaf) return fork();
   clone_args args{};
   args.flags = CLONE_INTO_CGROUP;
   args.exit_signal = SIGCHLD;
@@ -335,7 +370,7 @@ bool CleanWorkspace(int root) {
         (sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
       Fail(rep, Stage::kSeccomp, errno);
   }
-  pid_t main_pid = ForkMain(fds);
+  pid_t main_pid = ForkMain(spec, fds, seccomp, listener_sock[1]);
   if (main_pid < 0) Fail(rep, fds.clone_into_cgroup ? Stage::kCgroup : Stage::kFork, errno);
   if (main_pid == 0) RunMain(spec, fds, seccomp, listener_sock[1]);
 
