@@ -197,7 +197,8 @@ TEST(Run, JobsChooseAmongTheRootsBroodWasGiven) {
   CliRun again = RunBrood({"run", "-", "-o", out, "--resume", "--root", "tiny=" + root}, {jobs});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(Records(ReadAll(out)).size(), 4u);
-  EXPECT_EQ(RunBrood({"run", "-", "--root", "tiny=" + root + "/missing"}, {jobs}).exit_code, 2);
+  // A directory that is not there is a usage error (no input: brood exits before reading any).
+  EXPECT_EQ(RunBrood({"run", "-", "--root", "tiny=" + root + "/missing"}).exit_code, 2);
   ASSERT_EQ(system(("rm -rf " + root).c_str()), 0);
 }
 

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -56,6 +57,12 @@ CliRun RunBrood(const std::vector<std::string>& args, const CliOptions& o) {
   close(err[1]);
   // Feed stdin from a thread: brood may write a lot before it reads everything.
   std::thread feeder([fd = in[1], input = o.input] {
+    // brood may exit without reading (a usage error): EPIPE for this thread, not a SIGPIPE that
+    // ends the test. A blocked thread-directed signal dies with the thread.
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
     size_t off = 0;
     while (off < input.size()) {
       ssize_t n = write(fd, input.data() + off, input.size() - off);
