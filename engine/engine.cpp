@@ -12,7 +12,6 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,8 +33,8 @@
 #include "reactor/reactor.hpp"
 #include "sandbox/landlock.hpp"
 #include "sandbox/seccomp.hpp"
-#include "sandbox/task_spec.hpp"
 #include "task_run.hpp"
+#include "task_setup.hpp"
 #include "workspace/disk.hpp"
 #include "zygote/hatchery.hpp"
 #include "zygote/pool.hpp"
@@ -61,22 +60,6 @@ sys::StatusOr<std::pair<uint32_t, sys::UniqueFd>> ClaimUidBlock(uint32_t base) {
   return sys::Status::Error("no free uid block under /run/brood");
 }
 
-sys::StatusOr<sys::UniqueFd> MemfdWith(const std::string& bytes, const char* name,
-                                       bool seal = true) {
-  sys::UniqueFd fd(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!fd) return sys::PosixError("memfd_create");
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = write(fd.get(), bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys::PosixError("write(memfd)");
-    off += static_cast<size_t>(n);
-  }
-  if (seal) fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-  lseek(fd.get(), 0, SEEK_SET);
-  return fd;
-}
-
 // One cgroup tree per process and --cgroup-root, shared by every Engine in it (the tree is
 // brood-<pid>; on v2 it also holds the process's own leaf). Group names are unique across them.
 std::atomic<uint64_t> g_engine_seq{0};
@@ -90,15 +73,6 @@ sys::StatusOr<std::shared_ptr<cgroup::Tree>> SharedTree(const std::string& root)
   std::shared_ptr<cgroup::Tree> t = std::move(created.value());
   trees[root] = t;
   return t;
-}
-
-struct Pipe {
-  sys::UniqueFd r, w;
-};
-sys::StatusOr<Pipe> MakePipe(int flags = 0) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC | flags) != 0) return sys::PosixError("pipe2");
-  return Pipe{sys::UniqueFd(p[0]), sys::UniqueFd(p[1])};
 }
 
 // A job between Submit and its start.
@@ -129,11 +103,13 @@ class EngineImpl final : public Engine {
   // A starter thread: takes queued jobs as slots free up and starts them.
   void StartLoop();
   void Start(Pending job, zygote::Lease lease);
-  // The task's sandbox in `slot` (acquired, kept on failure: the caller releases it).
-  // *zygote_failed: the slot's zygote failed the request (a retry with a new one may work).
-  sys::StatusOr<TaskRunParams> Prepare(const Pending& job, zygote::Slot& slot, bool* zygote_failed);
-  sys::StatusOr<sys::UniqueFd> EnsureDisk(zygote::Slot& slot, zygote::ZygoteHandle& z,
-                                          int64_t disk_mb);
+  // PrepareTask (task_setup.hpp) for a queued job, stamped with when its slot was free.
+  sys::StatusOr<TaskRunParams> Prepare(const Pending& job, zygote::Slot& slot,
+                                       bool* zygote_failed) {
+    auto p = PrepareTask(setup_, job.job, job.limits, job.profile, slot, zygote_failed);
+    if (p.ok()) p->admitted_ns = job.admitted_ns;
+    return p;
+  }
   Result NotRun(const std::string& id, const Limits& limits, TaskStatus status, std::string error,
                 std::optional<ErrorKind> kind) const;
   // A result for a job that never ran, given to its on_result on this (engine) thread.
@@ -152,6 +128,7 @@ class EngineImpl final : public Engine {
   EngineInfo info_;
   sandbox::SeccompProgram seccomp_;
   workspace::DiskOptions disk_opts_;
+  TaskSetup setup_;  // filled once Init has found everything
   std::shared_ptr<cgroup::Tree> tree_;
   std::string cgroup_error_;  // why tasks cannot have cgroup limits (when not allowed to go on)
   std::unique_ptr<zygote::Hatchery> hatchery_;
@@ -279,6 +256,12 @@ sys::Status EngineImpl::Init() {
   if (!reactor.ok()) return reactor.status().Wrap("io_uring");
   reactor_ = std::move(reactor.value());
   reactor_thread_ = std::thread([r = reactor_.get()] { r->Run(); });
+  setup_.info = info_;
+  setup_.watch_denied = seccomp_.listener;
+  setup_.rlimit_mode = !tree_;
+  setup_.cgroup_v1 = tree_ && tree_->version() == cgroup::Version::kV1;
+  setup_.disk_opts = disk_opts_;
+  setup_.pool = pool_.get();
   // Starting a task blocks for its RUN request (and now and then a new zygote or disk): a few
   // starters keep every slot busy without a thread per slot.
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -430,148 +413,6 @@ Result EngineImpl::Run(const Job& job) {
   if (!s.ok())
     return NotRun(job.id, job.limits.Resolved(), TaskStatus::kSandboxError, s.error, s.error_kind);
   return f.get();
-}
-
-// The slot's workspace disk for a task of `disk_mb`: the one it has if that is of this size (a
-// disk whose last task did not empty it is dropped), else a spare of that size, else a new one.
-// Returns a mount of it when `z` does not hold it yet.
-sys::StatusOr<sys::UniqueFd> EngineImpl::EnsureDisk(zygote::Slot& slot, zygote::ZygoteHandle& z,
-                                                    int64_t disk_mb) {
-  if (slot.disk && !slot.disk_clean) slot.disk.reset();  // never trusted again
-  if (!slot.disk || slot.disk->disk_mb() != disk_mb) {
-    auto& spares = slot.spare_disks;
-    auto same = std::find_if(spares.begin(), spares.end(),
-                             [&](const auto& d) { return d->disk_mb() == disk_mb; });
-    std::unique_ptr<workspace::Disk> next;
-    if (same != spares.end()) {
-      next = std::move(*same);
-      spares.erase(same);
-    } else {
-      auto disk = workspace::Disk::Create(disk_opts_, disk_mb, WorkspaceInodes(disk_mb),
-                                          slot.host_uid, slot.host_gid);
-      if (!disk.ok()) return disk.status().Wrap("workspace disk");
-      next = std::move(disk.value());
-    }
-    if (slot.disk) spares.push_back(std::move(slot.disk));
-    if (spares.size() > kSpareDisks) spares.erase(spares.begin());
-    slot.disk = std::move(next);
-    slot.disk_clean = true;
-  }
-  if (z.disk_id == slot.disk->id()) return sys::UniqueFd();
-  return slot.disk->NewMount();
-}
-
-sys::StatusOr<TaskRunParams> EngineImpl::Prepare(const Pending& pending, zygote::Slot& slot_ref,
-                                                 bool* zygote_failed) {
-  const Job& job = pending.job;
-  const Limits& limits = pending.limits;
-  zygote::Slot* slot = &slot_ref;
-  TaskRunParams p;
-  p.id = job.id;
-  p.limits = limits;
-  p.admitted_ns = pending.admitted_ns;
-  p.enforcement = info_.enforcement;
-  p.landlock = info_.landlock;
-  p.watch_denied = seccomp_.listener;
-
-  BROOD_ASSIGN_OR_RETURN(zygote::ZygoteHandle * zygote, pool_->Ready(*slot, pending.profile));
-  if (slot->group) {
-    // memory_mb exactly, in the task's own leaf (zygotes and init are not in it). pids: + the
-    // task's init and the zygotes, which share the slot's pids cgroup.
-    cgroup::GroupLimits gl;
-    gl.memory_bytes = static_cast<uint64_t>(limits.memory_mb) << 20;
-    gl.pids = static_cast<uint64_t>(limits.pids) + 1 + slot->zygotes.size();
-    gl.cpus = limits.cpus;
-    if (!slot->limits || slot->limits->memory_bytes != gl.memory_bytes ||
-        slot->limits->pids != gl.pids || slot->limits->cpus != gl.cpus) {
-      slot->limits.reset();
-      if (auto st = slot->group->SetLimits(gl); !st.ok()) return st;
-      slot->limits = gl;
-    }
-    p.group = slot->group.get();
-    if (slot->oom_event) {
-      // Events of earlier tasks (eventfd counts, inotify records) are theirs: drain them.
-      char drain[4096];
-      while (read(slot->oom_event.get(), drain, sizeof drain) > 0) {
-      }
-      p.oom_event = slot->oom_event.get();
-      p.oom_event_is_oom = tree_->version() == cgroup::Version::kV1;
-    }
-  }
-  sys::UniqueFd workspace_mount;
-  const bool use_disk = info_.shared_disk_reason.empty();
-  if (use_disk) {
-    auto m = EnsureDisk(*slot, *zygote, limits.disk_mb);
-    if (!m.ok()) return m.status();
-    workspace_mount = std::move(m.value());
-  }
-
-  sandbox::TaskSpec spec;
-  spec.argv = job.argv;
-  std::map<std::string, std::string> env = {
-      {"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/workspace"}, {"LANG", "C.UTF-8"}};
-  for (const auto& [k, v] : job.env) env[k] = v;
-  for (const auto& [k, v] : env) spec.envp.push_back(k + "=" + v);
-  spec.cwd = job.cwd;
-  spec.files = job.files;
-  spec.collect = job.collect;
-  spec.disk_mb = limits.disk_mb;
-  spec.disk_inodes = WorkspaceInodes(limits.disk_mb);
-  spec.memory_mb = limits.memory_mb;
-  spec.cpu_ms = limits.cpu_ms;
-  spec.pids = limits.pids;
-  spec.rlimit_mode = !tree_;
-  spec.workspace_disk = use_disk;
-  spec.landlock_abi = info_.landlock;
-
-  auto spec_fd = MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
-  if (!spec_fd.ok()) return spec_fd.status();
-  auto out = MakePipe(), err = MakePipe(), report = MakePipe(O_DIRECT);
-  for (const auto* pipe : {&out, &err, &report}) {
-    if (!pipe->ok()) return pipe->status();  // its own errno, not a later one
-  }
-  sys::UniqueFd stdin_task;
-  if (job.stdin_fd >= 0) {
-    auto in = MakePipe();
-    if (!in.ok()) return in.status();
-    stdin_task = std::move(in->r);
-    p.stdin_w = std::move(in->w);
-    p.stdin_source = job.stdin_fd;
-  } else if (!job.stdin_data.empty()) {
-    auto mem = MemfdWith(job.stdin_data, "brood-stdin");
-    if (!mem.ok()) return mem.status();
-    stdin_task = std::move(mem.value());
-  }
-  if (p.group) {
-    (void)p.group->ResetPeak();  // peak memory is per task; the other counters are deltas
-    if (auto u = p.group->ReadUsage(); u.ok()) p.baseline = *u;
-  }
-  if (!job.collect.empty()) {
-    auto mem = MemfdWith("", "brood-collect", /*seal=*/false);
-    if (!mem.ok()) return mem.status();
-    p.collect = std::move(mem.value());
-  }
-  zygote::RunFds fds{spec_fd->get(),
-                     stdin_task ? stdin_task.get() : -1,
-                     out->w.get(),
-                     err->w.get(),
-                     report->w.get(),
-                     p.collect ? p.collect.get() : -1,
-                     workspace_mount ? workspace_mount.get() : -1};
-  // From here the disk is the task's until its init says it emptied it.
-  if (use_disk) slot->disk_clean = false;
-  auto pidfd = zygote::RunInZygote(*zygote, fds);
-  if (!pidfd.ok()) {
-    // A zygote that died or misbehaved: brood replaces it, so this is not the host's doing.
-    *zygote_failed = true;
-    return sys::Status::Error(ErrorKind::kUnavailable, pidfd.status().message());
-  }
-  if (use_disk) zygote->disk_id = slot->disk->id();
-  p.init = sys::Process(std::move(pidfd.value()));
-  p.stdout_r = std::move(out->r);
-  p.stderr_r = std::move(err->r);
-  p.report_r = std::move(report->r);
-  return p;  // the write ends close here: only the task holds them now
 }
 
 Submission EngineImpl::Submit(Job job, std::function<void(Result)> on_result,

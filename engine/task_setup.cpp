@@ -1,0 +1,184 @@
+#include "task_setup.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "sandbox/task_spec.hpp"
+
+namespace brood {
+namespace {
+
+constexpr size_t kSpareDisks = 2;  // per slot, beside its current workspace disk
+
+sys::StatusOr<sys::UniqueFd> MemfdWith(const std::string& bytes, const char* name,
+                                       bool seal = true) {
+  sys::UniqueFd fd(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return sys::PosixError("memfd_create");
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = write(fd.get(), bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys::PosixError("write(memfd)");
+    off += static_cast<size_t>(n);
+  }
+  if (seal) fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  lseek(fd.get(), 0, SEEK_SET);
+  return fd;
+}
+
+struct Pipe {
+  sys::UniqueFd r, w;
+};
+sys::StatusOr<Pipe> MakePipe(int flags = 0) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC | flags) != 0) return sys::PosixError("pipe2");
+  return Pipe{sys::UniqueFd(p[0]), sys::UniqueFd(p[1])};
+}
+
+// The slot's workspace disk for a task of `disk_mb`: the one it has if that is of this size (a
+// disk whose last task did not empty it is dropped), else a spare of that size, else a new one.
+// Returns a mount of it when `z` does not hold it yet.
+sys::StatusOr<sys::UniqueFd> EnsureDisk(const workspace::DiskOptions& disk_opts, zygote::Slot& slot,
+                                        zygote::ZygoteHandle& z, int64_t disk_mb) {
+  if (slot.disk && !slot.disk_clean) slot.disk.reset();  // never trusted again
+  if (!slot.disk || slot.disk->disk_mb() != disk_mb) {
+    auto& spares = slot.spare_disks;
+    auto same = std::find_if(spares.begin(), spares.end(),
+                             [&](const auto& d) { return d->disk_mb() == disk_mb; });
+    std::unique_ptr<workspace::Disk> next;
+    if (same != spares.end()) {
+      next = std::move(*same);
+      spares.erase(same);
+    } else {
+      auto disk = workspace::Disk::Create(disk_opts, disk_mb, WorkspaceInodes(disk_mb),
+                                          slot.host_uid, slot.host_gid);
+      if (!disk.ok()) return disk.status().Wrap("workspace disk");
+      next = std::move(disk.value());
+    }
+    if (slot.disk) spares.push_back(std::move(slot.disk));
+    if (spares.size() > kSpareDisks) spares.erase(spares.begin());
+    slot.disk = std::move(next);
+    slot.disk_clean = true;
+  }
+  if (z.disk_id == slot.disk->id()) return sys::UniqueFd();
+  return slot.disk->NewMount();
+}
+
+}  // namespace
+
+sys::StatusOr<TaskRunParams> PrepareTask(const TaskSetup& setup, const Job& job,
+                                         const Limits& limits, const SandboxProfile& profile,
+                                         zygote::Slot& slot_ref, bool* zygote_failed) {
+  zygote::Slot* slot = &slot_ref;
+  TaskRunParams p;
+  p.id = job.id;
+  p.limits = limits;
+  p.enforcement = setup.info.enforcement;
+  p.landlock = setup.info.landlock;
+  p.watch_denied = setup.watch_denied;
+
+  BROOD_ASSIGN_OR_RETURN(zygote::ZygoteHandle * zygote, setup.pool->Ready(*slot, profile));
+  if (slot->group) {
+    // memory_mb exactly, in the task's own leaf (zygotes and init are not in it). pids: + the
+    // task's init and the zygotes, which share the slot's pids cgroup.
+    cgroup::GroupLimits gl;
+    gl.memory_bytes = static_cast<uint64_t>(limits.memory_mb) << 20;
+    gl.pids = static_cast<uint64_t>(limits.pids) + 1 + slot->zygotes.size();
+    gl.cpus = limits.cpus;
+    if (!slot->limits || slot->limits->memory_bytes != gl.memory_bytes ||
+        slot->limits->pids != gl.pids || slot->limits->cpus != gl.cpus) {
+      slot->limits.reset();
+      if (auto st = slot->group->SetLimits(gl); !st.ok()) return st;
+      slot->limits = gl;
+    }
+    p.group = slot->group.get();
+    if (slot->oom_event) {
+      // Events of earlier tasks (eventfd counts, inotify records) are theirs: drain them.
+      char drain[4096];
+      while (read(slot->oom_event.get(), drain, sizeof drain) > 0) {
+      }
+      p.oom_event = slot->oom_event.get();
+      p.oom_event_is_oom = setup.cgroup_v1;
+    }
+  }
+  sys::UniqueFd workspace_mount;
+  const bool use_disk = setup.info.shared_disk_reason.empty();
+  if (use_disk) {
+    auto m = EnsureDisk(setup.disk_opts, *slot, *zygote, limits.disk_mb);
+    if (!m.ok()) return m.status();
+    workspace_mount = std::move(m.value());
+  }
+
+  sandbox::TaskSpec spec;
+  spec.argv = job.argv;
+  std::map<std::string, std::string> env = {
+      {"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/workspace"}, {"LANG", "C.UTF-8"}};
+  for (const auto& [k, v] : job.env) env[k] = v;
+  for (const auto& [k, v] : env) spec.envp.push_back(k + "=" + v);
+  spec.cwd = job.cwd;
+  spec.files = job.files;
+  spec.collect = job.collect;
+  spec.disk_mb = limits.disk_mb;
+  spec.disk_inodes = WorkspaceInodes(limits.disk_mb);
+  spec.memory_mb = limits.memory_mb;
+  spec.cpu_ms = limits.cpu_ms;
+  spec.pids = limits.pids;
+  spec.rlimit_mode = setup.rlimit_mode;
+  spec.workspace_disk = use_disk;
+  spec.landlock_abi = setup.info.landlock;
+
+  auto spec_fd = MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
+  if (!spec_fd.ok()) return spec_fd.status();
+  auto out = MakePipe(), err = MakePipe(), report = MakePipe(O_DIRECT);
+  for (const auto* pipe : {&out, &err, &report}) {
+    if (!pipe->ok()) return pipe->status();  // its own errno, not a later one
+  }
+  sys::UniqueFd stdin_task;
+  if (job.stdin_fd >= 0) {
+    auto in = MakePipe();
+    if (!in.ok()) return in.status();
+    stdin_task = std::move(in->r);
+    p.stdin_w = std::move(in->w);
+    p.stdin_source = job.stdin_fd;
+  } else if (!job.stdin_data.empty()) {
+    auto mem = MemfdWith(job.stdin_data, "brood-stdin");
+    if (!mem.ok()) return mem.status();
+    stdin_task = std::move(mem.value());
+  }
+  if (p.group) {
+    (void)p.group->ResetPeak();  // peak memory is per task; the other counters are deltas
+    if (auto u = p.group->ReadUsage(); u.ok()) p.baseline = *u;
+  }
+  if (!job.collect.empty()) {
+    auto mem = MemfdWith("", "brood-collect", /*seal=*/false);
+    if (!mem.ok()) return mem.status();
+    p.collect = std::move(mem.value());
+  }
+  zygote::RunFds fds{spec_fd->get(),
+                     stdin_task ? stdin_task.get() : -1,
+                     out->w.get(),
+                     err->w.get(),
+                     report->w.get(),
+                     p.collect ? p.collect.get() : -1,
+                     workspace_mount ? workspace_mount.get() : -1};
+  // From here the disk is the task's until its init says it emptied it.
+  if (use_disk) slot->disk_clean = false;
+  auto pidfd = zygote::RunInZygote(*zygote, fds);
+  if (!pidfd.ok()) {
+    // A zygote that died or misbehaved: brood replaces it, so this is not the host's doing.
+    *zygote_failed = true;
+    return sys::Status::Error(ErrorKind::kUnavailable, pidfd.status().message());
+  }
+  if (use_disk) zygote->disk_id = slot->disk->id();
+  p.init = sys::Process(std::move(pidfd.value()));
+  p.stdout_r = std::move(out->r);
+  p.stderr_r = std::move(err->r);
+  p.report_r = std::move(report->r);
+  return p;  // the write ends close here: only the task holds them now
+}
+
+}  // namespace brood
