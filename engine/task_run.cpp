@@ -182,10 +182,11 @@ void TaskRun::OnReport(std::span<const char> d) {
   }
 }
 
-// The CPU limit has no kernel event: re-read the group's usage when the budget could first run
-// out at full speed, which converges on the deadline. Full speed is not `cpus`: the bandwidth
-// limit hands out cpus x 100 ms per 100 ms period (both backends' period), which a task with
-// several threads may spend on every core at once, so in a window w the group can use up to
+// The CPU limit has no kernel event: re-read the task leaf's usage (the task's processes only,
+// not brood's helpers) when the budget could first run out at full speed, which converges on the
+// deadline. Full speed is not `cpus`: the bandwidth limit hands out cpus x 100 ms per 100 ms
+// period (both backends' period), which a task with several threads may spend on every core at
+// once, so in a window w the task can use up to
 // min(cores x w, cpus x (w + period)). The wait is the longest window that cannot exhaust what
 // is left.
 void TaskRun::CheckCpu() {

@@ -83,14 +83,17 @@ sys::StatusOr<TaskRunParams> PrepareTask(const TaskSetup& setup, const Job& job,
 
   BROOD_ASSIGN_OR_RETURN(zygote::ZygoteHandle * zygote, setup.pool->Ready(*slot, profile));
   if (slot->group) {
-    // memory_mb exactly, in the task's own leaf (zygotes and init are not in it). pids: + the
-    // task's init and the zygotes, which share the slot's pids cgroup.
+    // memory_mb and pids exactly, in the task's own leaf (zygotes and inits are not in it). The
+    // slot's cap adds the task's init and, per zygote, the zygote and an init it may hold ready
+    // for the next task.
     cgroup::GroupLimits gl;
     gl.memory_bytes = static_cast<uint64_t>(limits.memory_mb) << 20;
-    gl.pids = static_cast<uint64_t>(limits.pids) + 1 + slot->zygotes.size();
+    gl.pids = static_cast<uint64_t>(limits.pids);
+    gl.group_pids = static_cast<uint64_t>(limits.pids) + 1 + 2 * slot->zygotes.size();
     gl.cpus = limits.cpus;
     if (!slot->limits || slot->limits->memory_bytes != gl.memory_bytes ||
-        slot->limits->pids != gl.pids || slot->limits->cpus != gl.cpus) {
+        slot->limits->pids != gl.pids || slot->limits->group_pids != gl.group_pids ||
+        slot->limits->cpus != gl.cpus) {
       slot->limits.reset();
       if (auto st = slot->group->SetLimits(gl); !st.ok()) return st;
       slot->limits = gl;

@@ -7,10 +7,13 @@
 // brood-<pid>/supervisor (a cgroup with processes cannot enable controllers for its children).
 //
 // A group has a leaf of its own for the task's processes, <group>/task, which holds the memory
-// limit and the memory figures: brood's helpers in the group (a slot's zygotes and each task's
-// init) are never charged to the task's memory. v1: memory/<group>/task only (the other
-// controllers count the whole group); v2: <group>/task beside <group>/helpers, the group itself
-// holding no process (v2's "no internal processes") and the pids and cpu limits.
+// and pids limits and counts the task's memory, CPU time and refused forks: brood's helpers in
+// the group (a slot's zygotes and each task's init, and an init a zygote prepares for the next
+// task) are never charged to the task. The group itself holds the CPU bandwidth limit and a
+// pids cap over task and helpers together. v1: the leaf exists in the memory, pids and cpuacct
+// hierarchies (memory/<group>/task, pids/<group>/task, cpuacct/<group>/task; one leaf where
+// cpuacct is co-mounted with cpu), the helpers staying in <group> itself; v2: <group>/task
+// beside <group>/helpers, the group itself holding no process (v2's "no internal processes").
 #pragma once
 
 #include <sys/types.h>
@@ -55,12 +58,13 @@ struct GroupLimits {
   // Memory and memory+swap both set to this: no swap (v1 sets memsw one page above, so that
   // the kernel counts limit hits; see v1.cpp).
   uint64_t memory_bytes = 0;
-  uint64_t pids = 0;
-  double cpus = 1.0;  // CPU bandwidth in cores (cfs quota / cpu.max)
+  uint64_t pids = 0;        // the task leaf's pids.max: the task's processes and threads only
+  uint64_t group_pids = 0;  // the group's pids.max: a cap over task and helpers (0: none)
+  double cpus = 1.0;        // CPU bandwidth in cores (cfs quota / cpu.max), the group's
 };
 
 struct Usage {
-  uint64_t cpu_ns = 0;  // cumulative CPU time of every process ever in the group
+  uint64_t cpu_ns = 0;  // cumulative CPU time of every process ever in the task leaf
   // Since creation or the last ResetPeak(). v2 before 5.19 (no memory.peak): memory.current at
   // read time. v2 before 6.12: ResetPeak cannot reset, the peak stays "since creation".
   uint64_t peak_memory_bytes = 0;
@@ -76,12 +80,14 @@ struct Usage {
   // Cumulative times an allocation could not be met even after reclaim (v2 memory.events oom;
   // v1 has no such counter: oom_kills): what `memory` in limits_hit means.
   uint64_t memory_oom_events = 0;
-  uint64_t pids_max_events = 0;  // cumulative fork/clone failures at pids.max
+  uint64_t pids_max_events = 0;  // cumulative fork/clone failures at the task leaf's pids.max
 };
 
-// One slot's cgroup (on v1: one directory per controller) with its task leaf. The memory limit
-// and every memory figure are the task leaf's; CPU, pids and kills are the whole group's. The
-// destructor removes it; the caller makes sure no process is left in it first (KillAll).
+// One slot's cgroup (on v1: one directory per controller) with its task leaf. The memory and
+// pids limits and every figure of Usage are the task leaf's (on v1, oom_kills and the memory
+// figures its memory leaf's); the CPU bandwidth limit, the pids cap and KillAll are the whole
+// group's. The destructor removes it; the caller makes sure no process is left in it first
+// (KillAll).
 class Group {
  public:
   virtual ~Group() = default;
@@ -89,19 +95,21 @@ class Group {
   virtual sys::Status ResetPeak() = 0;  // best effort where the kernel cannot (old v2)
   virtual sys::StatusOr<Usage> ReadUsage() = 0;
   // The cgroup.procs files a pid is written into to join the task leaf (Attach), and those of
-  // brood's helpers (the hatchery puts zygotes there): v1 memory/<group>/task or
-  // memory/<group>, and the group's own in the other hierarchies; v2 <group>/task or
-  // <group>/helpers.
+  // brood's helpers (the hatchery puts zygotes there): v1 <hierarchy>/<group>/task in memory,
+  // pids and cpuacct (or <hierarchy>/<group>), and the group's own in the other hierarchies
+  // (cpu when not co-mounted with cpuacct, freezer); v2 <group>/task or <group>/helpers.
   virtual std::vector<std::string> ProcsFiles() const = 0;
   virtual std::vector<std::string> HelperProcsFiles() const = 0;
   // How a task's process joins the task leaf from a helper. v1 (`clone_into` false): it writes
-  // "0" to `procs` through an fd that root opened (v1 checks the opener's credentials; only
-  // the memory hierarchy differs between helper and task). v2 (`clone_into` true): its parent
-  // clones it into `dir` with clone3(CLONE_INTO_CGROUP), which migrates nothing (no RCU grace
-  // period) but needs write access (Delegate).
+  // "0" to each of `procs` through fds that root opened (v1 checks the opener's credentials;
+  // only the memory, pids and cpuacct hierarchies differ between helper and task). v2
+  // (`clone_into` true): its parent clones it into `dir` with clone3(CLONE_INTO_CGROUP), which
+  // migrates nothing (no RCU grace period) but needs write access (Delegate).
   struct TaskLeaf {
-    std::string dir;          // the leaf (v1: in the memory hierarchy)
-    std::string procs;        // dir + "/cgroup.procs"
+    std::string dir;  // the leaf (v1: in the memory hierarchy)
+    // v1: the distinct leaves' cgroup.procs, the memory leaf's first, then pids and cpuacct
+    // (at most 3); v2: dir + "/cgroup.procs".
+    std::vector<std::string> procs;
     std::string memory_stat;  // dir + "/memory.stat"
     bool clone_into = false;
   };

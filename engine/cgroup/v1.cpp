@@ -1,5 +1,7 @@
 // The v1 backend: one directory per controller hierarchy (memory, pids, cpu, cpuacct, freezer;
 // cpu and cpuacct may share one when co-mounted). Processes join through every cgroup.procs.
+// The task leaf exists where the task is counted apart from brood's helpers: in the memory, pids
+// and cpuacct hierarchies.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -32,6 +34,26 @@ V1Dirs Below(const V1Dirs& d, const std::string& name) {
   return {sub(d.memory), sub(d.pids), sub(d.cpu), sub(d.cpuacct), sub(d.freezer)};
 }
 
+// The distinct directories of `d` in the hierarchies where the task is counted apart (memory,
+// pids, cpuacct; memory first). cpu co-mounted with cpuacct is the same directory.
+std::vector<std::string> Counting(const V1Dirs& d) {
+  std::vector<std::string> out;
+  for (const std::string* p : {&d.memory, &d.pids, &d.cpuacct}) {
+    if (!p->empty() && std::find(out.begin(), out.end(), *p) == out.end()) out.push_back(*p);
+  }
+  return out;
+}
+
+// The task leaf's directories below group `d`: named `leaf` in memory, pids and cpuacct (and cpu
+// when co-mounted with cpuacct); cpu and freezer otherwise stay the group's.
+V1Dirs LeafDirs(const V1Dirs& d, const std::string& leaf) {
+  auto sub = [&](const std::string& p) { return p.empty() ? p : p + "/" + leaf; };
+  return {sub(d.memory), sub(d.pids), d.cpu == d.cpuacct ? sub(d.cpu) : d.cpu, sub(d.cpuacct),
+          d.freezer};
+}
+
+std::string PidsValue(uint64_t pids) { return pids ? std::to_string(pids) : "max"; }
+
 // mkdir in each hierarchy; on failure removes what it made, so nothing is half-created.
 sys::Status MakeAll(const std::vector<std::string>& dirs) {
   for (size_t i = 0; i < dirs.size(); ++i) {
@@ -46,28 +68,33 @@ sys::Status MakeAll(const std::vector<std::string>& dirs) {
 
 class V1Group final : public Group {
  public:
-  // `task_leaf`: the memory hierarchy's leaf for the task below the group ("" for none: the
-  // group's own memory directory stands for it, as in tests over plain directories).
+  // `task_leaf`: the name of the task's leaf below the group in the memory, pids and cpuacct
+  // hierarchies ("" for none: the group's own directories stand for it, as in tests over plain
+  // directories).
   V1Group(const V1Dirs& dirs, std::string name, bool owned, const std::string& task_leaf)
       : d_(dirs),
         distinct_(Distinct(dirs)),
         name_(std::move(name)),
         owned_(owned),
-        mem_(task_leaf.empty() ? d_.memory : d_.memory + "/" + task_leaf),
+        leaf_(task_leaf.empty() ? dirs : LeafDirs(dirs, task_leaf)),
+        mem_(leaf_.memory),
         memsw_(fs::Exists(mem_ + "/memory.memsw.limit_in_bytes")),
-        cpu_usage_(d_.cpuacct + "/cpuacct.usage"),
+        cpu_usage_(leaf_.cpuacct + "/cpuacct.usage"),
         max_usage_(mem_ + "/memory.max_usage_in_bytes"),
         oom_control_(mem_ + "/memory.oom_control"),
         failcnt_(mem_ + "/memory.failcnt"),
         memsw_failcnt_(mem_ + "/memory.memsw.failcnt"),
-        pids_events_(d_.pids + "/pids.events") {
+        pids_events_(leaf_.pids + "/pids.events") {
     // Open the counter files now: a group's fds stay constant over its tasks.
     if (owned_) (void)ReadUsage();
   }
 
   ~V1Group() override {
     if (!owned_) return;
-    if (mem_ != d_.memory) ::rmdir(mem_.c_str());
+    for (const std::string& leaf : Counting(leaf_)) {
+      if (std::find(distinct_.begin(), distinct_.end(), leaf) == distinct_.end())
+        ::rmdir(leaf.c_str());
+    }
     for (const std::string& dir : distinct_) ::rmdir(dir.c_str());  // EBUSY: the Tree retries
   }
 
@@ -76,8 +103,11 @@ class V1Group final : public Group {
     // Without swap accounting a 0 keeps the kernel from swapping the group out instead of
     // OOM-killing it; not every kernel lets a non-root cgroup set it, hence best effort.
     (void)fs::WriteFile(mem_ + "/memory.swappiness", "0");
-    BROOD_RETURN_IF_ERROR(
-        fs::WriteFile(d_.pids + "/pids.max", limits.pids ? std::to_string(limits.pids) : "max"));
+    // The leaf's limit is the task's; the group's caps task and helpers together.
+    if (leaf_.pids != d_.pids) {
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(d_.pids + "/pids.max", PidsValue(limits.group_pids)));
+    }
+    BROOD_RETURN_IF_ERROR(fs::WriteFile(leaf_.pids + "/pids.max", PidsValue(limits.pids)));
     BROOD_RETURN_IF_ERROR(
         fs::WriteFile(d_.cpu + "/cpu.cfs_period_us", std::to_string(kCfsPeriodUs)));
     std::string quota = "-1";
@@ -121,8 +151,7 @@ class V1Group final : public Group {
 
   std::vector<std::string> ProcsFiles() const override {
     std::vector<std::string> out;
-    for (const std::string& dir : distinct_)
-      out.push_back((dir == d_.memory ? mem_ : dir) + "/cgroup.procs");
+    for (const std::string& dir : distinct_) out.push_back(LeafOf(dir) + "/cgroup.procs");
     return out;
   }
 
@@ -133,7 +162,9 @@ class V1Group final : public Group {
   }
 
   TaskLeaf Task() const override {
-    return {mem_, mem_ + "/cgroup.procs", mem_ + "/memory.stat", /*clone_into=*/false};
+    TaskLeaf t{mem_, {}, mem_ + "/memory.stat", /*clone_into=*/false};
+    for (const std::string& leaf : Counting(leaf_)) t.procs.push_back(leaf + "/cgroup.procs");
+    return t;
   }
 
   sys::Status Delegate(uid_t, gid_t) override { return sys::OkStatus(); }
@@ -210,10 +241,19 @@ class V1Group final : public Group {
     return fs::WriteFile(limit, value);
   }
 
+  // The task leaf's directory in the hierarchy of the group's directory `dir`.
+  const std::string& LeafOf(const std::string& dir) const {
+    if (dir == d_.memory) return leaf_.memory;
+    if (dir == d_.pids) return leaf_.pids;
+    if (dir == d_.cpuacct) return leaf_.cpuacct;
+    return dir;  // cpu (not co-mounted with cpuacct), freezer: the group's own
+  }
+
   V1Dirs d_;
   std::vector<std::string> distinct_;
   std::string name_;
   bool owned_;
+  V1Dirs leaf_;      // the task leaf per hierarchy (the group's own dir where it has none)
   std::string mem_;  // the task leaf in the memory hierarchy
   bool memsw_;
   // Read for every task: kept open (pread), see fs::HeldFile.
@@ -237,7 +277,8 @@ class V1Tree final : public Tree {
     BROOD_RETURN_IF_ERROR(CheckGroupName(name));
     V1Dirs dirs = Below(top_, name);
     BROOD_RETURN_IF_ERROR(MakeAll(Distinct(dirs)));
-    if (sys::Status st = fs::MakeDir(dirs.memory + "/" + kTaskLeaf); !st.ok()) {
+    std::vector<std::string> leaves = Counting(LeafDirs(dirs, kTaskLeaf));
+    if (sys::Status st = MakeAll(leaves); !st.ok()) {
       for (const std::string& dir : Distinct(dirs)) ::rmdir(dir.c_str());
       return st;
     }

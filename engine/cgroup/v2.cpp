@@ -31,9 +31,10 @@ class V2Group final : public Group {
         owned_(owned),
         task_(split ? dir_ + "/" + kTaskLeaf : dir_),
         helpers_(split ? dir_ + "/" + kHelperLeaf : dir_),
-        cpu_stat_(dir_ + "/cpu.stat"),
+        // usage_usec is in every cgroup's cpu.stat, the cpu controller enabled or not.
+        cpu_stat_(task_ + "/cpu.stat"),
         memory_events_(task_ + "/memory.events"),
-        pids_events_(dir_ + "/pids.events") {
+        pids_events_(task_ + "/pids.events") {
     // Since 6.12 a write to memory.peak resets the peak seen through *that open file* only, so
     // the group keeps one fd for its lifetime. Older kernels refuse the write (or the O_RDWR).
     const std::string peak = task_ + "/memory.peak";
@@ -56,8 +57,11 @@ class V2Group final : public Group {
     if (fs::Exists(task_ + "/memory.swap.max")) {
       BROOD_RETURN_IF_ERROR(fs::WriteFile(task_ + "/memory.swap.max", "0"));
     }
-    BROOD_RETURN_IF_ERROR(
-        fs::WriteFile(dir_ + "/pids.max", limits.pids ? std::to_string(limits.pids) : "max"));
+    // The leaf's limit is the task's; the group's caps task and helpers together.
+    auto pids = [](uint64_t n) { return n ? std::to_string(n) : std::string("max"); };
+    if (task_ != dir_)
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/pids.max", pids(limits.group_pids)));
+    BROOD_RETURN_IF_ERROR(fs::WriteFile(task_ + "/pids.max", pids(limits.pids)));
     std::string quota = "max";
     if (limits.cpus > 0) {
       // The kernel refuses quotas under 1 ms.
@@ -105,7 +109,7 @@ class V2Group final : public Group {
   }
 
   TaskLeaf Task() const override {
-    return {task_, task_ + "/cgroup.procs", task_ + "/memory.stat", /*clone_into=*/true};
+    return {task_, {task_ + "/cgroup.procs"}, task_ + "/memory.stat", /*clone_into=*/true};
   }
 
   // CLONE_INTO_CGROUP checks the caller's write access to the destination's cgroup.procs and to
@@ -237,10 +241,16 @@ class V2Tree final : public Tree {
     if (name == "supervisor") return sys::Status::Error("cgroup: \"supervisor\" is reserved");
     std::string dir = top_ + "/" + name;
     BROOD_RETURN_IF_ERROR(fs::MakeDir(dir));
-    // The group enables memory for its leaves (the task's limit); pids and cpu stay the group's.
+    // The group enables memory and pids for its leaves (the task's limits and counters); cpu
+    // bandwidth stays the group's (the leaves' cpu.stat counts CPU time all the same).
+    std::vector<std::string> for_leaves;
+    for (const char* c : {"memory", "pids"}) {
+      if (std::find(controllers_.begin(), controllers_.end(), c) != controllers_.end())
+        for_leaves.push_back(c);
+    }
     sys::Status st = sys::OkStatus();
-    if (std::find(controllers_.begin(), controllers_.end(), "memory") != controllers_.end())
-      st = fs::WriteFile(dir + "/cgroup.subtree_control", "+memory");
+    if (!for_leaves.empty())
+      st = fs::WriteFile(dir + "/cgroup.subtree_control", Toggle(for_leaves, '+'));
     if (st.ok()) st = fs::MakeDir(dir + "/" + kTaskLeaf);
     if (st.ok()) st = fs::MakeDir(dir + "/" + kHelperLeaf);
     if (!st.ok()) {

@@ -153,10 +153,13 @@ int DropCapabilities() {
 [[noreturn]] void RunMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
                           int listener_sock) {
   const int rep = fds.report_fd.get();
-  // v1: into the task's memory leaf before anything is charged (v2 was cloned into it).
+  // v1: into the task's leaves (memory, then pids and cpuacct) before anything is charged (v2
+  // was cloned into it).
   if (fds.task_cgroup.valid() && !fds.clone_into_cgroup &&
       pwrite(fds.task_cgroup.get(), "0", 1, 0) != 1)
     Fail(rep, Stage::kCgroup, errno);
+  for (sys::BorrowedFd procs : fds.task_procs_extra)
+    if (procs.valid() && pwrite(procs.get(), "0", 1, 0) != 1) Fail(rep, Stage::kCgroup, errno);
   ResetSignals();
   if (setsid() < 0) Fail(rep, Stage::kSession, errno);
   // stdio: the pipes from the supervisor, or /dev/null for stdin.
@@ -375,8 +378,9 @@ bool CleanWorkspace(int root) {
   if (main_pid == 0) RunMain(spec, fds, seccomp, listener_sock[1]);
 
   // init keeps only the report and collect fds: the task's pipes must see EOF when it is gone.
-  for (int fd : {fds.stdin_fd.get(), fds.stdout_fd.get(), fds.stderr_fd.get(), listener_sock[1],
-                 fds.task_cgroup.get()})
+  for (int fd :
+       {fds.stdin_fd.get(), fds.stdout_fd.get(), fds.stderr_fd.get(), listener_sock[1],
+        fds.task_cgroup.get(), fds.task_procs_extra[0].get(), fds.task_procs_extra[1].get()})
     if (fd >= 0) close(fd);
   int listener = listener_sock[0] >= 0 ? ReceiveFd(listener_sock[0]) : -1;
   const MainEnd end =

@@ -29,6 +29,9 @@ struct TaskFds {
   // hatchery; -1 without cgroups. v1: its cgroup.procs, which the main process writes "0" to;
   // v2 (`clone_into_cgroup`): the leaf's directory, for clone3(CLONE_INTO_CGROUP).
   sys::BorrowedFd task_cgroup = -1;
+  // v1 only: the leaf's cgroup.procs in the pids and cpuacct hierarchies (-1 when absent), which
+  // the main process writes "0" to right after `task_cgroup`.
+  sys::BorrowedFd task_procs_extra[2] = {-1, -1};
   bool clone_into_cgroup = false;
   sys::BorrowedFd memory_stat = -1;  // the leaf's memory.stat, read by init when the task is over
 };

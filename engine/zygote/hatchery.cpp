@@ -82,15 +82,24 @@ void Spawn(int client, const ZygoteConfig& config, const sandbox::SeccompProgram
       down_w(down[1]);
   // The task leaf, opened here as root: v1 checks a cgroup.procs writer's credentials as they
   // were at open, and the zygote (in its own user namespace) could not open it itself.
-  sys::UniqueFd task_cgroup, memory_stat;
+  sys::UniqueFd task_cgroup, memory_stat, task_procs_extra[2];
   ZygoteFds zfds;
   if (!config.task_cgroup.empty()) {
     task_cgroup.reset(open(config.task_cgroup.c_str(),
                            (config.task_clone_into ? O_PATH | O_DIRECTORY : O_WRONLY) | O_CLOEXEC));
     if (!task_cgroup) return reply(sys::PosixError("open(" + config.task_cgroup + ")"));
+    // v1: the leaf in the pids and cpuacct hierarchies (DecodeZygoteConfig allows at most 2).
+    for (size_t i = 0; i < config.task_procs_extra.size(); ++i) {
+      const std::string& procs = config.task_procs_extra[i];
+      task_procs_extra[i].reset(open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!task_procs_extra[i]) return reply(sys::PosixError("open(" + procs + ")"));
+      zfds.task_procs_extra[i] = task_procs_extra[i].get();
+    }
     memory_stat.reset(open(config.task_memory_stat.c_str(), O_RDONLY | O_CLOEXEC));
     if (!memory_stat) return reply(sys::PosixError("open(" + config.task_memory_stat + ")"));
-    zfds = {task_cgroup.get(), config.task_clone_into, memory_stat.get()};
+    zfds.task_cgroup = task_cgroup.get();
+    zfds.clone_into = config.task_clone_into;
+    zfds.task_memory_stat = memory_stat.get();
   }
   pid_t self = getpid();
   int pidfd = -1;

@@ -73,7 +73,8 @@ sys::StatusOr<ZygoteHandle> Pool::Spawn(Slot& slot, const SandboxProfile& profil
   if (slot.group) {
     zc.cgroup_procs = slot.group->HelperProcsFiles();
     const cgroup::Group::TaskLeaf leaf = slot.group->Task();
-    zc.task_cgroup = leaf.clone_into ? leaf.dir : leaf.procs;
+    zc.task_cgroup = leaf.clone_into ? leaf.dir : leaf.procs.at(0);
+    if (!leaf.clone_into) zc.task_procs_extra.assign(leaf.procs.begin() + 1, leaf.procs.end());
     zc.task_clone_into = leaf.clone_into;
     zc.task_memory_stat = leaf.memory_stat;
   }

@@ -85,6 +85,8 @@ void HandleRun(int sock, Message& m, const ZygoteFds& zfds,
   fds.stdin_fd = has_stdin ? m.fds[4].get() : -1;
   fds.collect_fd = has_collect ? m.fds[4 + (has_stdin != 0)].get() : -1;
   fds.task_cgroup = zfds.task_cgroup;
+  fds.task_procs_extra[0] = zfds.task_procs_extra[0];
+  fds.task_procs_extra[1] = zfds.task_procs_extra[1];
   fds.clone_into_cgroup = zfds.clone_into;
   fds.memory_stat = zfds.task_memory_stat;
   if (has_workspace) {
@@ -113,6 +115,7 @@ std::string EncodeZygoteConfig(const ZygoteConfig& c) {
   w.U32(c.host_gid);
   w.Strs(c.cgroup_procs);
   w.Str(c.task_cgroup);
+  w.Strs(c.task_procs_extra);
   w.U32(c.task_clone_into);
   w.Str(c.task_memory_stat);
   return std::move(w.bytes());
@@ -128,9 +131,16 @@ std::optional<ZygoteConfig> DecodeZygoteConfig(std::string_view bytes) {
   c.host_gid = r.U32();
   c.cgroup_procs = r.Strs();
   c.task_cgroup = r.Str();
+  c.task_procs_extra = r.Strs();
   c.task_clone_into = r.U32() != 0;
   c.task_memory_stat = r.Str();
   if (!r.done() || c.system_root.empty() || c.system_root[0] != '/') return std::nullopt;
+  // Extra leaves only on v1, beside the memory leaf: ZygoteFds has room for two.
+  if (c.task_procs_extra.size() > 2 ||
+      (!c.task_procs_extra.empty() && (c.task_cgroup.empty() || c.task_clone_into)))
+    return std::nullopt;
+  for (const std::string& p : c.task_procs_extra)
+    if (p.empty() || p[0] != '/') return std::nullopt;
   return c;
 }
 

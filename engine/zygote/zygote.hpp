@@ -33,6 +33,9 @@ struct ZygoteConfig {
   // The slot's task leaf (cgroup/cgroup.hpp Group::Task), opened by the hatchery for the
   // zygote's tasks: "" without cgroups.
   std::string task_cgroup;  // v1: its cgroup.procs; v2 (task_clone_into): its directory
+  // v1: the leaf's cgroup.procs in the pids and cpuacct hierarchies where they differ from the
+  // memory one (at most 2); v2: none.
+  std::vector<std::string> task_procs_extra;
   bool task_clone_into = false;
   std::string task_memory_stat;
 };
@@ -40,6 +43,7 @@ struct ZygoteConfig {
 // What the hatchery opened for a zygote (-1: nothing): see ZygoteConfig.
 struct ZygoteFds {
   int task_cgroup = -1;
+  int task_procs_extra[2] = {-1, -1};
   bool clone_into = false;
   int task_memory_stat = -1;
 };

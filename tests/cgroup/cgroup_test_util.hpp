@@ -90,6 +90,13 @@ inline std::string Slurp(const std::string& path) {
 
 inline void Spit(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
+// Writes `pid` into a cgroup.procs file.
+inline bool WriteProcs(const std::string& file, pid_t pid) {
+  std::ofstream out(file);
+  out << pid << std::flush;
+  return static_cast<bool>(out);
+}
+
 inline bool IsDir(const std::string& path) { return std::filesystem::is_directory(path); }
 
 // The host's cgroups, probed once for every test of the binary.

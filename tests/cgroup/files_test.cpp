@@ -47,6 +47,9 @@ TEST(V2Files, SetLimitsWritesEachFile) {
   EXPECT_EQ(Slurp(t.path() + "/cpu.max"), "1000 100000");
   ASSERT_TRUE(g->SetLimits({.memory_bytes = kMiB, .pids = 1, .cpus = 0}).ok());
   EXPECT_EQ(Slurp(t.path() + "/cpu.max"), "max 100000");
+  // Without leaves the group stands for the task leaf: its pids.max is the task's, not the cap.
+  ASSERT_TRUE(g->SetLimits({.memory_bytes = kMiB, .pids = 7, .group_pids = 12, .cpus = 1}).ok());
+  EXPECT_EQ(Slurp(t.path() + "/pids.max"), "7");
 }
 
 TEST(V2Files, SwapFileAbsentIsSkipped) {
@@ -130,6 +133,10 @@ TEST(V2Files, ProcsFilesAndAttach) {
   FakeV2(t.path());
   auto g = internal::V2GroupAt(t.path(), "g");
   EXPECT_EQ(g->ProcsFiles(), std::vector<std::string>{t.path() + "/cgroup.procs"});
+  const Group::TaskLeaf leaf = g->Task();
+  EXPECT_TRUE(leaf.clone_into);
+  EXPECT_EQ(leaf.dir, t.path());
+  EXPECT_EQ(leaf.procs, std::vector<std::string>{t.path() + "/cgroup.procs"});
   ASSERT_TRUE(g->Attach(1234).ok());
   EXPECT_EQ(Slurp(t.path() + "/cgroup.procs"), "1234");
 }
@@ -185,6 +192,19 @@ TEST(V1Files, CoMountedCpuIsOneDirectory) {
   EXPECT_EQ(g->ProcsFiles(), (std::vector<std::string>{f.dirs.memory + "/cgroup.procs",
                                                        f.dirs.pids + "/cgroup.procs",
                                                        f.dirs.cpu + "/cgroup.procs"}));
+  // Without leaves the group's own directories stand for them: the main process joins memory,
+  // pids and the co-mounted cpu,cpuacct once each, memory first.
+  const Group::TaskLeaf leaf = g->Task();
+  EXPECT_FALSE(leaf.clone_into);
+  EXPECT_EQ(leaf.dir, f.dirs.memory);
+  EXPECT_EQ(leaf.procs, (std::vector<std::string>{f.dirs.memory + "/cgroup.procs",
+                                                  f.dirs.pids + "/cgroup.procs",
+                                                  f.dirs.cpuacct + "/cgroup.procs"}));
+  EXPECT_EQ(leaf.memory_stat, f.dirs.memory + "/memory.stat");
+  // ... and the task's pids limit is the group's pids.max, not the cap.
+  ASSERT_TRUE(
+      g->SetLimits({.memory_bytes = 32 * kMiB, .pids = 7, .group_pids = 12, .cpus = 1}).ok());
+  EXPECT_EQ(Slurp(f.dirs.pids + "/pids.max"), "7");
 }
 
 TEST(V1Files, ReadUsageParsesCounters) {

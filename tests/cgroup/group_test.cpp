@@ -181,6 +181,85 @@ TEST_F(HostGroup, CpuTimeGrowsMonotonically) {
   EXPECT_GT(end->cpu_ns, start->cpu_ns);
 }
 
+// Spins until this process has used `ms` of CPU time (its own clock: no wall time involved).
+void Spin(int ms) {
+  timespec ts{};
+  do {
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  } while (ts.tv_sec * 1000 + ts.tv_nsec / 1'000'000 < ms);
+}
+
+// Forks up to `n` children that stay alive together, then kills and reaps them: how many forks
+// succeeded (n when none was refused) in the low byte, a refused fork's errno above it.
+int ForkUpTo(int n) {
+  std::vector<pid_t> kids;
+  int err = 0;
+  while (static_cast<int>(kids.size()) < n) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      for (;;) ::pause();
+    }
+    if (pid < 0) {
+      err = errno;
+      break;
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) ::kill(pid, SIGKILL);
+  for (pid_t pid : kids) ::waitpid(pid, nullptr, 0);
+  return static_cast<int>(kids.size()) | err << 8;
+}
+
+// The task leaf counts the task alone: a helper process in the group (outside the leaf, as the
+// slot's zygotes and each task's init are) neither moves the leaf's CPU time nor its refused
+// forks, and is not held to the task's pids limit (only to the group's cap); a process in the
+// leaf is counted and held to it exactly.
+TEST_F(HostGroup, TaskLeafCountsOnlyTheTask) {
+  auto g = Make("leaf", {.memory_bytes = 64 * kMiB, .pids = 3, .group_pids = 12, .cpus = 0});
+  ASSERT_TRUE(g);
+  int report[2];
+  ASSERT_EQ(::pipe2(report, O_CLOEXEC), 0);
+  auto body = [&] {
+    Spin(200);
+    int r = ForkUpTo(6);
+    (void)!::write(report[1], &r, sizeof r);
+    return 0;
+  };
+  auto run = [&](bool in_leaf) {
+    Child child(body);
+    if (in_leaf) {
+      EXPECT_TRUE(g->Attach(child.pid()).ok());
+    } else {
+      for (const std::string& f : g->HelperProcsFiles()) {
+        EXPECT_TRUE(cgtest::WriteProcs(f, child.pid())) << f;
+      }
+    }
+    child.Release();
+    int r = -1;
+    EXPECT_EQ(::read(report[0], &r, sizeof r), static_cast<ssize_t>(sizeof r));
+    child.Wait();
+    return r;
+  };
+  auto before = g->ReadUsage();
+  ASSERT_TRUE(before.ok()) << before.status().message();
+  // A helper: 200 ms of CPU and 6 children (7 processes, over the task's 3, under the cap).
+  EXPECT_EQ(run(false), 6) << "a helper's forks are the group cap's business only";
+  auto helper = g->ReadUsage();
+  ASSERT_TRUE(helper.ok()) << helper.status().message();
+  EXPECT_EQ(helper->cpu_ns, before->cpu_ns) << "a helper's CPU time was charged to the task";
+  EXPECT_EQ(helper->pids_max_events, before->pids_max_events);
+  // The task: the same, in the leaf. It and 2 children make 3 processes; the third fork fails.
+  EXPECT_EQ(run(true), 2 | EAGAIN << 8);
+  auto task = g->ReadUsage();
+  ASSERT_TRUE(task.ok()) << task.status().message();
+  std::cout << "task leaf cpu_ns: +" << task->cpu_ns - helper->cpu_ns << " for 200 ms spun\n";
+  EXPECT_GE(task->cpu_ns - helper->cpu_ns, 190'000'000u);
+  EXPECT_GE(task->pids_max_events, helper->pids_max_events + 1);
+  ::close(report[0]);
+  ::close(report[1]);
+  EXPECT_TRUE(g->KillAll().ok());
+}
+
 TEST_F(HostGroup, KillAllEmptiesTheGroup) {
   auto g = Make("kill", {.memory_bytes = 64 * kMiB, .pids = 32, .cpus = 1});
   ASSERT_TRUE(g);

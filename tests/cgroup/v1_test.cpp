@@ -48,16 +48,32 @@ class V1Host : public ::testing::Test {
 };
 
 TEST_F(V1Host, LimitsLandInTheKernelFiles) {
-  ASSERT_TRUE(group_->SetLimits({.memory_bytes = 32 * kMiB, .pids = 5, .cpus = 0.5}).ok());
+  ASSERT_TRUE(
+      group_->SetLimits({.memory_bytes = 32 * kMiB, .pids = 5, .group_pids = 9, .cpus = 0.5}).ok());
   // The memory limit is the task leaf's; the group itself (zygotes, inits) has none.
   EXPECT_EQ(Read(dirs_.memory + "/task/memory.limit_in_bytes"), 32 * kMiB);
   EXPECT_GT(Read(dirs_.memory + "/memory.limit_in_bytes"), 32 * kMiB);
   if (layout_.memory_swap) {
     EXPECT_EQ(Read(dirs_.memory + "/task/memory.memsw.limit_in_bytes"), 32 * kMiB + 4096);
   }
-  EXPECT_EQ(Read(dirs_.pids + "/pids.max"), 5u);
+  // The task's pids limit is the leaf's; the group's caps task and helpers together.
+  EXPECT_EQ(Read(dirs_.pids + "/task/pids.max"), 5u);
+  EXPECT_EQ(Read(dirs_.pids + "/pids.max"), 9u);
+  // CPU bandwidth stays the group's; the leaf exists where the task is counted apart.
   EXPECT_EQ(Read(dirs_.cpu + "/cpu.cfs_period_us"), 100000u);
   EXPECT_EQ(Read(dirs_.cpu + "/cpu.cfs_quota_us"), 50000u);
+  std::vector<std::string> procs = {dirs_.memory + "/task/cgroup.procs",
+                                    dirs_.pids + "/task/cgroup.procs"};
+  if (dirs_.cpuacct != dirs_.memory && dirs_.cpuacct != dirs_.pids)
+    procs.push_back(dirs_.cpuacct + "/task/cgroup.procs");
+  EXPECT_EQ(group_->Task().procs, procs);
+  EXPECT_TRUE(fs::Exists(dirs_.cpuacct + "/task/cpuacct.usage"));
+  if (dirs_.cpu != dirs_.cpuacct) {
+    EXPECT_FALSE(cgtest::IsDir(dirs_.cpu + "/task"));
+  }
+  if (!dirs_.freezer.empty()) {
+    EXPECT_FALSE(cgtest::IsDir(dirs_.freezer + "/task"));
+  }
   std::cout << "memsw: " << (layout_.memory_swap ? "present" : "absent")
             << ", freezer: " << (layout_.freezer.empty() ? "absent" : layout_.freezer) << "\n";
 }
@@ -75,6 +91,7 @@ TEST_F(V1Host, MemswOrderHoldsRaisingAndLowering) {
   ASSERT_TRUE(group_->SetLimits({.memory_bytes = 0, .pids = 0, .cpus = 0}).ok());
   EXPECT_GT(Read(dirs_.memory + "/task/memory.limit_in_bytes"), uint64_t{1} << 60);
   EXPECT_EQ(Slurp(dirs_.pids + "/pids.max"), "max\n");
+  EXPECT_EQ(Slurp(dirs_.pids + "/task/pids.max"), "max\n");
   EXPECT_EQ(Slurp(dirs_.cpu + "/cpu.cfs_quota_us"), "-1\n");
 }
 
@@ -90,9 +107,11 @@ TEST_F(V1Host, KillAllWithoutFreezerLoops) {
   internal::V1Dirs no_freezer = dirs_;
   no_freezer.freezer.clear();
   auto g = internal::V1GroupAt(no_freezer, "g");
-  ASSERT_TRUE(group_->SetLimits({.memory_bytes = 64 * kMiB, .pids = 64, .cpus = 1}).ok());
+  // The bomb runs in the group's own directories (V1GroupAt has no leaf): the cap bounds it.
+  ASSERT_TRUE(
+      group_->SetLimits({.memory_bytes = 64 * kMiB, .pids = 64, .group_pids = 64, .cpus = 1}).ok());
   Child bomb([] {
-    // Keeps forking (bounded by pids.max) while KillAll runs.
+    // Keeps forking (bounded by the group's pids.max) while KillAll runs.
     for (;;) {
       if (::fork() < 0) ::usleep(1000);
     }

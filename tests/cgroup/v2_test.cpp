@@ -136,11 +136,21 @@ TEST_F(V2Host, SupervisorAndControllers) {
   }
   auto g = (*tree)->MakeGroup("t0");
   ASSERT_TRUE(g.ok()) << g.status().message();
-  ASSERT_TRUE((*g)->SetLimits({.memory_bytes = 32 << 20, .pids = 5, .cpus = 0.5}).ok());
-  // The memory limit is the task leaf's; pids and CPU are the whole slot's (zygotes included).
+  ASSERT_TRUE(
+      (*g)->SetLimits({.memory_bytes = 32 << 20, .pids = 5, .group_pids = 9, .cpus = 0.5}).ok());
+  // The memory and pids limits are the task leaf's; the group caps the pids of task and
+  // helpers together and holds the CPU bandwidth of the whole slot (zygotes included).
+  const std::string leaves = Slurp(top + "/t0/cgroup.subtree_control");
+  EXPECT_NE(leaves.find("memory"), std::string::npos) << leaves;
+  EXPECT_NE(leaves.find("pids"), std::string::npos) << leaves;
+  EXPECT_EQ(leaves.find("cpu"), std::string::npos) << leaves;
   EXPECT_EQ(Slurp(top + "/t0/task/memory.max"), "33554432\n");
   EXPECT_EQ(Slurp(top + "/t0/helpers/memory.max"), "max\n");
-  EXPECT_EQ(Slurp(top + "/t0/pids.max"), "5\n");
+  EXPECT_EQ(Slurp(top + "/t0/task/pids.max"), "5\n");
+  EXPECT_EQ(Slurp(top + "/t0/helpers/pids.max"), "max\n");
+  EXPECT_EQ(Slurp(top + "/t0/pids.max"), "9\n");
+  // CPU time is counted in the leaf without the cpu controller there.
+  EXPECT_NE(Slurp(top + "/t0/task/cpu.stat").find("usage_usec"), std::string::npos);
   EXPECT_EQ(Slurp(top + "/t0/cpu.max"), "50000 100000\n");
   if (fs::Exists(top + "/t0/task/memory.swap.max")) {
     EXPECT_EQ(Slurp(top + "/t0/task/memory.swap.max"), "0\n");

@@ -58,6 +58,33 @@ TEST(ZygoteConfig, RoundTripsAndRejectsRelativeRoot) {
   EXPECT_FALSE(DecodeZygoteConfig(EncodeZygoteConfig(c)));
 }
 
+TEST(ZygoteConfig, ExtraTaskLeavesOnlyBesideAV1MemoryLeaf) {
+  ZygoteConfig c;
+  c.task_cgroup = "/sys/fs/cgroup/memory/b/g/task/cgroup.procs";
+  c.task_memory_stat = "/sys/fs/cgroup/memory/b/g/task/memory.stat";
+  c.task_procs_extra = {"/sys/fs/cgroup/pids/b/g/task/cgroup.procs",
+                        "/sys/fs/cgroup/cpuacct/b/g/task/cgroup.procs"};
+  auto d = DecodeZygoteConfig(EncodeZygoteConfig(c));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->task_cgroup, c.task_cgroup);
+  EXPECT_EQ(d->task_procs_extra, c.task_procs_extra);
+  EXPECT_FALSE(d->task_clone_into);
+  EXPECT_EQ(d->task_memory_stat, c.task_memory_stat);
+  // ZygoteFds holds two; v2 (clone_into) and no cgroup at all have none; paths are absolute.
+  ZygoteConfig bad = c;
+  bad.task_procs_extra.push_back("/sys/fs/cgroup/cpu/b/g/cgroup.procs");
+  EXPECT_FALSE(DecodeZygoteConfig(EncodeZygoteConfig(bad)));
+  bad = c;
+  bad.task_clone_into = true;
+  EXPECT_FALSE(DecodeZygoteConfig(EncodeZygoteConfig(bad)));
+  bad = c;
+  bad.task_cgroup.clear();
+  EXPECT_FALSE(DecodeZygoteConfig(EncodeZygoteConfig(bad)));
+  bad = c;
+  bad.task_procs_extra[1] = "relative/cgroup.procs";
+  EXPECT_FALSE(DecodeZygoteConfig(EncodeZygoteConfig(bad)));
+}
+
 TEST(Wire, MessagesCarryFds) {
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
