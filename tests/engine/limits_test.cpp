@@ -98,6 +98,21 @@ TEST(Limits, BroodsOwnProcessesAreNotChargedToTheTask) {
   // v1: init in <slot>, the task in <slot>/task; v2: init in <slot>/helpers.
   std::string slot = init.ends_with("/helpers") ? init.substr(0, init.size() - 8) : init;
   EXPECT_EQ(self, slot + "/task") << "the task's leaf is in init's slot";
+
+  // v1: the task's pids and CPU time are its leaves' in the pids and cpuacct hierarchies too
+  // (v2: the one leaf above). Per controller: init's line, then the task's ("-": none).
+  Result v1 = RunChecked(
+      engine, CmdJob({"sh", "-c",
+                      "for c in pids cpuacct; do for f in /proc/1/cgroup /proc/self/cgroup; do "
+                      "grep -m1 -E \":([^:]*,)?$c(,[^:]*)?:\" $f || echo -; done; done"}));
+  ASSERT_EQ(v1.status, TaskStatus::kOk) << v1.stderr_data;
+  std::istringstream v1_lines(v1.stdout_data);
+  for (const char* controller : {"pids", "cpuacct"}) {
+    std::getline(v1_lines, init);
+    std::getline(v1_lines, self);
+    if (init == "-") continue;  // v2
+    EXPECT_EQ(self, init + "/task") << controller << ": the task in its leaf, init outside";
+  }
 }
 
 // disk_mb on its own (issue 8): a task that holds memory_mb - 8 MiB and writes until the disk
