@@ -166,6 +166,19 @@ TEST(Limits, ForkBombIsContainedByPids) {
   EXPECT_TRUE(SandboxDescendants().empty());
 }
 
+// `pids` is the task's own, exactly: the main process and 7 threads; brood's init and zygote,
+// in the same slot, take none of them.
+TEST(Limits, PidsCountsTheTaskExactly) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  if (engine->Info().enforcement == Enforcement::kRlimit) GTEST_SKIP() << "needs cgroups";
+  Job job = ProbeJob({"threads", "100"});
+  job.limits.pids = 8;
+  Result r = RunChecked(engine, job);
+  EXPECT_EQ(r.status, TaskStatus::kFailed) << r.stderr_data;
+  EXPECT_EQ(r.stdout_data, "threads EAGAIN created=7\n");
+  EXPECT_TRUE(Hit(r, "pids"));
+}
+
 TEST(Limits, OutputFloodIsCutAndKilled) {
   BROOD_ENGINE_OR_SKIP(engine);
   Job job = ProbeJob({"flood", "-1", "both"});
