@@ -64,6 +64,13 @@ int AddPath(int ruleset, const char* path, uint64_t access, uint64_t handled) {
   return err;
 }
 
+// A row for one of the task's own directories (mounted per task, after the park).
+bool IsTaskDir(const LandlockRule& r) {
+  for (const char* d : kTaskDirs)
+    if (std::string_view(r.dir) == d && r.name[0] == 0) return true;
+  return false;
+}
+
 }  // namespace
 
 int LandlockAbi() {
@@ -103,30 +110,43 @@ std::span<const LandlockRule> LandlockRules() {
   return table;
 }
 
-int ApplyLandlock(int abi) noexcept {
-  if (abi < 2) return EINVAL;
-  const uint64_t handled = HandledFs(abi);
-  RulesetAttr attr{handled, 0, abi >= 6 ? kScopeAbstractUnix | kScopeSignal : 0};
+int NewLandlockRuleset(int abi) noexcept {
+  if (abi < 2) return -EINVAL;
+  RulesetAttr attr{HandledFs(abi), 0, abi >= 6 ? kScopeAbstractUnix | kScopeSignal : 0};
   const size_t attr_size = abi >= 6 ? sizeof attr : sizeof(uint64_t);
   const long ruleset = syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
-  if (ruleset < 0) return errno;
-  const int rs = static_cast<int>(ruleset);
-  int err = 0;
+  return ruleset < 0 ? -errno : static_cast<int>(ruleset);
+}
+
+int AddLandlockRules(int ruleset, int abi, bool task_dirs) noexcept {
+  const uint64_t handled = HandledFs(abi);
   for (const LandlockRule& r : LandlockRules()) {
+    if (IsTaskDir(r) != task_dirs) continue;
     char path[64];
-    if (!JoinPath(r, path, sizeof path)) {
-      err = ENAMETOOLONG;
-      break;
-    }
-    if ((err = AddPath(rs, path, r.access, handled)) != 0) break;
+    if (!JoinPath(r, path, sizeof path)) return ENAMETOOLONG;
+    if (int err = AddPath(ruleset, path, r.access, handled)) return err;
   }
-  if (err == 0) {
-    // ABI 7 logs denials to the audit log; a domain the task makes inside ours is not logged.
-    const uint32_t flags = abi >= 7 ? kLogSubdomainsOff : 0;
-    if (syscall(SYS_landlock_restrict_self, rs, flags) != 0) err = errno;
-  }
-  close(rs);
+  return 0;
+}
+
+int RestrictLandlock(int ruleset, int abi) noexcept {
+  // ABI 7 logs denials to the audit log; a domain the task makes inside ours is not logged.
+  const uint32_t flags = abi >= 7 ? kLogSubdomainsOff : 0;
+  const int err = syscall(SYS_landlock_restrict_self, ruleset, flags) == 0 ? 0 : errno;
+  close(ruleset);
   return err;
+}
+
+int ApplyLandlock(int abi) noexcept {
+  const int rs = NewLandlockRuleset(abi);
+  if (rs < 0) return -rs;
+  int err = AddLandlockRules(rs, abi, false);
+  if (err == 0) err = AddLandlockRules(rs, abi, true);
+  if (err != 0) {
+    close(rs);
+    return err;
+  }
+  return RestrictLandlock(rs, abi);
 }
 
 }  // namespace brood::sandbox

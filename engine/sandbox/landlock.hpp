@@ -33,4 +33,13 @@ int LandlockAbi();
 // allocation. Returns 0 or an errno; the caller must not run the task when it fails.
 int ApplyLandlock(int abi) noexcept;
 
+// The same in steps, so that a parked init builds most of the ruleset before its task exists:
+// the ruleset (an fd, or -errno), the rules of paths that exist before the task's workspace is
+// mounted (`task_dirs` false: the system directories, /etc, devices, /dev/pts, /proc) or of the
+// task's own directories (`task_dirs` true), and the restriction itself, which closes the
+// ruleset. Building enforces nothing: only RestrictLandlock does.
+int NewLandlockRuleset(int abi) noexcept;
+int AddLandlockRules(int ruleset, int abi, bool task_dirs) noexcept;
+int RestrictLandlock(int ruleset, int abi) noexcept;
+
 }  // namespace brood::sandbox

@@ -32,6 +32,8 @@
 #include "sandbox/landlock.hpp"
 #include "sys/clock.hpp"
 #include "sys/clone_vm.hpp"
+#include "sys/fd_passing.hpp"
+#include "sys/file.hpp"
 #include "sys/proctitle.hpp"
 
 namespace brood::sandbox {
@@ -184,7 +186,10 @@ int DropCapabilities() {
   // The second layer, after the mounts and no_new_privs, before seccomp (which then need not
   // allow landlock_*): never a task without it on a host that has it.
   if (spec.landlock_abi > 0) {
-    if (int err = ApplyLandlock(spec.landlock_abi)) Fail(rep, Stage::kLandlock, err);
+    const int err = fds.landlock_ruleset.valid()
+                        ? RestrictLandlock(fds.landlock_ruleset.get(), spec.landlock_abi)
+                        : ApplyLandlock(spec.landlock_abi);
+    if (err != 0) Fail(rep, Stage::kLandlock, err);
   }
   // Every fd but 0, 1, 2 closes at execve (the report fd stays usable until then).
   if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) Fail(rep, Stage::kStdio, errno);
@@ -248,18 +253,23 @@ void MainEntry(void* p) {
   RunMain(*m->spec, *m->fds, *m->seccomp, m->listener_sock);
 }
 
+// The main process's stack until its execve, mapped by the parked init (init lives as long as
+// its one task: it is never unmapped).
+constexpr size_t kMainStack = 1 << 20;
+void* g_main_stack = MAP_FAILED;
+
 pid_t ForkMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
                int listener_sock) {
   const bool into_leaf = fds.task_cgroup.valid() && fds.clone_into_cgroup;
   if (spec.workspace_disk) {
-    constexpr size_t kStack = 1 << 20;
-    void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return -1;
+    if (g_main_stack == MAP_FAILED) {
+      g_main_stack = mmap(nullptr, kMainStack, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+      if (g_main_stack == MAP_FAILED) return -1;
+    }
     MainArgs args{&spec, &fds, &seccomp, listener_sock};
-    const pid_t pid =
-        sys::CloneVfork(MainEntry, &args, stack, kStack, into_leaf ? fds.task_cgroup.get() : -1);
-    munmap(stack, kStack);  // the child has called execve or exited by now
+    const pid_t pid = sys::CloneVfork(MainEntry, &args, g_main_stack, kMainStack,
+                                      into_leaf ? fds.task_cgroup.get() : -1);
     if (pid < 0) errno = -pid;
     return pid < 0 ? -1 : pid;
   }
@@ -318,22 +328,9 @@ bool CleanWorkspace(int root) {
   return true;
 }
 
-// pid 1 of the task's namespaces.
+// pid 1 of the task's namespaces, once its parked part (RunParked) has its task.
 [[noreturn]] void RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp) {
   const int rep = fds.report_fd.get();
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  ResetSignals();
-  prctl(PR_SET_DUMPABLE, 0);
-  sys::SetProcessTitle("brood-init");
-  if (sethostname("brood", 5) != 0) Fail(rep, Stage::kHostname, errno);
-  // Fresh /proc: mounted aside while the zygote's is still visible (the kernel requires a fully
-  // visible procfs in the namespace), then moved over it. The zygote's stays below, covered:
-  // no path reaches it, and a task without capabilities cannot unmount what covers it. Not
-  // unmounting it saves an expedited RCU grace period per task (docs/performance.md).
-  if (mount("proc", "/workspace", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
-    Fail(rep, Stage::kMountProc, errno);
-  if (mount("/workspace", "/proc", nullptr, MS_MOVE, nullptr) != 0)
-    Fail(rep, Stage::kMountProc, errno);
   // One filesystem for /workspace, /tmp and /dev/shm, bounded in bytes and inodes: the slot's
   // workspace disk, which the zygote holds on /tmp, or a tmpfs mounted there now. Its own root
   // stays hidden under /tmp.
@@ -356,9 +353,18 @@ bool CleanWorkspace(int root) {
       mount("/tmp/s", "/dev/shm", nullptr, MS_BIND, nullptr) != 0 ||
       mount("/tmp/t", "/tmp", nullptr, MS_BIND, nullptr) != 0)
     Fail(rep, Stage::kMountWorkspace, errno);
-  if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-            "newinstance,ptmxmode=0666,mode=0620") != 0)
-    Fail(rep, Stage::kMountDevpts, errno);
+
+  // The Landlock rules of the task's own directories, now that they are mounted, into the
+  // ruleset the parked init built (for another ABI than the spec's it is not used).
+  TaskFds main_fds = fds;
+  if (main_fds.landlock_ruleset.valid() && main_fds.landlock_abi != spec.landlock_abi) {
+    close(main_fds.landlock_ruleset.get());
+    main_fds.landlock_ruleset = -1;
+  }
+  if (main_fds.landlock_ruleset.valid()) {
+    if (int err = AddLandlockRules(main_fds.landlock_ruleset.get(), spec.landlock_abi, true))
+      Fail(rep, Stage::kLandlock, err);
+  }
 
   // kKill, kLog: denied calls wait on a seccomp listener that init watches
   // (SeccompProgram::listener); init then reaps on SIGCHLD through a signalfd instead of blocking
@@ -373,14 +379,14 @@ bool CleanWorkspace(int root) {
         (sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
       Fail(rep, Stage::kSeccomp, errno);
   }
-  pid_t main_pid = ForkMain(spec, fds, seccomp, listener_sock[1]);
+  pid_t main_pid = ForkMain(spec, main_fds, seccomp, listener_sock[1]);
   if (main_pid < 0) Fail(rep, fds.clone_into_cgroup ? Stage::kCgroup : Stage::kFork, errno);
-  if (main_pid == 0) RunMain(spec, fds, seccomp, listener_sock[1]);
+  if (main_pid == 0) RunMain(spec, main_fds, seccomp, listener_sock[1]);
 
   // init keeps only the report and collect fds: the task's pipes must see EOF when it is gone.
-  for (int fd :
-       {fds.stdin_fd.get(), fds.stdout_fd.get(), fds.stderr_fd.get(), listener_sock[1],
-        fds.task_cgroup.get(), fds.task_procs_extra[0].get(), fds.task_procs_extra[1].get()})
+  for (int fd : {fds.stdin_fd.get(), fds.stdout_fd.get(), fds.stderr_fd.get(), listener_sock[1],
+                 fds.task_cgroup.get(), fds.task_procs_extra[0].get(),
+                 fds.task_procs_extra[1].get(), main_fds.landlock_ruleset.get()})
     if (fd >= 0) close(fd);
   int listener = listener_sock[0] >= 0 ? ReceiveFd(listener_sock[0]) : -1;
   const MainEnd end =
@@ -424,6 +430,89 @@ bool CleanWorkspace(int root) {
   _exit(0);
 }
 
+// The handover: flags, then the spec's memfd, stdout, stderr, report, [stdin], [collect].
+struct HandOverMsg {
+  uint32_t magic;
+  uint32_t has_stdin;
+  uint32_t has_collect;
+};
+constexpr uint32_t kHandOverMagic = 0x68616e64;  // "hand"
+
+// A parked init: what every task's init does first, done before its task exists. A step that
+// fails is remembered and reported once the task (and its report pipe) comes: the task then
+// never starts.
+[[noreturn]] void RunParked(int sock, const TaskFds& slot, const SeccompProgram& seccomp) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ResetSignals();
+  prctl(PR_SET_DUMPABLE, 0);
+  sys::SetProcessTitle("brood-parked");
+  Stage failed = Stage::kNone;
+  int err = 0;
+  auto step = [&](Stage stage, bool ok) {
+    if (!ok && failed == Stage::kNone) {
+      failed = stage;
+      err = errno;
+    }
+  };
+  step(Stage::kHostname, sethostname("brood", 5) == 0);
+  // Fresh /proc: mounted aside while the zygote's is still visible (the kernel requires a fully
+  // visible procfs in the namespace), then moved over it. The zygote's stays below, covered:
+  // no path reaches it, and a task without capabilities cannot unmount what covers it. Not
+  // unmounting it saves an expedited RCU grace period per task (docs/performance.md).
+  if (failed == Stage::kNone) {
+    step(Stage::kMountProc,
+         mount("proc", "/workspace", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0);
+  }
+  if (failed == Stage::kNone)
+    step(Stage::kMountProc, mount("/workspace", "/proc", nullptr, MS_MOVE, nullptr) == 0);
+  if (failed == Stage::kNone) {
+    step(Stage::kMountDevpts, mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                                    "newinstance,ptmxmode=0666,mode=0620") == 0);
+  }
+
+  // The task's stack until execve, and its Landlock ruleset but for the task's own directories
+  // (not mounted yet). Neither restricts anything yet; a failure leaves it to the main process.
+  g_main_stack = mmap(nullptr, kMainStack, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  TaskFds ready = slot;
+  if (const int abi = LandlockAbi(); abi > 0 && failed == Stage::kNone) {
+    const int rs = NewLandlockRuleset(abi);
+    if (rs >= 0 && AddLandlockRules(rs, abi, false) == 0) {
+      ready.landlock_ruleset = rs;
+      ready.landlock_abi = abi;
+    } else if (rs >= 0) {
+      close(rs);
+    }
+  }
+
+  // Parked: until the zygote hands over a task, or closes the socket (then nothing is owed).
+  HandOverMsg msg{};
+  int got[6] = {-1, -1, -1, -1, -1, -1};
+  const sys::Received r =
+      sys::ReceiveWithFds(sock, std::span<char>(reinterpret_cast<char*>(&msg), sizeof msg), got);
+  if (r.error != 0 || r.bytes == 0) _exit(0);
+  close(sock);
+  sys::SetProcessTitle("brood-init");
+  const size_t want = 4 + (msg.has_stdin != 0) + (msg.has_collect != 0);
+  if (r.bytes != sizeof msg || msg.magic != kHandOverMagic || r.fds != want) _exit(1);
+  TaskFds fds = ready;
+  fds.stdout_fd = got[1];
+  fds.stderr_fd = got[2];
+  fds.report_fd = got[3];
+  fds.stdin_fd = msg.has_stdin ? got[4] : -1;
+  fds.collect_fd = msg.has_collect ? got[4 + (msg.has_stdin != 0)] : -1;
+  const int rep = fds.report_fd.get();
+  if (failed != Stage::kNone) Fail(rep, failed, err);
+  // The zygote read and checked the spec before the handover; this reads the same sealed bytes.
+  if (lseek(got[0], 0, SEEK_SET) != 0) Fail(rep, Stage::kSpec, errno);
+  auto bytes = sys::ReadWholeFd(got[0]);
+  if (!bytes.ok()) Fail(rep, Stage::kSpec, EIO);
+  close(got[0]);
+  auto spec = DecodeTaskSpec(bytes.value());
+  if (!spec) Fail(rep, Stage::kSpec, EINVAL);
+  RunInit(*spec, fds, seccomp);
+}
+
 }  // namespace
 
 void ResetAllSignals() {
@@ -442,20 +531,40 @@ int DropBoundingSet() {
   return 0;
 }
 
-sys::StatusOr<StartedTask> StartTask(const TaskSpec& spec, const TaskFds& fds,
-                                     const SeccompProgram& seccomp) {
+sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& seccomp,
+                                   int close_in_child) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return sys::PosixError("socketpair(parked init)");
+  sys::UniqueFd mine(sv[0]), its(sv[1]);
   int pidfd = -1;
   // A raw clone (fork semantics, no new stack): the zygote is single-threaded.
   long pid = syscall(
       SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD,
       nullptr, &pidfd, nullptr, nullptr);
   if (pid < 0) return sys::PosixError("clone(NEWPID|NEWNS|NEWIPC|NEWUTS)");
-  if (pid == 0) RunInit(spec, fds, seccomp);
-  StartedTask t;
-  t.pidfd = sys::UniqueFd(pidfd);
-  t.pid = static_cast<pid_t>(pid);
+  if (pid == 0) {
+    close(mine.release());
+    if (close_in_child >= 0) close(close_in_child);
+    RunParked(its.get(), slot, seccomp);
+  }
+  ParkedInit p;
+  p.pidfd = sys::UniqueFd(pidfd);
+  p.pid = static_cast<pid_t>(pid);
+  p.sock = std::move(mine);
   fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-  return t;
+  return p;
+}
+
+int HandOver(const ParkedInit& init, int spec_fd, const TaskFds& task) {
+  const HandOverMsg msg{kHandOverMagic, task.stdin_fd.valid(), task.collect_fd.valid()};
+  int fds[6] = {spec_fd, task.stdout_fd.get(), task.stderr_fd.get(), task.report_fd.get()};
+  size_t n = 4;
+  for (sys::BorrowedFd extra : {task.stdin_fd, task.collect_fd})
+    if (extra.valid()) fds[n++] = extra.get();
+  return sys::SendWithFds(init.sock.get(),
+                          std::span<const char>(reinterpret_cast<const char*>(&msg), sizeof msg),
+                          std::span<const int>(fds, n));
 }
 
 }  // namespace brood::sandbox

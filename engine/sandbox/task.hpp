@@ -1,11 +1,14 @@
-// One task, started by a zygote. The zygote clones the task's init with fresh pid, mount, ipc
-// and uts namespaces; init mounts what must be fresh (/proc, the workspace tmpfs, /dev/pts),
-// forks the task's main process, reaps everything, and reports on the report pipe. When the
-// main process exits, init exits and the kernel kills whatever is left in the pid namespace.
+// One task, started by a zygote in two steps. Ahead of demand, the zygote parks the task's init:
+// it clones it with fresh pid, mount, ipc and uts namespaces, and init sets its hostname, mounts
+// a fresh /proc and /dev/pts, and waits for its task (ParkInit). When a task comes, the zygote
+// hands the parked init the task's spec and fds (HandOver); init mounts the workspace, forks the
+// task's main process, reaps everything, and reports on the report pipe. When the main process
+// exits, init exits and the kernel kills whatever is left in the pid namespace.
 //
 // The main process, in order: own session, rlimits, sandbox uid/gid (no supplementary groups),
 // the job's files written as that user, cwd, all capabilities dropped, no_new_privs, every fd
-// but 0/1/2 closed on exec, seccomp, execve. A failure before execve is reported as
+// but 0/1/2 closed on exec, Landlock, seccomp, execve: brood's own code never runs under the
+// task's filter. A failure before execve (a parked init's own included) is reported as
 // {kSetupError, stage, errno}; the task never runs with a step missing.
 #pragma once
 
@@ -34,11 +37,18 @@ struct TaskFds {
   sys::BorrowedFd task_procs_extra[2] = {-1, -1};
   bool clone_into_cgroup = false;
   sys::BorrowedFd memory_stat = -1;  // the leaf's memory.stat, read by init when the task is over
+  // A Landlock ruleset for ABI `landlock_abi` that the parked init built ahead (every rule but
+  // the task's own directories'), or -1: the main process then builds the whole of it.
+  sys::BorrowedFd landlock_ruleset = -1;
+  int landlock_abi = 0;
 };
 
-struct StartedTask {
-  sys::UniqueFd pidfd;  // of the task's init (pid 1 of its namespace)
+// A parked init, as its zygote holds it. Dropping it closes `sock`: a parked init that never got
+// its task then exits (it holds no CPU and no task's resources while it waits).
+struct ParkedInit {
+  sys::UniqueFd pidfd;  // of the init (pid 1 of its namespace)
   pid_t pid = -1;
+  sys::UniqueFd sock;  // the zygote's end of the init's socket
 };
 
 // Once, in the hatchery: every signal to its default action and none blocked (the supervisor
@@ -47,8 +57,17 @@ void ResetAllSignals();
 // Once per zygote: an empty capability bounding set, inherited by every task it starts.
 int DropBoundingSet();
 
-// Called in the (single-threaded) zygote. The fds stay owned by the caller.
-sys::StatusOr<StartedTask> StartTask(const TaskSpec& spec, const TaskFds& fds,
-                                     const SeccompProgram& seccomp);
+// Called in the (single-threaded) zygote: clones and parks a task's init. Of `slot`, only the
+// slot's fds are used (task_cgroup, clone_into_cgroup, memory_stat and the leaf fds beside it),
+// which the init inherits; the task's own come with HandOver. `close_in_child`: an fd of the
+// zygote's that the init must not keep (its socket to the supervisor), or -1.
+sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& seccomp,
+                                   int close_in_child);
+
+// Hands a parked init its task: `spec_fd`, a memfd of the encoded TaskSpec (read from its
+// start), and the task's stdin (-1: /dev/null), stdout, stderr, report and collect fds of
+// `task`. The fds stay owned by the caller. Returns 0 or an errno value (EPIPE, ECONNREFUSED:
+// the init is gone; park another).
+int HandOver(const ParkedInit& init, int spec_fd, const TaskFds& task);
 
 }  // namespace brood::sandbox

@@ -86,6 +86,8 @@ const char* StageName(Stage s) {
       return "joining the task's cgroup";
     case Stage::kLandlock:
       return "landlock";
+    case Stage::kSpec:
+      return "reading the task spec";
     case Stage::kStdio:
       return "stdio";
   }

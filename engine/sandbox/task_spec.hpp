@@ -61,6 +61,7 @@ enum class Stage : int32_t {
   kStdio,
   kCgroup,
   kLandlock,
+  kSpec,  // a parked init reading its task's spec
 };
 const char* StageName(Stage s);
 

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 
+#include "sys/clock.hpp"
+
 namespace brood::zygote {
 void EndZygote(ZygoteHandle& z, bool kill) {
-  z.sock.reset();  // the zygote exits when its socket closes
-  if (kill) z.process.Kill();
-  if (!z.process.WaitExited(2000)) {
+  // The zygote exits when its socket closes, once its parked init is gone: a SIGKILL first
+  // would orphan that init (it dies of its parent-death signal, but reparented, not reaped here).
+  z.sock.reset();
+  if (!z.process.WaitExited(kill ? 200 : 2000)) {
     z.process.Kill();
     z.process.WaitExited(2000);
   }
@@ -94,7 +97,12 @@ void Pool::Maintain() {
     bool freed = false, waiting = false;
     for (auto& s : slots_) {
       if (s->dying.empty()) continue;
-      std::erase_if(s->dying, [](ZygoteHandle& z) { return z.process.WaitExited(0); });
+      const int64_t now = sys::MonotonicNs();
+      std::erase_if(s->dying, [now](ZygoteHandle& z) {
+        if (z.process.WaitExited(0)) return true;
+        if (now >= z.kill_at_ns) z.process.Kill();  // stuck: it did not exit on its own
+        return false;
+      });
       if (s->dying.empty()) {
         s->busy = false;
         freed = true;
@@ -220,8 +228,8 @@ void Pool::Release(Slot* slot, const SandboxProfile& profile, bool recycle) {
   {
     std::lock_guard lock(mu_);  // the pool's thread reads `dying`
     if (WarmZygote* w = recycle ? slot->Find(profile) : nullptr) {
-      w->z.process.Kill();
-      w->z.sock.reset();
+      w->z.sock.reset();  // it exits (see EndZygote); SIGKILLed if not gone in 2 s
+      w->z.kill_at_ns = sys::MonotonicNs() + 2'000'000'000;
       slot->dying.push_back(std::move(w->z));
       std::erase_if(slot->zygotes, [&](const WarmZygote& x) { return &x == w; });
       free_now = false;  // the pool's thread frees the slot once the zygote is gone

@@ -130,7 +130,8 @@ class Pool {
   // takes milliseconds): the engine's starter threads only.
   sys::StatusOr<ZygoteHandle*> Ready(Slot& slot, const SandboxProfile& profile);
   // Gives the slot back (a Lease does this); never blocks. `recycle`: its zygote of `profile`
-  // misbehaved: it is killed, and the slot becomes free once the pool's thread has seen it gone.
+  // misbehaved: it is ended (EndZygote, SIGKILL after 2 s), and the slot becomes free once the
+  // pool's thread has seen it gone.
   void Release(Slot* slot, const SandboxProfile& profile, bool recycle);
   // Kills the slot's zygote of `profile` and waits until it is gone (the slot stays acquired).
   // Blocks: the engine's starter threads only.
@@ -155,8 +156,8 @@ class Pool {
   std::thread maintainer_;
 };
 
-// Ends a zygote: closes its socket and waits (bounded) until it is gone, SIGKILLing it if it
-// does not exit on its own. `kill`: SIGKILL at once.
+// Ends a zygote: closes its socket and waits (bounded) until it is gone (with its parked init),
+// SIGKILLing it if it does not exit on its own: after 2 s, or 200 ms with `kill`.
 void EndZygote(ZygoteHandle& z, bool kill = false);
 
 }  // namespace brood::zygote

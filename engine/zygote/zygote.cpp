@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/fsuid.h>
@@ -12,6 +13,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <optional>
 
 #include "sandbox/root.hpp"
 #include "sandbox/task.hpp"
@@ -56,8 +59,59 @@ sys::Status HoldWorkspace(int mount_fd) {
   return sys::OkStatus();
 }
 
-void HandleRun(int sock, Message& m, const ZygoteFds& zfds,
-               const sandbox::SeccompProgram& seccomp) {
+// The zygote's parked init: one at most, the next task's.
+class Parking {
+ public:
+  Parking(const ZygoteFds& zfds, const sandbox::SeccompProgram& seccomp, int sock)
+      : seccomp_(seccomp), sock_(sock) {
+    slot_.task_cgroup = zfds.task_cgroup;
+    slot_.task_procs_extra[0] = zfds.task_procs_extra[0];
+    slot_.task_procs_extra[1] = zfds.task_procs_extra[1];
+    slot_.clone_into_cgroup = zfds.clone_into;
+    slot_.memory_stat = zfds.task_memory_stat;
+  }
+  sys::Status Park() {
+    if (parked_) return sys::OkStatus();
+    auto p = sandbox::ParkInit(slot_, seccomp_, sock_);
+    if (!p.ok()) return p.status();
+    parked_ = std::move(p.value());
+    return sys::OkStatus();
+  }
+  // Ends the parked init and waits (bounded) until it is gone: one whose namespace is out of
+  // date (a new workspace disk), or the zygote's own before it exits, so that no parked init
+  // ever outlives its zygote as an orphan.
+  void Drop() {
+    if (!parked_) return;
+    syscall(SYS_pidfd_send_signal, parked_->pidfd.get(), SIGKILL, nullptr, 0);
+    pollfd gone = {parked_->pidfd.get(), POLLIN, 0};
+    while (poll(&gone, 1, 2000) < 0 && errno == EINTR) {
+    }
+    parked_.reset();
+  }
+  // Hands `task` to the parked init (parking one first if there is none, or another if the one
+  // there died) and gives up the init's pidfd for the supervisor.
+  sys::StatusOr<sys::UniqueFd> Start(int spec_fd, const sandbox::TaskFds& task) {
+    for (int attempt = 0;; ++attempt) {
+      BROOD_RETURN_IF_ERROR(Park());
+      const int err = sandbox::HandOver(*parked_, spec_fd, task);
+      if (err == 0) {
+        sys::UniqueFd pidfd = std::move(parked_->pidfd);
+        parked_.reset();  // the init has its message; the socket's close follows it
+        return pidfd;
+      }
+      Drop();
+      if (attempt == 1) return sys::PosixError("handing the task to its init", err);
+    }
+  }
+
+ private:
+  sandbox::TaskFds slot_;
+  const sandbox::SeccompProgram& seccomp_;
+  int sock_;
+  std::optional<sandbox::ParkedInit> parked_;
+};
+
+void HandleRun(int sock, Message& m, Parking& parking) {
   WireReader r(m.bytes);
   r.U32();  // kind
   uint32_t has_stdin = r.U32();
@@ -68,13 +122,13 @@ void HandleRun(int sock, Message& m, const ZygoteFds& zfds,
     Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: malformed RUN request"));
     return;
   }
+  // Checked here, so that a malformed spec is the zygote's error, as before parking.
   auto bytes = sys::ReadWholeFd(m.fds[0].get());
   if (!bytes.ok()) {
     Reply(sock, ZygoteMsg::kStarted, bytes.status().Wrap("zygote: reading the task spec"));
     return;
   }
-  auto spec = sandbox::DecodeTaskSpec(bytes.value());
-  if (!spec) {
+  if (!sandbox::DecodeTaskSpec(bytes.value())) {
     Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: malformed task spec"));
     return;
   }
@@ -84,23 +138,19 @@ void HandleRun(int sock, Message& m, const ZygoteFds& zfds,
   fds.report_fd = m.fds[3].get();
   fds.stdin_fd = has_stdin ? m.fds[4].get() : -1;
   fds.collect_fd = has_collect ? m.fds[4 + (has_stdin != 0)].get() : -1;
-  fds.task_cgroup = zfds.task_cgroup;
-  fds.task_procs_extra[0] = zfds.task_procs_extra[0];
-  fds.task_procs_extra[1] = zfds.task_procs_extra[1];
-  fds.clone_into_cgroup = zfds.clone_into;
-  fds.memory_stat = zfds.task_memory_stat;
   if (has_workspace) {
+    parking.Drop();  // its copy of the zygote's mounts has the disk before this one
     if (sys::Status st = HoldWorkspace(m.fds[want - 1].get()); !st.ok()) {
       Reply(sock, ZygoteMsg::kStarted, st.Wrap("zygote"));
       return;
     }
   }
-  auto started = sandbox::StartTask(*spec, fds, seccomp);
+  auto started = parking.Start(m.fds[0].get(), fds);
   if (!started.ok()) {
     Reply(sock, ZygoteMsg::kStarted, started.status().Wrap("zygote"));
     return;
   }
-  int pidfd = started->pidfd.get();
+  int pidfd = started->get();
   Reply(sock, ZygoteMsg::kStarted, sys::OkStatus(), std::span<const int>(&pidfd, 1));
 }
 
@@ -180,12 +230,23 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
   close(joined);
   prctl(PR_SET_DUMPABLE, 0);
   Reply(sock, ZygoteMsg::kReady, sys::OkStatus());
+  Parking parking(fds, seccomp, sock);
+  bool served = false;
   for (;;) {
+    // The next task's init is parked between requests, once the last request's fds are closed
+    // (a parked init keeps what the zygote had open). A failure here is retried at the next RUN,
+    // which then reports it. Not before the first request: that one usually brings the slot's
+    // workspace disk, which an init parked before it would not have.
+    if (served) (void)parking.Park();
+    served = true;
     auto m = ReceiveMessage(sock);
-    if (!m.ok() || (m->bytes.empty() && m->fds.empty())) _exit(0);
+    if (!m.ok() || (m->bytes.empty() && m->fds.empty())) {
+      parking.Drop();
+      _exit(0);
+    }
     WireReader r(m->bytes);
     if (r.U32() == static_cast<uint32_t>(ZygoteMsg::kRun))
-      HandleRun(sock, *m, fds, seccomp);
+      HandleRun(sock, *m, parking);
     else
       Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: unknown request"));
   }

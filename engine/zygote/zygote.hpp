@@ -6,9 +6,12 @@
 //  - Made by the hatchery (never by the multi-threaded supervisor). Until its uid/gid maps are
 //    written it waits; then it builds its root and says "ready" (or the error, then exits).
 //  - It runs one task at a time: a RUN request carries the task spec (a memfd) and the task's
-//    stdio and report fds; the zygote clones the task's init and answers with init's pidfd.
+//    stdio and report fds; the zygote hands them to the init it parked for the next task
+//    (sandbox/task.hpp ParkInit), answers with that init's pidfd, and then parks another.
 //    Everything the task can change dies with init's namespaces.
-//  - It exits when its socket closes, and with SIGKILL when the hatchery dies.
+//  - It exits when its socket closes, after its parked init is gone (so nothing of it outlives
+//    the zygote), and with SIGKILL when the hatchery dies (its parked init then dies of its
+//    parent-death signal).
 #pragma once
 
 #include <sys/types.h>
@@ -57,8 +60,9 @@ enum class ZygoteMsg : uint32_t { kReady = 1, kRun = 2, kStarted = 3 };
 // Supervisor side: a zygote's end of the socket and its pidfd.
 struct ZygoteHandle {
   sys::UniqueFd sock;
-  sys::Process process;  // killed when the handle goes
-  uint64_t disk_id = 0;  // the workspace disk it holds on /tmp (workspace::Disk::id), 0: none
+  sys::Process process;    // killed when the handle goes
+  uint64_t disk_id = 0;    // the workspace disk it holds on /tmp (workspace::Disk::id), 0: none
+  int64_t kill_at_ns = 0;  // ending (Pool's `dying`): SIGKILLed if not gone by then (monotonic)
 };
 
 // Borrowed for the RUN request: the caller keeps them open until RunInZygote returns.

@@ -39,7 +39,7 @@ int StartBusyRun(std::vector<int>* helpers) {
           nullptr);
     _exit(98);
   }
-  for (int i = 0; i < 500 && helpers->size() < 7; ++i) {  // nest, hatchery, zygotes, inits, tasks
+  for (int i = 0; i < 500 && helpers->size() < 9; ++i) {  // nest, hatchery, zygotes, inits, tasks
     usleep(10 * 1000);
     *helpers = DescendantsOf(pid);
   }
@@ -49,7 +49,8 @@ int StartBusyRun(std::vector<int>* helpers) {
 TEST(Faults, SigkillOfBroodTakesEveryHelperAndTaskWithIt) {
   std::vector<int> helpers;
   int pid = StartBusyRun(&helpers);
-  ASSERT_GE(helpers.size(), 7u) << "nest, hatchery, 2 zygotes, 2 inits, 2 tasks expected";
+  ASSERT_GE(helpers.size(), 9u)
+      << "nest, hatchery, 2 zygotes, 2 parked inits, 2 inits, 2 tasks expected";
   ASSERT_FALSE(BroodTreeDirs(pid).empty()) << "brood made its cgroup tree";
   kill(pid, SIGKILL);
   int st;
@@ -129,7 +130,7 @@ void KillHelpersMidRun(const std::vector<std::string>& victims) {
   // The helpers once tasks run (zygotes stay ours to kill after their hatchery died, though
   // they are no longer below brood then: orphans that live on until brood closes their sockets).
   std::vector<int> tree;
-  for (int i = 0; i < 500 && tree.size() < 7; ++i) {  // nest, hatchery, zygotes, inits, tasks
+  for (int i = 0; i < 500 && tree.size() < 9; ++i) {  // as StartBusyRun
     usleep(10 * 1000);
     tree = DescendantsOf(pid);
   }

@@ -32,7 +32,8 @@ Job CmdJob(std::vector<std::string> argv);
 Result RunChecked(Engine* engine, const Job& job);
 
 // Task processes still alive: descendants of this process at depth 4 or more (this process ->
-// the nest -> the hatchery -> zygotes, which live as long as the engine -> task inits -> tasks).
+// the nest -> the hatchery -> zygotes, which live as long as the engine -> task inits -> tasks),
+// but for the inits zygotes keep parked for their next task (comm "brood-parked").
 std::vector<int> SandboxDescendants();
 
 #define BROOD_ENGINE_OR_SKIP(var, ...)                                \
