@@ -328,8 +328,12 @@ bool CleanWorkspace(int root) {
   return true;
 }
 
-// pid 1 of the task's namespaces, once its parked part (RunParked) has its task.
-[[noreturn]] void RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp) {
+// pid 1 of the task's namespaces, once its parked part (RunParked) has its task. `handed`: the
+// socket it got the task on, closed once the main process is started (then its execve is done,
+// or on with a fork), which tells the zygote to park the next init: not during this task's
+// setup, whose CPU and cgroup migration it would slow down.
+[[noreturn]] void RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
+                          int handed) {
   const int rep = fds.report_fd.get();
   // One filesystem for /workspace, /tmp and /dev/shm, bounded in bytes and inodes: the slot's
   // workspace disk, which the zygote holds on /tmp, or a tmpfs mounted there now. Its own root
@@ -382,6 +386,7 @@ bool CleanWorkspace(int root) {
   pid_t main_pid = ForkMain(spec, main_fds, seccomp, listener_sock[1]);
   if (main_pid < 0) Fail(rep, fds.clone_into_cgroup ? Stage::kCgroup : Stage::kFork, errno);
   if (main_pid == 0) RunMain(spec, main_fds, seccomp, listener_sock[1]);
+  close(handed);
 
   // init keeps only the report and collect fds: the task's pipes must see EOF when it is gone.
   for (int fd : {fds.stdin_fd.get(), fds.stdout_fd.get(), fds.stderr_fd.get(), listener_sock[1],
@@ -491,7 +496,6 @@ constexpr uint32_t kHandOverMagic = 0x68616e64;  // "hand"
   const sys::Received r =
       sys::ReceiveWithFds(sock, std::span<char>(reinterpret_cast<char*>(&msg), sizeof msg), got);
   if (r.error != 0 || r.bytes == 0) _exit(0);
-  close(sock);
   sys::SetProcessTitle("brood-init");
   const size_t want = 4 + (msg.has_stdin != 0) + (msg.has_collect != 0);
   if (r.bytes != sizeof msg || msg.magic != kHandOverMagic || r.fds != want) _exit(1);
@@ -510,7 +514,7 @@ constexpr uint32_t kHandOverMagic = 0x68616e64;  // "hand"
   close(got[0]);
   auto spec = DecodeTaskSpec(bytes.value());
   if (!spec) Fail(rep, Stage::kSpec, EINVAL);
-  RunInit(*spec, fds, seccomp);
+  RunInit(*spec, fds, seccomp, sock);
 }
 
 }  // namespace

@@ -67,7 +67,8 @@ sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& se
 // Hands a parked init its task: `spec_fd`, a memfd of the encoded TaskSpec (read from its
 // start), and the task's stdin (-1: /dev/null), stdout, stderr, report and collect fds of
 // `task`. The fds stay owned by the caller. Returns 0 or an errno value (EPIPE, ECONNREFUSED:
-// the init is gone; park another).
+// the init is gone; park another). The init closes its end of `init.sock` once the task's main
+// process is started (its execve done): the time for the zygote to park the next one.
 int HandOver(const ParkedInit& init, int spec_fd, const TaskFds& task);
 
 }  // namespace brood::sandbox

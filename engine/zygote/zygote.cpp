@@ -88,6 +88,16 @@ class Parking {
     }
     parked_.reset();
   }
+  // Until the init last handed a task has started its main process (it closes its socket), or a
+  // request comes on `sock`, or 100 ms have passed: parking the next init meanwhile would take
+  // CPU from that task's setup and slow its cgroup migration.
+  void WaitHandedOff(int sock) {
+    if (!handed_) return;
+    pollfd p[2] = {{handed_.get(), POLLIN, 0}, {sock, POLLIN, 0}};
+    while (poll(p, 2, 100) < 0 && errno == EINTR) {
+    }
+    handed_.reset();
+  }
   // Hands `task` to the parked init (parking one first if there is none, or another if the one
   // there died) and gives up the init's pidfd for the supervisor.
   sys::StatusOr<sys::UniqueFd> Start(int spec_fd, const sandbox::TaskFds& task) {
@@ -96,7 +106,8 @@ class Parking {
       const int err = sandbox::HandOver(*parked_, spec_fd, task);
       if (err == 0) {
         sys::UniqueFd pidfd = std::move(parked_->pidfd);
-        parked_.reset();  // the init has its message; the socket's close follows it
+        handed_ = std::move(parked_->sock);
+        parked_.reset();
         return pidfd;
       }
       Drop();
@@ -109,6 +120,7 @@ class Parking {
   const sandbox::SeccompProgram& seccomp_;
   int sock_;
   std::optional<sandbox::ParkedInit> parked_;
+  sys::UniqueFd handed_;  // the socket of the init last handed a task
 };
 
 void HandleRun(int sock, Message& m, Parking& parking) {
@@ -237,7 +249,10 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
     // (a parked init keeps what the zygote had open). A failure here is retried at the next RUN,
     // which then reports it. Not before the first request: that one usually brings the slot's
     // workspace disk, which an init parked before it would not have.
-    if (served) (void)parking.Park();
+    if (served) {
+      parking.WaitHandedOff(sock);
+      (void)parking.Park();
+    }
     served = true;
     auto m = ReceiveMessage(sock);
     if (!m.ok() || (m->bytes.empty() && m->fds.empty())) {
