@@ -2,6 +2,7 @@
 // runs under an init that existed before the job was submitted, and the zygote parks another.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -43,10 +44,10 @@ std::string StartTimeOf(int pid) {
   return StartTime(stat);
 }
 
-// The parked inits below this process, once there is one other than `not` (bounded: 10 s).
-int WaitParked(int not_pid = 0) {
+// A parked init below `root` other than `not_pid`, once there is one (bounded: 10 s).
+int WaitParked(int root, int not_pid = 0) {
   for (int i = 0; i < 1000; ++i) {
-    for (int pid : DescendantsOf(getpid(), 4))
+    for (int pid : DescendantsOf(root))
       if (pid != not_pid && Comm(pid) == "brood-parked") return pid;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -56,11 +57,18 @@ int WaitParked(int not_pid = 0) {
 TEST(Park, TheTaskRunsInTheInitParkedBeforeItAndAnotherIsParkedAfter) {
   EngineOptions o;
   o.slots = 1;
+  // This engine's processes are below its nest (other tests' engines keep inits parked too).
+  const std::vector<int> before = DescendantsOf(getpid());
   auto engine = MakeEngine(o);
   ASSERT_TRUE(engine);
+  int nest = 0;
+  for (int pid : DescendantsOf(getpid()))
+    if (std::find(before.begin(), before.end(), pid) == before.end() && Comm(pid) == "brood-nest")
+      nest = pid;
+  ASSERT_NE(nest, 0) << "no brood-nest of the new engine";
   ASSERT_EQ(engine->Run(CmdJob({"true"})).status, TaskStatus::kOk);  // the slot's zygote is up
 
-  const int parked = WaitParked();
+  const int parked = WaitParked(nest);
   ASSERT_NE(parked, 0) << "no parked init below the engine";
   const std::string parked_start = StartTimeOf(parked);
   ASSERT_FALSE(parked_start.empty());
@@ -72,7 +80,7 @@ TEST(Park, TheTaskRunsInTheInitParkedBeforeItAndAnotherIsParkedAfter) {
   EXPECT_NE(r.stdout_data.find("(brood-init)"), std::string::npos) << r.stdout_data;
 
   // It is gone with its task, and the zygote has parked the next one.
-  const int next = WaitParked(parked);
+  const int next = WaitParked(nest, parked);
   EXPECT_NE(next, 0) << "no new parked init after the task";
   EXPECT_TRUE(StartTimeOf(parked) != parked_start) << "the used init outlived its task";
 }
