@@ -1,8 +1,8 @@
 // The task policy (seccomp_policy.cpp) compiled: its denied, absent and pretended sets become
 // libseccomp rules under a default that allows what is left (the allowed sets: every number is in
 // one set), a guard before libseccomp's program checks the arguments of the calls allowed only in
-// part and answers ENOSYS for numbers the policy does not know. The
-// program is exported once as BPF, so a task only pays for one seccomp(2) call.
+// part and answers ENOSYS for numbers the policy does not know. The program is exported once as
+// BPF, so a task only pays for one seccomp(2) call.
 #include "sandbox/seccomp.hpp"
 
 #include <linux/audit.h>
