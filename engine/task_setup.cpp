@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <thread>
 
 #include "sandbox/task_spec.hpp"
 
@@ -37,6 +39,13 @@ sys::StatusOr<Pipe> MakePipe(int flags = 0) {
   int p[2];
   if (pipe2(p, O_CLOEXEC | flags) != 0) return sys::PosixError("pipe2");
   return Pipe{sys::UniqueFd(p[0]), sys::UniqueFd(p[1])};
+}
+
+// Whether EnsureDisk would make a new disk for a task of `disk_mb`.
+bool NeedsNewDisk(const zygote::Slot& slot, int64_t disk_mb) {
+  if (slot.disk && slot.disk_clean && slot.disk->disk_mb() == disk_mb) return false;
+  return std::none_of(slot.spare_disks.begin(), slot.spare_disks.end(),
+                      [&](const auto& d) { return d->disk_mb() == disk_mb; });
 }
 
 // The slot's workspace disk for a task of `disk_mb`: the one it has if that is of this size (a
@@ -81,7 +90,23 @@ sys::StatusOr<TaskRunParams> PrepareTask(const TaskSetup& setup, const Job& job,
   p.landlock = setup.info.landlock;
   p.watch_denied = setup.watch_denied;
 
-  BROOD_ASSIGN_OR_RETURN(zygote::ZygoteHandle * zygote, setup.pool->Ready(*slot, profile));
+  // A cold slot makes its workspace disk (mkfs.ext4) while its zygote starts: a cold task (a
+  // one-shot `brood exec`) waits for the longer of the two, not for both.
+  std::optional<sys::StatusOr<std::unique_ptr<workspace::Disk>>> made;
+  std::thread maker;
+  if (setup.info.shared_disk_reason.empty() && NeedsNewDisk(*slot, limits.disk_mb) &&
+      !slot->Find(profile)) {
+    maker = std::thread([&] {
+      made =
+          workspace::Disk::Create(setup.disk_opts, limits.disk_mb, WorkspaceInodes(limits.disk_mb),
+                                  slot->host_uid, slot->host_gid);
+    });
+  }
+  auto ready = setup.pool->Ready(*slot, profile);
+  if (maker.joinable()) maker.join();
+  if (made && made->ok()) slot->spare_disks.push_back(std::move(made->value()));  // taken below
+  if (!ready.ok()) return ready.status();
+  zygote::ZygoteHandle* zygote = ready.value();
   if (slot->group) {
     // memory_mb and pids exactly, in the task's own leaf (zygotes and inits are not in it). The
     // slot's cap adds the task's init and, per zygote, the zygote and an init it may hold ready

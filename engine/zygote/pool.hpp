@@ -56,8 +56,9 @@ struct PoolConfig {
   bool same_uid_for_all = false;   // ... or the caller's own uid for every slot (unprivileged)
   bool warm = true;                // start a default-profile zygote in every slot ahead of demand
   std::string group_prefix = "s";  // slot i's cgroup is <prefix><i> (unique per engine)
-  // Run by the pool's thread for a slot it has just warmed (the slot is busy meanwhile): what
-  // else a slot should have before its first task (the engine makes its workspace disk).
+  // Run for a slot the pool's thread is warming (the slot is busy meanwhile), on a thread of its
+  // own while the slot's zygote starts: what else a slot should have before its first task (the
+  // engine makes its workspace disk). It must not touch the slot's zygotes.
   std::function<void(Slot&)> warm_up;
   // Called (without the pool's lock) whenever a slot becomes free: the engine's starters wait
   // for that.

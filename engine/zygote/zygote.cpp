@@ -243,17 +243,17 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
   prctl(PR_SET_DUMPABLE, 0);
   Reply(sock, ZygoteMsg::kReady, sys::OkStatus());
   Parking parking(fds, seccomp, sock);
-  bool served = false;
+  int served = 0;
   for (;;) {
     // The next task's init is parked between requests, once the last request's fds are closed
     // (a parked init keeps what the zygote had open). A failure here is retried at the next RUN,
     // which then reports it. Not before the first request: that one usually brings the slot's
-    // workspace disk, which an init parked before it would not have.
-    if (served) {
-      parking.WaitHandedOff(sock);
-      (void)parking.Park();
-    }
-    served = true;
+    // workspace disk, which an init parked before it would not have; nor after it: a zygote
+    // that served one task may be a one-shot `brood exec`'s, which would only wait at its exit
+    // for an init it never used. From the second task on, every task finds its init parked.
+    if (served >= 1) parking.WaitHandedOff(sock);
+    if (served >= 2) (void)parking.Park();
+    ++served;
     auto m = ReceiveMessage(sock);
     if (!m.ok() || (m->bytes.empty() && m->fds.empty())) {
       parking.Drop();
