@@ -22,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -435,6 +437,22 @@ bool CleanWorkspace(int root) {
   _exit(0);
 }
 
+// Closes every fd but those of `keep` (post-fork: no allocation; -1 entries are ignored).
+void CloseAllBut(std::span<const int> keep) {
+  int sorted[16];
+  size_t n = 0;
+  for (int fd : keep)
+    if (fd >= 0 && n < std::size(sorted)) sorted[n++] = fd;
+  std::sort(sorted, sorted + n);
+  unsigned next = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned fd = static_cast<unsigned>(sorted[i]);
+    if (fd > next) syscall(SYS_close_range, next, fd - 1, 0);
+    next = fd + 1;
+  }
+  syscall(SYS_close_range, next, ~0U, 0);
+}
+
 // The handover: flags, then the spec's memfd, stdout, stderr, report, [stdin], [collect].
 struct HandOverMsg {
   uint32_t magic;
@@ -548,8 +566,20 @@ sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& se
       nullptr, &pidfd, nullptr, nullptr);
   if (pid < 0) return sys::PosixError("clone(NEWPID|NEWNS|NEWIPC|NEWUTS)");
   if (pid == 0) {
-    close(mine.release());
-    if (close_in_child >= 0) close(close_in_child);
+    // The init keeps its stdio, its socket and the slot's fds, nothing else of the zygote's: a
+    // zygote parking during a RUN holds that task's fds, and a copy kept here would hold the
+    // task's pipes open (no EOF until this init is gone) or its workspace mount.
+    const int keep[] = {0,
+                        1,
+                        2,
+                        its.get(),
+                        slot.task_cgroup.get(),
+                        slot.task_procs_extra[0].get(),
+                        slot.task_procs_extra[1].get(),
+                        slot.memory_stat.get()};
+    CloseAllBut(keep);
+    (void)close_in_child;  // closed above with the rest
+    (void)mine.release();
     RunParked(its.get(), slot, seccomp);
   }
   ParkedInit p;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 
@@ -37,6 +38,20 @@ std::string StartTime(const std::string& stat) {
   return field;
 }
 
+// Field `n` (1-based) of /proc/PID/stat.
+std::string StatField(int pid, int n) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return "0";
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field = "0";
+  for (int i = 3; i <= n && rest >> field; ++i) {
+  }
+  return field;
+}
+
 std::string StartTimeOf(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat;
@@ -54,17 +69,37 @@ int WaitParked(int root, int not_pid = 0) {
   return 0;
 }
 
-TEST(Park, TheTaskRunsInTheInitParkedBeforeItAndAnotherIsParkedAfter) {
+// A one-slot engine and its nest: its processes are below it (other tests' engines keep inits
+// parked too).
+std::unique_ptr<Engine> OneSlotEngine(int* nest) {
   EngineOptions o;
   o.slots = 1;
-  // This engine's processes are below its nest (other tests' engines keep inits parked too).
   const std::vector<int> before = DescendantsOf(getpid());
   auto engine = MakeEngine(o);
-  ASSERT_TRUE(engine);
-  int nest = 0;
+  *nest = 0;
   for (int pid : DescendantsOf(getpid()))
     if (std::find(before.begin(), before.end(), pid) == before.end() && Comm(pid) == "brood-nest")
-      nest = pid;
+      *nest = pid;
+  return engine;
+}
+
+// How many pipes `pid` holds open beyond its stdio (init's is brood's own, a pipe under ctest).
+int PipesOf(int pid) {
+  int n = 0;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (int fd = 3; fd < 64; ++fd) {
+    char target[256];
+    const ssize_t len =
+        readlink((dir + "/" + std::to_string(fd)).c_str(), target, sizeof target - 1);
+    if (len > 0 && std::string(target, len).rfind("pipe:", 0) == 0) ++n;
+  }
+  return n;
+}
+
+TEST(Park, TheTaskRunsInTheInitParkedBeforeItAndAnotherIsParkedAfter) {
+  int nest = 0;
+  auto engine = OneSlotEngine(&nest);
+  ASSERT_TRUE(engine);
   ASSERT_NE(nest, 0) << "no brood-nest of the new engine";
   // The slot's zygote parks from its second task on (engine.md).
   for (int i = 0; i < 2; ++i) ASSERT_EQ(engine->Run(CmdJob({"true"})).status, TaskStatus::kOk);
@@ -84,6 +119,43 @@ TEST(Park, TheTaskRunsInTheInitParkedBeforeItAndAnotherIsParkedAfter) {
   const int next = WaitParked(nest, parked);
   EXPECT_NE(next, 0) << "no new parked init after the task";
   EXPECT_TRUE(StartTimeOf(parked) != parked_start) << "the used init outlived its task";
+}
+
+// An init holds none of its task's pipes, only its report pipe: the task's stdout and stderr see
+// EOF when the task's processes are gone, not when init has also emptied the workspace. The
+// zygote's first tasks get an init parked while the zygote holds their RUN request's fds.
+TEST(Park, AnInitKeepsOnlyItsReportPipe) {
+  int nest = 0;
+  auto engine = OneSlotEngine(&nest);
+  ASSERT_TRUE(engine);
+  ASSERT_NE(nest, 0) << "no brood-nest of the new engine";
+  for (int task = 0; task < 3; ++task) {
+    int in[2];
+    ASSERT_EQ(pipe(in), 0);
+    Job job = CmdJob({"cat"});
+    job.stdin_fd = in[0];
+    std::promise<Result> done;
+    ASSERT_TRUE(engine->Submit(job, [&](Result r) { done.set_value(std::move(r)); }).ok());
+    int init = 0;
+    for (int i = 0; i < 1000 && !init; ++i) {  // until the task is up (bounded: 10 s)
+      for (int pid : DescendantsOf(nest))
+        if (Comm(pid) == "cat") init = std::stoi(StatField(pid, 4));  // its parent
+      if (!init) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_NE(init, 0) << "task " << task << " never ran";
+    // Init holds the task's pipes until its main process has started (then it closes its
+    // copies): wait for that, bounded (10 s), while cat waits for its stdin to end.
+    int pipes = init ? PipesOf(init) : 0;
+    for (int i = 0; i < 1000 && init && pipes != 1; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      pipes = PipesOf(init);
+    }
+    if (init) EXPECT_EQ(pipes, 1) << "task " << task << ": init holds its task's pipes";
+    close(in[1]);  // cat ends
+    Result r = done.get_future().get();
+    EXPECT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
+    close(in[0]);
+  }
 }
 
 }  // namespace
