@@ -553,8 +553,7 @@ int DropBoundingSet() {
   return 0;
 }
 
-sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& seccomp,
-                                   int close_in_child) {
+sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& seccomp) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return sys::PosixError("socketpair(parked init)");
@@ -578,8 +577,7 @@ sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& se
                         slot.task_procs_extra[1].get(),
                         slot.memory_stat.get()};
     CloseAllBut(keep);
-    (void)close_in_child;  // closed above with the rest
-    (void)mine.release();
+    (void)mine.release();  // closed with the rest
     RunParked(its.get(), slot, seccomp);
   }
   ParkedInit p;

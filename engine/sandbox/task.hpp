@@ -59,10 +59,9 @@ int DropBoundingSet();
 
 // Called in the (single-threaded) zygote: clones and parks a task's init. Of `slot`, only the
 // slot's fds are used (task_cgroup, clone_into_cgroup, memory_stat and the leaf fds beside it),
-// which the init inherits; the task's own come with HandOver. `close_in_child`: an fd of the
-// zygote's that the init must not keep (its socket to the supervisor), or -1.
-sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& seccomp,
-                                   int close_in_child);
+// which the init keeps; it closes every other fd of the zygote's (its socket to the supervisor,
+// the fds of a RUN request the zygote holds). The task's own fds come with HandOver.
+sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& seccomp);
 
 // Hands a parked init its task: `spec_fd`, a memfd of the encoded TaskSpec (read from its
 // start), and the task's stdin (-1: /dev/null), stdout, stderr, report and collect fds of

@@ -62,8 +62,7 @@ sys::Status HoldWorkspace(int mount_fd) {
 // The zygote's parked init: one at most, the next task's.
 class Parking {
  public:
-  Parking(const ZygoteFds& zfds, const sandbox::SeccompProgram& seccomp, int sock)
-      : seccomp_(seccomp), sock_(sock) {
+  Parking(const ZygoteFds& zfds, const sandbox::SeccompProgram& seccomp) : seccomp_(seccomp) {
     slot_.task_cgroup = zfds.task_cgroup;
     slot_.task_procs_extra[0] = zfds.task_procs_extra[0];
     slot_.task_procs_extra[1] = zfds.task_procs_extra[1];
@@ -72,7 +71,7 @@ class Parking {
   }
   sys::Status Park() {
     if (parked_) return sys::OkStatus();
-    auto p = sandbox::ParkInit(slot_, seccomp_, sock_);
+    auto p = sandbox::ParkInit(slot_, seccomp_);
     if (!p.ok()) return p.status();
     parked_ = std::move(p.value());
     return sys::OkStatus();
@@ -118,7 +117,6 @@ class Parking {
  private:
   sandbox::TaskFds slot_;
   const sandbox::SeccompProgram& seccomp_;
-  int sock_;
   std::optional<sandbox::ParkedInit> parked_;
   sys::UniqueFd handed_;  // the socket of the init last handed a task
 };
@@ -242,7 +240,7 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
   close(joined);
   prctl(PR_SET_DUMPABLE, 0);
   Reply(sock, ZygoteMsg::kReady, sys::OkStatus());
-  Parking parking(fds, seccomp, sock);
+  Parking parking(fds, seccomp);
   int served = 0;
   for (;;) {
     // The next task's init is parked between requests, once the last request's fds are closed
@@ -250,7 +248,7 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
     // which then reports it. Not before the first request: that one usually brings the slot's
     // workspace disk, which an init parked before it would not have; nor after it: a zygote
     // that served one task may be a one-shot `brood exec`'s, which would only wait at its exit
-    // for an init it never used. From the second task on, every task finds its init parked.
+    // for an init it never used. From the third task on, every task finds its init parked.
     if (served >= 1) parking.WaitHandedOff(sock);
     if (served >= 2) (void)parking.Park();
     ++served;
