@@ -71,4 +71,7 @@ void ReleaseTreeDirs(const std::vector<std::string>& dirs);
 // A group name is one path component of [A-Za-z0-9_.-], not "." or "..".
 sys::Status CheckGroupName(const std::string& name);
 
+// What pids.max takes for a count: the number, or "max" for 0 (no limit). v1 and v2 alike.
+inline std::string PidsMaxValue(uint64_t pids) { return pids ? std::to_string(pids) : "max"; }
+
 }  // namespace brood::cgroup::internal

@@ -52,8 +52,6 @@ V1Dirs LeafDirs(const V1Dirs& d, const std::string& leaf) {
           d.freezer};
 }
 
-std::string PidsValue(uint64_t pids) { return pids ? std::to_string(pids) : "max"; }
-
 // mkdir in each hierarchy; on failure removes what it made, so nothing is half-created.
 sys::Status MakeAll(const std::vector<std::string>& dirs) {
   for (size_t i = 0; i < dirs.size(); ++i) {
@@ -105,9 +103,9 @@ class V1Group final : public Group {
     (void)fs::WriteFile(mem_ + "/memory.swappiness", "0");
     // The leaf's limit is the task's; the group's caps task and helpers together.
     if (leaf_.pids != d_.pids) {
-      BROOD_RETURN_IF_ERROR(fs::WriteFile(d_.pids + "/pids.max", PidsValue(limits.group_pids)));
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(d_.pids + "/pids.max", PidsMaxValue(limits.group_pids)));
     }
-    BROOD_RETURN_IF_ERROR(fs::WriteFile(leaf_.pids + "/pids.max", PidsValue(limits.pids)));
+    BROOD_RETURN_IF_ERROR(fs::WriteFile(leaf_.pids + "/pids.max", PidsMaxValue(limits.pids)));
     BROOD_RETURN_IF_ERROR(
         fs::WriteFile(d_.cpu + "/cpu.cfs_period_us", std::to_string(kCfsPeriodUs)));
     std::string quota = "-1";

@@ -58,10 +58,9 @@ class V2Group final : public Group {
       BROOD_RETURN_IF_ERROR(fs::WriteFile(task_ + "/memory.swap.max", "0"));
     }
     // The leaf's limit is the task's; the group's caps task and helpers together.
-    auto pids = [](uint64_t n) { return n ? std::to_string(n) : std::string("max"); };
     if (task_ != dir_)
-      BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/pids.max", pids(limits.group_pids)));
-    BROOD_RETURN_IF_ERROR(fs::WriteFile(task_ + "/pids.max", pids(limits.pids)));
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/pids.max", PidsMaxValue(limits.group_pids)));
+    BROOD_RETURN_IF_ERROR(fs::WriteFile(task_ + "/pids.max", PidsMaxValue(limits.pids)));
     std::string quota = "max";
     if (limits.cpus > 0) {
       // The kernel refuses quotas under 1 ms.

@@ -525,7 +525,7 @@ constexpr uint32_t kHandOverMagic = 0x68616e64;  // "hand"
   fds.collect_fd = msg.has_collect ? got[4 + (msg.has_stdin != 0)] : -1;
   const int rep = fds.report_fd.get();
   if (failed != Stage::kNone) Fail(rep, failed, err);
-  // The zygote read and checked the spec before the handover; this reads the same sealed bytes.
+  // The spec: a sealed memfd, read from its start.
   if (lseek(got[0], 0, SEEK_SET) != 0) Fail(rep, Stage::kSpec, errno);
   auto bytes = sys::ReadWholeFd(got[0]);
   if (!bytes.ok()) Fail(rep, Stage::kSpec, EIO);

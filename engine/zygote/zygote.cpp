@@ -18,7 +18,6 @@
 
 #include "sandbox/root.hpp"
 #include "sandbox/task.hpp"
-#include "sys/file.hpp"
 #include "zygote/wire.hpp"
 
 namespace brood::zygote {
@@ -132,16 +131,8 @@ void HandleRun(int sock, Message& m, Parking& parking) {
     Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: malformed RUN request"));
     return;
   }
-  // Checked here, so that a malformed spec is the zygote's error, as before parking.
-  auto bytes = sys::ReadWholeFd(m.fds[0].get());
-  if (!bytes.ok()) {
-    Reply(sock, ZygoteMsg::kStarted, bytes.status().Wrap("zygote: reading the task spec"));
-    return;
-  }
-  if (!sandbox::DecodeTaskSpec(bytes.value())) {
-    Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: malformed task spec"));
-    return;
-  }
+  // The spec itself is read and checked once, by the init it is handed to (a malformed one is
+  // its setup error, stage "reading the task spec").
   sandbox::TaskFds fds;
   fds.stdout_fd = m.fds[1].get();
   fds.stderr_fd = m.fds[2].get();
