@@ -64,12 +64,7 @@ TEST(Faults, SigkillOfBroodTakesEveryHelperAndTaskWithIt) {
     usleep(10 * 1000);
   }
   std::string who;
-  for (int h : alive) {
-    std::ifstream comm("/proc/" + std::to_string(h) + "/comm");
-    std::string name;
-    std::getline(comm, name);
-    who += " " + std::to_string(h) + " (" + name + ")";
-  }
+  for (int h : alive) who += " " + std::to_string(h) + " (" + Comm(h) + ")";
   EXPECT_TRUE(alive.empty()) << alive.size() << " helper or task processes outlived brood:" << who;
   auto stale = BroodTreeDirs(pid);
   EXPECT_FALSE(stale.empty()) << "a SIGKILLed brood cannot clean up: its tree stays";

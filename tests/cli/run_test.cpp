@@ -265,11 +265,8 @@ TEST(Run, SigtermStopsAndTheRunResumes) {
   // longer to start; results are written in batches, so the file would tell too late): a
   // `sleep` below brood. 40 tasks of 100 ms each on 2 slots take 2 s, so most are still ahead.
   auto task_running = [pid] {
-    for (int p : DescendantsOf(pid)) {
-      std::ifstream comm("/proc/" + std::to_string(p) + "/comm");
-      std::string name;
-      if (std::getline(comm, name) && name == "sleep") return true;
-    }
+    for (int p : DescendantsOf(pid))
+      if (Comm(p) == "sleep") return true;
     return false;
   };
   bool running = false;

@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <future>
-#include <sstream>
 #include <thread>
 
 #include "support/procs.hpp"
@@ -19,45 +17,14 @@ using testing::CmdJob;
 using testing::DescendantsOf;
 using testing::MakeEngine;
 
-std::string Comm(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
-  std::string name;
-  std::getline(in, name);
-  return name;
-}
+using testing::Comm;
+using testing::StatField;
+using testing::StatFieldOf;
 
-// Field 22 of /proc/PID/stat (the start time in clock ticks since boot): what tells a process
-// apart from a later one with the same pid. The same figure inside a pid namespace.
-std::string StartTime(const std::string& stat) {
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return "";
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && rest >> field; ++i) {
-  }
-  return field;
-}
-
-// Field `n` (1-based) of /proc/PID/stat.
-std::string StatField(int pid, int n) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  std::getline(in, stat);
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return "0";
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field = "0";
-  for (int i = 3; i <= n && rest >> field; ++i) {
-  }
-  return field;
-}
-
-std::string StartTimeOf(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  std::getline(in, stat);
-  return StartTime(stat);
-}
+// Field 22 of /proc/PID/stat: the start time in clock ticks since boot, what tells a process
+// apart from a later one with the same pid; the same figure inside a pid namespace.
+constexpr int kStartTime = 22;
+constexpr int kParent = 4;
 
 // A parked init below `root` other than `not_pid`, once there is one (bounded: 10 s).
 int WaitParked(int root, int not_pid = 0) {
@@ -106,19 +73,19 @@ TEST(Park, TheTaskRunsInTheInitParkedBeforeItAndAnotherIsParkedAfter) {
 
   const int parked = WaitParked(nest);
   ASSERT_NE(parked, 0) << "no parked init below the engine";
-  const std::string parked_start = StartTimeOf(parked);
+  const std::string parked_start = StatFieldOf(parked, kStartTime);
   ASSERT_FALSE(parked_start.empty());
 
   // pid 1 of the task's namespace is that process: same start time.
   Result r = engine->Run(CmdJob({"cat", "/proc/1/stat"}));
   ASSERT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
-  EXPECT_EQ(StartTime(r.stdout_data), parked_start) << r.stdout_data;
+  EXPECT_EQ(StatField(r.stdout_data, kStartTime), parked_start) << r.stdout_data;
   EXPECT_NE(r.stdout_data.find("(brood-init)"), std::string::npos) << r.stdout_data;
 
   // It is gone with its task, and the zygote has parked the next one.
   const int next = WaitParked(nest, parked);
   EXPECT_NE(next, 0) << "no new parked init after the task";
-  EXPECT_TRUE(StartTimeOf(parked) != parked_start) << "the used init outlived its task";
+  EXPECT_TRUE(StatFieldOf(parked, kStartTime) != parked_start) << "the used init outlived its task";
 }
 
 // An init holds none of its task's pipes, only its report pipe: the task's stdout and stderr see
@@ -139,7 +106,7 @@ TEST(Park, AnInitKeepsOnlyItsReportPipe) {
     int init = 0;
     for (int i = 0; i < 1000 && !init; ++i) {  // until the task is up (bounded: 10 s)
       for (int pid : DescendantsOf(nest))
-        if (Comm(pid) == "cat") init = std::stoi(StatField(pid, 4));  // its parent
+        if (Comm(pid) == "cat") init = atoi(StatFieldOf(pid, kParent).c_str());  // its parent
       if (!init) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     EXPECT_NE(init, 0) << "task " << task << " never ran";
@@ -150,7 +117,9 @@ TEST(Park, AnInitKeepsOnlyItsReportPipe) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       pipes = PipesOf(init);
     }
-    if (init) EXPECT_EQ(pipes, 1) << "task " << task << ": init holds its task's pipes";
+    if (init) {
+      EXPECT_EQ(pipes, 1) << "task " << task << ": init holds its task's pipes";
+    }
     close(in[1]);  // cat ends
     Result r = done.get_future().get();
     EXPECT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;

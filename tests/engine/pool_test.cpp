@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/procs.hpp"
 #include "support/sandbox_env.hpp"
 
 namespace brood::testing {
@@ -20,13 +21,6 @@ std::vector<int> ChildrenOf(int pid) {
   std::vector<int> out;
   for (int c; in >> c;) out.push_back(c);
   return out;
-}
-
-std::string Comm(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
-  std::string s;
-  std::getline(in, s);
-  return s;
 }
 
 // The zygotes of engines in this process: grandchildren of our brood-nest children.
@@ -129,13 +123,8 @@ namespace brood::testing {
 namespace {
 
 int SessionOf(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  int sid = -1;
-  // Fields after the ")" closing comm: state ppid pgrp session.
-  sscanf(line.c_str() + line.rfind(')') + 2, "%*c %*d %*d %d", &sid);
-  return sid;
+  const std::string sid = StatFieldOf(pid, 6);
+  return sid.empty() ? -1 : atoi(sid.c_str());
 }
 
 // A terminal's Ctrl-C goes to the caller's session and process group; the kernel delivers it

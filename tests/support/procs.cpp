@@ -7,8 +7,33 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 namespace brood::testing {
+
+std::string Comm(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
+std::string StatField(const std::string& stat_line, int n) {
+  const auto close = stat_line.rfind(')');  // comm may hold spaces and parentheses
+  if (close == std::string::npos || n < 3) return "";
+  std::istringstream rest(stat_line.substr(close + 1));
+  std::string field;
+  for (int i = 3; i <= n; ++i)
+    if (!(rest >> field)) return "";
+  return field;
+}
+
+std::string StatFieldOf(int pid, int n) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  return StatField(line, n);
+}
 
 std::vector<int> DescendantsOf(int root, int min_depth) {
   std::map<int, int> parent;

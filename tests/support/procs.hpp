@@ -6,6 +6,14 @@
 
 namespace brood::testing {
 
+// /proc/PID/comm without its newline ("" when the process is gone).
+std::string Comm(int pid);
+// Field `n` (1-based, as in proc(5): 4 ppid, 6 session, 22 starttime) of a /proc/PID/stat line,
+// read past the ")" that closes comm; "" when the line has no such field.
+std::string StatField(const std::string& stat_line, int n);
+// The same of /proc/PID/stat now.
+std::string StatFieldOf(int pid, int n);
+
 // Live descendants of `root` at least `min_depth` levels below it (1: its children).
 std::vector<int> DescendantsOf(int root, int min_depth = 1);
 

@@ -86,10 +86,7 @@ Result RunChecked(Engine* engine, const Job& job) {
 std::vector<int> SandboxDescendants() {
   std::vector<int> out;
   for (int pid : DescendantsOf(getpid(), 4)) {
-    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name != "brood-parked") out.push_back(pid);  // a zygote's init, waiting for its task
+    if (Comm(pid) != "brood-parked") out.push_back(pid);  // a zygote's init, waiting for its task
   }
   return out;
 }
