@@ -212,16 +212,8 @@ sys::StatusOr<SeccompProgram> CompileTaskPolicy(ViolationAction action) {
   // ones the guard's (libseccomp never sees them). The guard answers every number above
   // kHighestKnown and in the unassigned range; every other must be in a set, or the default
   // would allow a call the policy never named.
-  std::array<bool, kHighestKnown + 1> named{};
-  for (uint32_t nr = kUnassignedFirst; nr <= kUnassignedLast; ++nr) named[nr] = true;
-  for (const SyscallSet& set : TaskPolicy()) {
-    for (const PolicyCall& call : set.calls) {
-      const int nr = SyscallNumber(call.name);
-      if (nr >= 0 && static_cast<uint32_t>(nr) <= kHighestKnown) named[nr] = true;
-    }
-  }
   for (uint32_t nr = 0; nr <= kHighestKnown; ++nr) {
-    if (!named[nr])
+    if ((nr < kUnassignedFirst || nr > kUnassignedLast) && LookUp(nr).set == nullptr)
       return sys::Status::Error("seccomp: the policy has no answer for number " +
                                 std::to_string(nr));
   }
