@@ -559,11 +559,18 @@ sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& se
     return sys::PosixError("socketpair(parked init)");
   sys::UniqueFd mine(sv[0]), its(sv[1]);
   int pidfd = -1;
+  // The init is born with its name: the zygote takes it for the clone, so that no one looking
+  // at the processes (ps, the tests' leak checks) ever sees a second "brood-zygote".
+  char own_name[16] = {};
+  prctl(PR_GET_NAME, own_name);
+  prctl(PR_SET_NAME, "brood-parked");
   // A raw clone (fork semantics, no new stack): the zygote is single-threaded.
   long pid = syscall(
       SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD,
       nullptr, &pidfd, nullptr, nullptr);
-  if (pid < 0) return sys::PosixError("clone(NEWPID|NEWNS|NEWIPC|NEWUTS)");
+  const int clone_errno = errno;
+  if (pid != 0) prctl(PR_SET_NAME, own_name);
+  if (pid < 0) return sys::PosixError("clone(NEWPID|NEWNS|NEWIPC|NEWUTS)", clone_errno);
   if (pid == 0) {
     // The init keeps its stdio, its socket and the slot's fds, nothing else of the zygote's: a
     // zygote parking during a RUN holds that task's fds, and a copy kept here would hold the
