@@ -98,6 +98,7 @@ class EngineImpl final : public Engine {
   void CancelGroup(uint64_t group) override;
   void CancelAll() override;
   EngineInfo Info() const override { return info_; }
+  EngineStats Stats() override;
 
  private:
   // A starter thread: takes queued jobs as slots free up and starts them.
@@ -413,6 +414,21 @@ Result EngineImpl::Run(const Job& job) {
   if (!s.ok())
     return NotRun(job.id, job.limits.Resolved(), TaskStatus::kSandboxError, s.error, s.error_kind);
   return f.get();
+}
+
+EngineStats EngineImpl::Stats() {
+  EngineStats st;
+  {
+    std::lock_guard lock(mu_);
+    st.queued = static_cast<int64_t>(queue_.size());
+    st.in_flight = in_flight_;
+  }
+  if (pool_) {
+    st.busy_slots = pool_->BusySlots();
+    for (const auto& [profile, n] : pool_->WarmZygotes())
+      st.warm.push_back({profile.network, profile.root, n});
+  }
+  return st;
 }
 
 Submission EngineImpl::Submit(Job job, std::function<void(Result)> on_result,

@@ -20,6 +20,7 @@
 #include "brood/doctor.hpp"
 #include "brood/engine.hpp"
 #include "brood/run.hpp"
+#include "serve_cmd.hpp"
 
 namespace {
 
@@ -257,6 +258,12 @@ int main(int argc, char** argv) {
   run->add_option("--summary-json", run_opts.summary_json, "also write the summary as JSON");
   run->footer(LimitDefaultsText());
 
+  ServeArgs serve_args;
+  CLI::App* serve = app.add_subcommand("serve", "run jobs sent over HTTP (docs/serve.md)");
+  AddEngineOptions(serve, opts, roots, on_violation);
+  AddServeOptions(serve, serve_args, opts);
+  serve->footer(LimitDefaultsText());
+
   brood::DoctorOptions doctor_opts;
   CLI::App* doctor = app.add_subcommand("doctor", "what this host supports, and how to fix it");
   doctor->add_option("--cgroup-root", doctor_opts.cgroup_root, "as for exec/run");
@@ -283,6 +290,7 @@ int main(int argc, char** argv) {
     }
     return RunJobs(opts, run_opts);
   }
+  if (*serve) return RunServe(opts, serve_args);
   if (*doctor) return brood::RunDoctor(doctor_opts, std::cout);
   std::cout << app.help();
   return 2;

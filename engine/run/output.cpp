@@ -5,8 +5,13 @@
 namespace brood::run {
 
 Output::Output(JobSource& source, ResultSink& sink, bool progress, int64_t start_ns,
-               std::ostream& log)
-    : source_(source), sink_(sink), progress_(progress), start_ns_(start_ns), log_(log) {}
+               std::ostream& log, std::function<void(const Result&)> on_record)
+    : source_(source),
+      sink_(sink),
+      progress_(progress),
+      start_ns_(start_ns),
+      log_(log),
+      on_record_(std::move(on_record)) {}
 
 bool Output::Add(const Work& w) {
   if (w.not_started) ++not_run_;
@@ -27,6 +32,7 @@ bool Output::Add(const Work& w) {
     if (write_error_.ok()) {
       unacked_.emplace_back(++taken_, w.seq);
       AckDurable();
+      if (on_record_) on_record_(r);
     } else {
       if (progress_) log_ << "\r\033[K";
       log_ << "brood run: " << write_error_.message() << "; stopping" << std::endl;

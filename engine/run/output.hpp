@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <ostream>
 #include <utility>
 
@@ -18,7 +19,9 @@ namespace brood::run {
 class Output {
  public:
   // `start_ns` (reactor::NowNs()) is when the run began, for the progress line's rate.
-  Output(JobSource& source, ResultSink& sink, bool progress, int64_t start_ns, std::ostream& log);
+  // `on_record`, if set, sees each record's result once the sink took it.
+  Output(JobSource& source, ResultSink& sink, bool progress, int64_t start_ns, std::ostream& log,
+         std::function<void(const Result&)> on_record = {});
 
   // One line is through the graph. Called by one thread at a time. False when the sink failed
   // just now: the run should stop (running tasks are cancelled and run again by --resume) rather
@@ -40,6 +43,7 @@ class Output {
   const bool progress_;
   const int64_t start_ns_;
   std::ostream& log_;
+  std::function<void(const Result&)> on_record_;
   sys::Status write_error_;
   Summary summary_;
   uint64_t not_run_ = 0;

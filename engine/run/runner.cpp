@@ -106,7 +106,7 @@ int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
     log << "brood run: " << done.status().message() << "\n";
     return 1;
   }
-  Output output(source, sink, opts.progress, start_ns, log);
+  Output output(source, sink, opts.progress, start_ns, log, opts.on_record);
 
   const int slots = std::max(1, engine.Info().slots);
   const size_t window = static_cast<size_t>(4 * slots + 64);
@@ -134,6 +134,13 @@ int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
   flow::limiter_node<WorkPtr> window_limit(g, window);
   flow::function_node<WorkPtr, WorkPtr> parse(g, flow::unlimited, [&](WorkPtr item) {
     if (!item->line.too_long) item->parsed = jobs::ParseJobLine(item->line.text, opts.maxima);
+    if (item->parsed.job && opts.check_job) {
+      std::string error = opts.check_job(*item->parsed.job);
+      if (!error.empty()) {
+        item->parsed.error = std::move(error);
+        item->parsed.job.reset();
+      }
+    }
     return item;
   });
   auto by_seq = [](const WorkPtr& item) { return static_cast<size_t>(item->seq); };

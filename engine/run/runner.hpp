@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -24,6 +25,11 @@ struct RunnerOptions {
   bool progress = false;     // a progress line on the log (for a terminal)
   std::string summary_json;  // also write the summary here (JSON)
   LimitMaxima maxima;
+  // More checks a valid job must pass (the server's: no "network": "host" over HTTP): a
+  // non-empty answer makes the line invalid_job with it as the error. Called on TBB threads.
+  std::function<std::string(const Job&)> check_job;
+  // Called for each record right after the sink took it, on the graph's writer thread.
+  std::function<void(const Result&)> on_record;
 };
 
 class Runner {

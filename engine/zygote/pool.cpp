@@ -162,6 +162,21 @@ bool Pool::HasFree() {
   return false;
 }
 
+int Pool::BusySlots() {
+  std::lock_guard lock(mu_);
+  int n = 0;
+  for (auto& s : slots_) n += s->busy;
+  return n;
+}
+
+std::unordered_map<SandboxProfile, int> Pool::WarmZygotes() {
+  std::lock_guard lock(mu_);
+  std::unordered_map<SandboxProfile, int> warm;
+  for (auto& s : slots_)
+    for (auto& z : s->zygotes) ++warm[z.profile];
+  return warm;
+}
+
 Lease& Lease::operator=(Lease&& o) noexcept {
   if (this != &o) {
     Return(false);

@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "brood/profile.hpp"
@@ -126,6 +127,9 @@ class Pool {
   Lease TryAcquire(const SandboxProfile& profile);
   // Whether some slot is free now. Thread-safe.
   bool HasFree();
+  // Busy slots, and live zygotes per profile across slots. Thread-safe.
+  int BusySlots();
+  std::unordered_map<SandboxProfile, int> WarmZygotes();
   // Makes sure the acquired `slot` has a live zygote of `profile` and returns it: spawns one,
   // ending a dead one or the least recently used beyond zygotes_per_slot. Blocks (a zygote
   // takes milliseconds): the engine's starter threads only.

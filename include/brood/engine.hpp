@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "brood/error.hpp"
 #include "brood/job.hpp"
@@ -51,6 +52,19 @@ struct EngineInfo {
   int landlock = 0;       // the Landlock ABI tasks run under (0: none; see sandbox/landlock.hpp)
   uint32_t host_uid = 0;  // host uid of the sandbox user of slot 0
   int slots = 1;          // tasks that can run at once
+};
+
+// What the engine is doing now (for metrics): a snapshot, each figure read under its own lock.
+struct EngineStats {
+  int64_t queued = 0;     // jobs waiting for a slot
+  int64_t in_flight = 0;  // jobs taken and not yet reported, the queued ones included
+  int busy_slots = 0;     // slots running, starting or cleaning up after a task
+  struct Warm {
+    Network network = Network::kNone;
+    std::string root;  // "": the default root
+    int zygotes = 0;   // live zygotes of this profile across slots
+  };
+  std::vector<Warm> warm;
 };
 
 // Names one submitted job, for Cancel; 0 names none.
@@ -109,6 +123,8 @@ class Engine {
 
   // What the engine found on this host at Create(); fixed for its life.
   virtual EngineInfo Info() const = 0;
+  // What it is doing now. Never blocks for long (takes the queue's and the pool's locks).
+  virtual EngineStats Stats() = 0;
 };
 
 }  // namespace brood
