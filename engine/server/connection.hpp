@@ -5,15 +5,18 @@
 // result, a batch's next record), and those end when the client goes away.
 #pragma once
 
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+// clang-format on
+
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <unordered_set>
-#include <utility>  // before Asio: its awaitable.hpp uses std::exchange
 
 #include "brood/engine.hpp"
 #include "brood/serve.hpp"
