@@ -63,7 +63,12 @@ net::awaitable<bool> Connection::Run(Request& req) {
   body_read_ = true;
 
   JobRequest jr = JobFromRequest(parser.get().body(), ctx_.policy, RandomId);
-  if (!jr.job) co_return co_await Reply(req, jr.code, std::move(jr.body));
+  if (!jr.job) {
+    Result invalid;
+    invalid.status = TaskStatus::kInvalidJob;
+    ctx_.metrics.ObserveTask(invalid);
+    co_return co_await Reply(req, jr.code, std::move(jr.body));
+  }
   if (ctx_.runs_in_flight >= ctx_.opts.queue) {
     ctx_.metrics.QueueRejected();
     co_return co_await Error(req, 429,
@@ -205,8 +210,9 @@ net::awaitable<bool> Connection::Results(Request& req, const std::string& id) {
   http::response<http::empty_body> res{http::status::ok, req.version};
   res.set(http::field::server, "brood");
   res.set(http::field::content_type, "application/x-ndjson");
-  res.chunked(true);
-  res.keep_alive(req.keep_alive);
+  const bool chunked = req.version >= 11;  // HTTP/1.0: the body ends when the connection does
+  res.chunked(chunked);
+  res.keep_alive(chunked && req.keep_alive);
   http::response_serializer<http::empty_body> sr{res};
   Deadline(std::chrono::milliseconds(ctx_.opts.io_timeout_ms));
   beast::error_code ec;
@@ -245,8 +251,12 @@ net::awaitable<bool> Connection::Results(Request& req, const std::string& id) {
     }
     if (!out.empty()) {
       Deadline(std::chrono::milliseconds(ctx_.opts.io_timeout_ms));
-      co_await net::async_write(socket_, http::make_chunk(net::buffer(out)),
-                                net::redirect_error(net::use_awaitable, ec));
+      if (chunked)
+        co_await net::async_write(socket_, http::make_chunk(net::buffer(out)),
+                                  net::redirect_error(net::use_awaitable, ec));
+      else
+        co_await net::async_write(socket_, net::buffer(out),
+                                  net::redirect_error(net::use_awaitable, ec));
       if (ec) co_return false;
       continue;
     }
@@ -260,6 +270,7 @@ net::awaitable<bool> Connection::Results(Request& req, const std::string& id) {
     socket_.cancel(ec);  // ends WatchPeer's wait
     if (*gone || !socket_.is_open() || ctx_.stopping) co_return false;
   }
+  if (!chunked) co_return false;
   Deadline(std::chrono::milliseconds(ctx_.opts.io_timeout_ms));
   co_await net::async_write(socket_, http::make_chunk_last(),
                             net::redirect_error(net::use_awaitable, ec));

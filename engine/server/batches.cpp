@@ -140,11 +140,18 @@ sys::Status BatchStore::Load(const std::string& id) {
   }
   {
     std::ifstream results(b->results_path());
+    uint64_t whole = 0;  // bytes up to the last newline
     for (std::string line; std::getline(results, line);) {
-      if (results.eof()) break;  // a torn last line: the resumed run cuts it and redoes its job
+      if (results.eof()) break;  // a torn last line (a server killed mid-write)
+      whole += line.size() + 1;
       ++b->done_;
       ++b->counts_[StatusOfRecord(line)];
     }
+    // Cut the torn line now, before any reader can see it: its job is run again.
+    struct stat st {};
+    if (stat(b->results_path().c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) > whole &&
+        truncate(b->results_path().c_str(), static_cast<off_t>(whole)) != 0)
+      return sys::PosixError("truncate(" + b->results_path() + ")");
   }
   batches_[id] = b;
   if (!b->finished_) waiting_.push_back(b);
