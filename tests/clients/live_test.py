@@ -12,6 +12,8 @@ The server is started with PR_SET_PDEATHSIG: it dies with this process if the te
 """
 
 import ctypes
+import http.client
+import json
 import os
 import re
 import shutil
@@ -22,6 +24,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "clients", "python"))
@@ -308,6 +311,45 @@ class Batches(unittest.TestCase):
         self.assertEqual(sorted(r["stdout"] for r in records),
                          sorted(f"{i}\n" for i in range(10)))
         batch.forget()
+
+    def test_concurrent_uploads_keep_their_own_lines(self):
+        # Two bodies sent at once, a small chunk at a time (http.client itself: brood_client
+        # gathers 64 KiB per chunk): each batch runs its own lines. Once a shared read buffer
+        # in the server gave batch A the lines of batch B.
+        url = urllib.parse.urlsplit(SERVER.url)
+        lines = 20
+        ids, errors = {}, []
+
+        def upload(tag):
+            def body():
+                for i in range(lines):
+                    job = {"id": f"{tag}{i}", "cmd": ["/bin/echo", tag]}
+                    yield json.dumps(job).encode() + b"\n"
+                    time.sleep(0.01)
+            try:
+                conn = http.client.HTTPConnection(url.hostname, url.port, timeout=WAIT)
+                conn.request("POST", "/v1/batches", body=body(), encode_chunked=True,
+                             headers={"Content-Type": "application/x-ndjson",
+                                      "Authorization": f"Bearer {TOKEN}"})
+                reply = conn.getresponse()
+                ids[tag] = json.loads(reply.read())["id"]
+                conn.close()
+            except Exception as e:  # noqa: BLE001: reported below
+                errors.append(repr(e))
+
+        uploads = [threading.Thread(target=upload, args=(tag,)) for tag in "AB"]
+        for u in uploads:
+            u.start()
+        for u in uploads:
+            u.join(WAIT)
+        self.assertEqual(errors, [])
+        for tag in "AB":
+            batch = self.client.batch(ids[tag])
+            records = list(batch.results())
+            self.assertEqual(sorted(r["id"] for r in records),
+                             sorted(f"{tag}{i}" for i in range(lines)), f"batch {tag}")
+            self.assertEqual({r["stdout"] for r in records}, {tag + "\n"})
+            batch.forget()
 
     def test_cancel(self):
         n = 20
