@@ -133,7 +133,7 @@ net::awaitable<bool> Connection::PostBatch(Request& req) {
   co_await Continue(*req.parser);
   http::request_parser<http::buffer_body> parser(std::move(*req.parser));
   parser.body_limit(ctx_.opts.max_batch_bytes);
-  static thread_local std::vector<char> chunk(1 << 16);
+  std::vector<char> chunk(1 << 16);  // this request's own: other uploads run between its reads
   beast::error_code ec;
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();

@@ -261,6 +261,7 @@ bool BatchStore::Cancel(const std::string& id, bool forget) {
     std::lock_guard lock(b->mu_);
     if (!b->finished_) {
       b->cancel_ = true;
+      b->state_ = "cancelled";  // already: DELETE answers it (its runner stops just after)
       if (b->runner_) b->runner_->Stop(0);
     }
     b->forget_ = b->forget_ || forget;
