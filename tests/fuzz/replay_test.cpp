@@ -26,5 +26,6 @@ void Replay(const std::string& target, void (*fn)(const uint8_t*, size_t)) {
 
 TEST(FuzzCorpus, JobParser) { Replay("job_parser", brood::fuzz::JobParser); }
 TEST(FuzzCorpus, ZygoteWire) { Replay("zygote_wire", brood::fuzz::ZygoteWire); }
+TEST(FuzzCorpus, ServeRequest) { Replay("serve_request", brood::fuzz::ServeRequest); }
 
 }  // namespace
