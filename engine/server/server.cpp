@@ -165,10 +165,11 @@ sys::Status ServerImpl::Init() {
 void ServerImpl::Launch(Socket socket, bool tcp) {
   if (static_cast<int>(ctx_->connections.size()) >= opts_.max_connections) {
     metrics_.ConnectionRefused();
+    static const std::string kBody = ErrorBody("too many connections") + "\n";
     static const std::string kBusy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-        "Connection: close\r\nContent-Length: 58\r\n\r\n"
-        "{\"error\":\"too many connections\",\"field\":null}           \n";
+        "Connection: close\r\nContent-Length: " +
+        std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
     (void)!send(socket.native_handle(), kBusy.data(), kBusy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     beast::error_code ec;
     socket.close(ec);
