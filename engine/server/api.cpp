@@ -36,6 +36,11 @@ struct RunWait {
   std::optional<Result> result;
 };
 
+// A Content-Length past `limit` (a chunked body is held to the parser's limit as it comes).
+bool BodyTooLarge(const HeaderParser& parser, uint64_t limit) {
+  return parser.content_length().value_or(0) > limit;
+}
+
 }  // namespace
 
 net::awaitable<bool> Connection::ReadBodyError(Request& req, beast::error_code ec) {
@@ -53,6 +58,8 @@ net::awaitable<bool> Connection::Run(Request& req) {
   if (ct == req.parser->get().end() || MediaType(SV(ct->value())) != "application/json")
     co_return co_await Error(req, 415, "POST /v1/run takes Content-Type: application/json",
                              "Content-Type");
+  if (BodyTooLarge(*req.parser, ctx_.opts.max_body_bytes))
+    co_return co_await ReadBodyError(req, http::error::body_limit);
   co_await Continue(*req.parser);
   http::request_parser<http::string_body> parser(std::move(*req.parser));
   parser.body_limit(ctx_.opts.max_body_bytes);
@@ -127,6 +134,8 @@ net::awaitable<bool> Connection::PostBatch(Request& req) {
     co_return co_await Error(req, 415,
                              "POST /v1/batches takes job lines: Content-Type: application/x-ndjson",
                              "Content-Type");
+  if (BodyTooLarge(*req.parser, ctx_.opts.max_batch_bytes))
+    co_return co_await ReadBodyError(req, http::error::body_limit);
   auto begun = ctx_.batches.Begin();
   if (!begun.ok()) co_return co_await Error(req, 503, begun.status().message());
   std::shared_ptr<Batch> batch = std::move(begun.value());

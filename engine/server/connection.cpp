@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 
 namespace brood::server {
 namespace {
@@ -104,7 +105,10 @@ net::awaitable<void> Connection::Serve() {
   while (socket_.is_open() && !ctx_.stopping) {
     HeaderParser parser;
     parser.header_limit(ctx_.opts.max_header_bytes);
-    parser.body_limit(ctx_.opts.max_batch_bytes);  // each handler narrows it
+    // None here: Beast checks a Content-Length against the limit while it reads the header
+    // only, so a handler checks its own (BodyTooLarge) once the request may go on. (Not
+    // boost::none: Boost 1.74 compares a length with it as with an optional, always greater.)
+    parser.body_limit(std::numeric_limits<uint64_t>::max());
     timed_out_ = false;
     Deadline(
         std::chrono::milliseconds(first ? ctx_.opts.header_timeout_ms : ctx_.opts.idle_timeout_ms));
