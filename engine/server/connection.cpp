@@ -110,10 +110,15 @@ net::awaitable<void> Connection::Serve() {
     // boost::none: Boost 1.74 compares a length with it as with an optional, always greater.)
     parser.body_limit(std::numeric_limits<uint64_t>::max());
     timed_out_ = false;
-    Deadline(
-        std::chrono::milliseconds(first ? ctx_.opts.header_timeout_ms : ctx_.opts.idle_timeout_ms));
-    first = false;
     beast::error_code ec;
+    if (!first && buffer_.size() == 0) {  // kept alive: idle until the next request begins
+      Deadline(std::chrono::milliseconds(ctx_.opts.idle_timeout_ms));
+      co_await socket_.async_wait(net::socket_base::wait_read,
+                                  net::redirect_error(net::use_awaitable, ec));
+      if (ec || timed_out_) break;  // idle too long, or closed by the server's shutdown
+    }
+    first = false;
+    Deadline(std::chrono::milliseconds(ctx_.opts.header_timeout_ms));
     co_await http::async_read_header(socket_, buffer_, parser,
                                      net::redirect_error(net::use_awaitable, ec));
     if (ec) {
