@@ -118,13 +118,13 @@ net::awaitable<bool> Connection::Run(Request& req) {
   waiting_.reset();
   socket_.cancel(ec);  // ends WatchPeer's wait
   Result result = std::move(*wait->result);
+  ctx_.metrics.ObserveTask(result);  // a task that ended, whether or not its client is there
   if (!body_read_) co_return false;  // the client left: nobody to answer
   if (expect) {
     Job judged;
     judged.expect = std::move(expect);
     jobs::Judge(judged, result);
   }
-  ctx_.metrics.ObserveTask(result);
   co_return co_await Reply(req, 200, ResultToJson(result));
 }
 
