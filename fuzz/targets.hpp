@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -90,8 +91,8 @@ inline void ServeRequest(const uint8_t* data, size_t size) {
 
   http::request_parser<http::empty_body> header;
   header.header_limit(kHeaderLimit);
-  header.body_limit(kBodyLimit);
-  header.eager(false);  // as http::async_read_header
+  header.body_limit(std::numeric_limits<uint64_t>::max());  // as the server: limits per route
+  header.eager(false);                                      // as http::async_read_header
   if (!feed(header, [](auto& p) { return p.is_header_done(); })) return;
   http::request_parser<http::string_body> parser(std::move(header));
   parser.body_limit(kBodyLimit);

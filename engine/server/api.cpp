@@ -269,6 +269,7 @@ net::awaitable<bool> Connection::Results(Request& req, const std::string& id) {
       if (ec) co_return false;
       continue;
     }
+    if (batch->forgotten()) co_return false;  // no last chunk: its records are gone
     if (finished) break;
     if (ctx_.stopping) co_return false;  // no last chunk: the client resumes with the next server
     NoDeadline();

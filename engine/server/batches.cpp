@@ -81,6 +81,11 @@ bool Batch::finished() const {
   return finished_;
 }
 
+bool Batch::forgotten() const {
+  std::lock_guard lock(mu_);
+  return forget_;
+}
+
 void Batch::Notify() {
   auto waiters = std::move(waiters_);
   waiters_.clear();

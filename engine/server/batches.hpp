@@ -52,6 +52,9 @@ class Batch {
   BatchStatus Status() const;
   // Every record it will have is in its results file (done or cancelled, not stopped).
   bool finished() const;
+  // DELETE ?forget=1 removed it: a results stream ends without its last chunk (the client's
+  // reconnect then gets 404), not as if every record had come.
+  bool forgotten() const;
   // io thread: `wake` runs (once) when the batch has written more records or finished.
   void AddWaiter(std::function<void()> wake) { waiters_.push_back(std::move(wake)); }
 

@@ -219,9 +219,19 @@ TEST(Batches, ARunningBatchForgottenEndsAndLeavesNoFiles) {
   const std::string dir = state.path() + "/batches/" + id;
   ASSERT_EQ(access(dir.c_str(), F_OK), 0) << "no spool at " << dir;
   ASSERT_TRUE(WaitFor([&] { return engine->Stats().busy_slots > 0; })) << "nothing started";
+  HttpClient reader(a);  // a results stream open while the batch is forgotten
+  HttpRequest get;
+  get.target = "/v1/batches/" + id + "/results";
+  HttpResponse head;
+  ASSERT_TRUE(reader.StartStream(get, &head)) << head.error;
+  ASSERT_EQ(head.status, 200);
   HttpClient c(a);
   HttpResponse r = c.Delete("/v1/batches/" + id + "?forget=true");
   EXPECT_EQ(r.status, 204) << r.body;
+  while (reader.ReadBodySome()) {
+  }
+  EXPECT_FALSE(reader.body_done())
+      << "the stream of a forgotten batch ended with its last chunk, as if it were complete";
   ExpectError(c.Get("/v1/batches/" + id), 404, "id");
   EXPECT_TRUE(WaitFor([&] { return engine->Stats().in_flight == 0; }, seconds(20)))
       << "its tasks live on";
