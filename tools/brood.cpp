@@ -21,6 +21,7 @@
 #include "brood/engine.hpp"
 #include "brood/run.hpp"
 #include "serve_cmd.hpp"
+#include "stop_signals.hpp"
 
 namespace {
 
@@ -132,10 +133,7 @@ std::string LimitDefaultsText() {
 }
 
 int RunJobs(brood::EngineOptions opts, brood::RunOptions run_opts) {
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
-  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop_signals = BlockStopSignals();
   std::string error;
   auto engine = brood::Engine::Create(opts, &error);
   if (!engine) {
@@ -146,25 +144,11 @@ int RunJobs(brood::EngineOptions opts, brood::RunOptions run_opts) {
   run_opts.progress = isatty(2);
   brood::JobRun job_run(*engine, run_opts, std::cerr);
   // SIGINT/SIGTERM: stop admitting; running tasks get 5 s, then are killed (docs/cli.md).
-  int sfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
-  int wake = eventfd(0, EFD_CLOEXEC);
-  std::thread watcher([&] {
-    pollfd fds[2] = {{sfd, POLLIN, 0}, {wake, POLLIN, 0}};
-    while (poll(fds, 2, -1) >= 0 && !fds[1].revents) {
-      signalfd_siginfo si;
-      if (fds[0].revents && read(sfd, &si, sizeof si) == sizeof si) {
-        std::cerr << "\nbrood run: " << strsignal(static_cast<int>(si.ssi_signo))
-                  << ": no new tasks; running ones get 5 s\n";
-        job_run.Stop(5000);
-      }
-    }
+  StopSignalWatcher watcher(stop_signals, [&](int sig) {
+    std::cerr << "\nbrood run: " << strsignal(sig) << ": no new tasks; running ones get 5 s\n";
+    job_run.Stop(5000);
   });
-  int code = job_run.Run();
-  (void)!eventfd_write(wake, 1);
-  watcher.join();
-  close(sfd);
-  close(wake);
-  return code;
+  return job_run.Run();
 }
 
 int RunExec(brood::EngineOptions opts, const ExecArgs& a) {
@@ -187,10 +171,7 @@ int RunExec(brood::EngineOptions opts, const ExecArgs& a) {
 
   // SIGINT/SIGTERM/SIGHUP arrive on a signalfd: blocked before any thread exists, so every
   // engine thread inherits the mask and only the wait below sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
-  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop_signals = BlockStopSignals();
 
   std::string error;
   opts.slots = 1;     // one task

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "stop_signals.hpp"
+
 namespace {
 
 // --max-limits '{"memory_mb": 2048, "wall_ms": 60000}' over the CLI's maxima.
@@ -119,10 +121,7 @@ int RunServe(brood::EngineOptions engine_opts, ServeArgs a) {
       return 2;
     }
   }
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
-  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop_signals = BlockStopSignals();
   signal(SIGPIPE, SIG_IGN);  // a client gone mid-write is an error code, not a death
 
   // Room in the engine's queue for the requests' jobs and for each running batch's window.
@@ -145,24 +144,15 @@ int RunServe(brood::EngineOptions engine_opts, ServeArgs a) {
                     ? ""
                     : (server->address().empty() ? "unix:" : " and unix:") + a.opts.unix_path)
             << " with " << engine->Info().slots << " slots" << std::endl;
-  int sfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
-  int wake = eventfd(0, EFD_CLOEXEC);
-  std::thread watcher([&] {
-    pollfd fds[2] = {{sfd, POLLIN, 0}, {wake, POLLIN, 0}};
-    while (poll(fds, 2, -1) >= 0 && !fds[1].revents) {
-      signalfd_siginfo si;
-      if (fds[0].revents && read(sfd, &si, sizeof si) == sizeof si) {
-        std::cerr << "brood serve: " << strsignal(static_cast<int>(si.ssi_signo))
-                  << ": no new requests; running work gets " << a.grace_s << " s" << std::endl;
-        server->Stop(a.grace_s * 1000);
-      }
-    }
-  });
-  int code = server->Run();
-  (void)!eventfd_write(wake, 1);
-  watcher.join();
-  close(sfd);
-  close(wake);
+  int code;
+  {
+    StopSignalWatcher watcher(stop_signals, [&](int sig) {
+      std::cerr << "brood serve: " << strsignal(sig) << ": no new requests; running work gets "
+                << a.grace_s << " s" << std::endl;
+      server->Stop(a.grace_s * 1000);
+    });
+    code = server->Run();
+  }
   server.reset();
   engine.reset();
   std::cerr << "brood serve: stopped" << std::endl;
