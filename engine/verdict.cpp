@@ -46,6 +46,7 @@ Verdict Decide(const Observation& o) {
       v.status = TaskStatus::kOutputLimit;
       return v;
     case KillReason::kNone:
+    case KillReason::kCancelled:  // decided above
       break;
   }
   if (!o.exited_report) {
