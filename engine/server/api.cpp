@@ -20,6 +20,12 @@ std::string MediaType(std::string_view value) {
   return t;
 }
 
+// Whether the request's Content-Type is `type` (parameters such as charset aside).
+bool HasMediaType(const HeaderParser& parser, std::string_view type) {
+  const auto ct = parser.get().find(http::field::content_type);
+  return ct != parser.get().end() && MediaType(SV(ct->value())) == type;
+}
+
 bool IsBatchId(std::string_view id) {
   return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -54,8 +60,7 @@ net::awaitable<bool> Connection::ReadBodyError(Request& req, beast::error_code e
 }
 
 net::awaitable<bool> Connection::Run(Request& req) {
-  const auto ct = req.parser->get().find(http::field::content_type);
-  if (ct == req.parser->get().end() || MediaType(SV(ct->value())) != "application/json")
+  if (!HasMediaType(*req.parser, "application/json"))
     co_return co_await Error(req, 415, "POST /v1/run takes Content-Type: application/json",
                              "Content-Type");
   if (BodyTooLarge(*req.parser, ctx_.opts.max_body_bytes))
@@ -129,8 +134,7 @@ net::awaitable<bool> Connection::Run(Request& req) {
 }
 
 net::awaitable<bool> Connection::PostBatch(Request& req) {
-  const auto ct = req.parser->get().find(http::field::content_type);
-  if (ct == req.parser->get().end() || MediaType(SV(ct->value())) != "application/x-ndjson")
+  if (!HasMediaType(*req.parser, "application/x-ndjson"))
     co_return co_await Error(req, 415,
                              "POST /v1/batches takes job lines: Content-Type: application/x-ndjson",
                              "Content-Type");
@@ -235,6 +239,15 @@ net::awaitable<bool> Connection::Results(Request& req, const std::string& id) {
   auto wake = std::make_shared<net::steady_timer>(ctx_.io);
   waiting_ = wake;
   auto gone = std::make_shared<bool>(false);
+  // One watch for the whole stream (a wait for readability beside the writes), ended on return.
+  net::co_spawn(ctx_.io, WatchPeer(shared_from_this(), wake, gone), net::detached);
+  struct EndWatch {
+    Socket& s;
+    ~EndWatch() {
+      beast::error_code ignored;
+      s.cancel(ignored);
+    }
+  } end_watch{socket_};
   for (;;) {
     const bool finished = batch->finished();  // before reading: then the read sees everything
     if (!fd) fd = sys::UniqueFd(open(batch->results_path().c_str(), O_RDONLY | O_CLOEXEC));
@@ -272,12 +285,11 @@ net::awaitable<bool> Connection::Results(Request& req, const std::string& id) {
     if (batch->forgotten()) co_return false;  // no last chunk: its records are gone
     if (finished) break;
     if (ctx_.stopping) co_return false;  // no last chunk: the client resumes with the next server
+    if (*gone) co_return false;  // the client left while records were being written
     NoDeadline();
     wake->expires_at(net::steady_timer::time_point::max());
     batch->AddWaiter([wake] { wake->cancel(); });
-    net::co_spawn(ctx_.io, WatchPeer(shared_from_this(), wake, gone), net::detached);
     co_await wake->async_wait(net::redirect_error(net::use_awaitable, ec));
-    socket_.cancel(ec);  // ends WatchPeer's wait
     if (*gone || !socket_.is_open() || ctx_.stopping) co_return false;
   }
   if (!chunked) co_return false;
