@@ -99,6 +99,13 @@ class EngineImpl final : public Engine {
   void CancelAll() override;
   EngineInfo Info() const override { return info_; }
   EngineStats Stats() override;
+  std::unique_ptr<Session> CreateSession(const SessionOptions& options,
+                                         SessionError* error) override {
+    (void)options;
+    *error = {ErrorKind::kHostUnsupported, "sessions are not built yet"};
+    return nullptr;
+  }
+  int Sessions() override { return 0; }
 
  private:
   // A starter thread: takes queued jobs as slots free up and starts them.

@@ -83,6 +83,42 @@ struct Usage {
   uint64_t pids_max_events = 0;  // cumulative fork/clone failures at the task leaf's pids.max
 };
 
+// How a process started by a helper joins a leaf (a group's task leaf, or a session command's).
+// v1 (`clone_into` false): it writes "0" to each of `procs` through fds that root opened (v1
+// checks the opener's credentials; only the memory, pids and cpuacct hierarchies, and for a
+// command's leaf the freezer, differ between helper and task). v2 (`clone_into` true): its parent
+// clones it into `dir` with clone3(CLONE_INTO_CGROUP), which migrates nothing (no RCU grace
+// period) but needs write access (Delegate).
+struct LeafJoin {
+  std::string dir;  // the leaf (v1: in the memory hierarchy)
+  // v1: the distinct leaves' cgroup.procs, the memory leaf's first, then pids and cpuacct
+  // (and freezer for a command's leaf; at most 4); v2: dir + "/cgroup.procs".
+  std::vector<std::string> procs;
+  std::string memory_stat;  // dir + "/memory.stat"
+  bool clone_into = false;
+};
+
+// One command of a session: a cgroup below the session group's task leaf (which holds the
+// session's limits, hierarchically), so that the command and everything it starts, setsid'd
+// daemons included, can be counted and killed apart from the session's other processes.
+// v1: <memory|pids|cpuacct>/<group>/task/<name> and freezer/<group>/<name>; v2:
+// <group>/task/<name> (the task leaf then becomes an inner node and holds no process itself).
+// The destructor removes the directories if no process is left in them (a command's background
+// processes keep it until they exit; Group's KillAll and destructor take care of the rest).
+class Leaf {
+ public:
+  virtual ~Leaf() = default;
+  virtual LeafJoin Join() const = 0;
+  virtual sys::StatusOr<uint64_t> CpuNs() = 0;       // CPU time of every process ever in it
+  virtual sys::StatusOr<uint64_t> PeakMemory() = 0;  // its memory high-water mark
+  virtual uint64_t OomKills() = 0;                   // OOM kills of its processes (0: unknown)
+  // Kills every process in it (v2 cgroup.kill; v1 freezer freeze, SIGKILL, thaw; without a
+  // freezer SIGKILL in a loop) and waits (up to 5 s) until none is left.
+  virtual sys::Status KillAll() = 0;
+  virtual bool Empty() = 0;  // no process left in it
+  virtual const std::string& name() const = 0;
+};
+
 // One slot's cgroup (on v1: one directory per controller) with its task leaf. The memory and
 // pids limits and every figure of Usage are the task leaf's (on v1, oom_kills and the memory
 // figures its memory leaf's); the CPU bandwidth limit, the pids cap and KillAll are the whole
@@ -100,19 +136,8 @@ class Group {
   // (cpu when not co-mounted with cpuacct, freezer); v2 <group>/task or <group>/helpers.
   virtual std::vector<std::string> ProcsFiles() const = 0;
   virtual std::vector<std::string> HelperProcsFiles() const = 0;
-  // How a task's process joins the task leaf from a helper. v1 (`clone_into` false): it writes
-  // "0" to each of `procs` through fds that root opened (v1 checks the opener's credentials;
-  // only the memory, pids and cpuacct hierarchies differ between helper and task). v2
-  // (`clone_into` true): its parent clones it into `dir` with clone3(CLONE_INTO_CGROUP), which
-  // migrates nothing (no RCU grace period) but needs write access (Delegate).
-  struct TaskLeaf {
-    std::string dir;  // the leaf (v1: in the memory hierarchy)
-    // v1: the distinct leaves' cgroup.procs, the memory leaf's first, then pids and cpuacct
-    // (at most 3); v2: dir + "/cgroup.procs".
-    std::vector<std::string> procs;
-    std::string memory_stat;  // dir + "/memory.stat"
-    bool clone_into = false;
-  };
+  // How a task's process joins the task leaf from a helper.
+  using TaskLeaf = LeafJoin;
   virtual TaskLeaf Task() const = 0;
   // Gives host uid/gid what a process with those file ids needs to start processes in the task
   // leaf (v2: write access to the group's and the leaf's cgroup.procs). v1: nothing.
@@ -128,6 +153,18 @@ class Group {
   // waits (up to 5 s) until cgroup.procs is empty. Zombies leave cgroup.procs at exit.
   virtual sys::Status KillAll() = 0;
   virtual const std::string& name() const = 0;
+
+  // Sessions. A new leaf below the task leaf for one command; on v2 given to uid/gid as
+  // Delegate does (clone3 into it from the session's init). Names as MakeGroup's.
+  virtual sys::StatusOr<std::unique_ptr<Leaf>> MakeLeaf(const std::string& name, uid_t uid,
+                                                        gid_t gid) = 0;
+  // The task leaf's figures now: memory in use (v1 memory.usage_in_bytes, v2 memory.current)
+  // and tasks (pids.current).
+  struct Current {
+    uint64_t memory_bytes = 0;
+    uint64_t pids = 0;
+  };
+  virtual sys::StatusOr<Current> ReadCurrent() = 0;
 };
 
 class Tree {

@@ -18,6 +18,7 @@
 #include "brood/job.hpp"
 #include "brood/limits.hpp"
 #include "brood/result.hpp"
+#include "brood/session.hpp"
 
 namespace brood {
 
@@ -41,6 +42,9 @@ struct EngineOptions {
   // devices or ext4) the workspace is a tmpfs whose pages count against memory_mb.
   std::string disk_dir = "/var/tmp";
   LimitMaxima maxima;
+  // Sessions (brood/session.hpp) alive at once at most, beside the slots: each has a sandbox
+  // user, a cgroup and a workspace of its own. At most 1,000 together with `slots`.
+  int max_sessions = 16;
 };
 
 // What the engine found on this host at Create().
@@ -120,6 +124,16 @@ class Engine {
   virtual void CancelGroup(uint64_t group) = 0;
   // Every job of every group, now and later: for brood's own shutdown. Not async-signal-safe.
   virtual void CancelAll() = 0;
+
+  // A new session (brood/session.hpp): its sandbox user, cgroup, workspace disk and zygote, and
+  // its init, started with the session's files written. Blocks (~10-30 ms). Null and *error
+  // when it cannot: max_sessions live already (kResourceExhausted), bad options
+  // (kInvalidArgument), a host that cannot sandbox. Every Session must be destroyed before the
+  // Engine; the engine's destructor closes the ones still open.
+  virtual std::unique_ptr<Session> CreateSession(const SessionOptions& options,
+                                                 SessionError* error) = 0;
+  // Sessions alive now.
+  virtual int Sessions() = 0;
 
   // What the engine found on this host at Create(); fixed for its life.
   virtual EngineInfo Info() const = 0;
