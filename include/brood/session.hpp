@@ -92,6 +92,9 @@ class Session {
   // bad options: kInvalidArgument); on_result is then never called.
   virtual bool Start(ExecOptions exec, std::function<void(Result)> on_result,
                      SessionError* error) = 0;
+  // Ends the running command, if any, with everything it started (its result: a sandbox_error
+  // with "error_kind": "cancelled"); the session lives on. For a client that went away.
+  virtual void CancelExec() = 0;
   // Start, then waits for the result. Blocks.
   Result Exec(ExecOptions exec);
 
