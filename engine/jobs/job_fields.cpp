@@ -23,6 +23,8 @@ constexpr IntLimit kIntLimits[] = {
     {"pids", &Limits::pids},           {"output_bytes", &Limits::output_bytes},
 };
 
+}  // namespace
+
 // JSON Schema's "integer" is any number with no fractional part, so 512.0 counts as 512 (the
 // schema accepts it, and so does Python's json.dumps(float) output); 1.5 and values that do not
 // fit in int64 do not.
@@ -45,8 +47,6 @@ bool PositiveInteger(const Json& v, int64_t& out) {
   }
   return false;
 }
-
-}  // namespace
 
 std::string PathProblem(std::string_view path) {
   if (path.empty()) return "path is empty";

@@ -21,6 +21,9 @@ inline bool HasNul(std::string_view s) { return s.find('\0') != std::string_view
 // (which would let "a" and "./a" be two entries for one file), not "..".
 std::string PathProblem(std::string_view path);
 
+// A JSON Schema "integer" above 0 that fits in int64 (512.0 counts as 512; 1.5 and true do not).
+bool PositiveInteger(const Json& v, int64_t& out);
+
 // A blob: a string, or {"base64": "..."}. The error is for the caller to prefix with the field.
 std::string ReadBlob(Json& v, std::string& out);
 

@@ -162,6 +162,13 @@ std::string CheckId(const Json* v) {
 
 }  // namespace
 
+std::string ReadJobField(std::string_view name, Json& value, Job& job) {
+  auto field = std::find_if(std::begin(kFields), std::end(kFields),
+                            [name](const Field& f) { return f.name == name; });
+  if (field == std::end(kFields)) return "unknown field " + Quote(name);
+  return field->read(value, job);
+}
+
 ParsedJob ParseJobLine(std::string_view line, const LimitMaxima& maxima) {
   ParsedJob out;
   if (line.ends_with('\r')) line.remove_suffix(1);
@@ -197,14 +204,7 @@ ParsedJob ParseJobLine(std::string_view line, const LimitMaxima& maxima) {
   job.id = *out.id;
   for (auto& [name, value] : fields) {
     if (name == "id") continue;
-    const std::string& key = name;  // a structured binding is not capturable before clang 16
-    auto field = std::find_if(std::begin(kFields), std::end(kFields),
-                              [&key](const Field& f) { return f.name == key; });
-    if (field == std::end(kFields)) {
-      out.error = "unknown field " + Quote(name);
-      return out;
-    }
-    if (auto problem = field->read(value, job); !problem.empty()) {
+    if (auto problem = ReadJobField(name, value, job); !problem.empty()) {
       out.error = std::move(problem);
       return out;
     }

@@ -9,6 +9,7 @@
 
 #include "brood/job.hpp"
 #include "brood/limits.hpp"
+#include "jobs/strict_json.hpp"
 
 namespace brood::jobs {
 
@@ -25,5 +26,11 @@ struct ParsedJob {
 // "..", no empty component, no path that is both a file and a directory of another file).
 // Duplicate ids are the caller's business (it sees every line).
 ParsedJob ParseJobLine(std::string_view line, const LimitMaxima& maxima);
+
+// One field of a job record but "id" ("cmd", "limits", ...) into `job`, by the job record's
+// rules, its value moved out of the document: "" or the error naming the field; a name that is
+// not a job field: "unknown field \"NAME\"". For requests made of job fields (brood serve's
+// sessions); their own rules (cmd or shell, the maxima) are their caller's.
+std::string ReadJobField(std::string_view name, Json& value, Job& job);
 
 }  // namespace brood::jobs
