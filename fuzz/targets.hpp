@@ -16,6 +16,7 @@
 #include "sandbox/task_spec.hpp"
 #include "server/connection.hpp"  // Asio and Beast (after <utility>), QueryValue
 #include "server/request_job.hpp"
+#include "server/session_request.hpp"
 #include "zygote/wire.hpp"
 #include "zygote/zygote.hpp"
 
@@ -61,10 +62,38 @@ inline void ZygoteWire(const uint8_t* data, size_t size) {
   }
 }
 
+// A body as a session's and as an exec's request, a target's path as a session file's: each
+// is within the policy, or refused with a message (and never throws).
+inline void SessionRequests(const std::string& body, const std::string& path,
+                            const server::JobPolicy& policy) {
+  const server::SessionPolicy sp{.job = policy, .max_ttl_s = 7200};
+  server::SessionRequest sr;
+  ExecOptions exec;
+  std::string file;
+  server::RequestError session_error, exec_error, path_error;
+  try {
+    session_error = server::ParseSessionRequest(body, sp, &sr);
+    exec_error = server::ParseExecRequest(body, policy.maxima, Limits{}, &exec);
+    path_error = server::ParseFilePath(path, &file);
+  } catch (...) {
+    __builtin_trap();
+  }
+  if (session_error.ok() && (!CheckLimits(sr.options.limits, policy.maxima).empty() ||
+                             sr.options.network == Network::kHost || sr.idle_timeout_s < 1 ||
+                             sr.idle_timeout_s > sr.ttl_s || sr.ttl_s > sp.max_ttl_s))
+    __builtin_trap();
+  if (exec_error.ok() && (exec.argv.empty() || exec.wall_ms < 0 || !exec.cwd.starts_with('/')))
+    __builtin_trap();
+  if (path_error.ok() && (file.empty() || file[0] == '/' || file.find('\0') != std::string::npos ||
+                          ("/" + file + "/").find("/../") != std::string::npos))
+    __builtin_trap();
+}
+
 // Bytes that came in on a `brood serve` connection, read as the server reads them
 // (server/connection.cpp, server/api.cpp): the header by an empty_body parser, then the body by a
 // string_body parser moved from it, both fed from memory. A complete request's body goes through
-// JobFromRequest as POST /v1/run's would, its query through QueryValue.
+// JobFromRequest as POST /v1/run's would, and through the session parsers as a session's and an
+// exec's would; its query through QueryValue, its path as a session file's.
 inline void ServeRequest(const uint8_t* data, size_t size) {
   namespace net = boost::asio;
   namespace http = boost::beast::http;
@@ -137,6 +166,7 @@ inline void ServeRequest(const uint8_t* data, size_t size) {
     if (status == j.end() || *status != "invalid_job" || line == j.end() || *line != 1)
       __builtin_trap();
   }
+  SessionRequests(req.body(), target.substr(0, q), policy);
 }
 
 }  // namespace brood::fuzz
