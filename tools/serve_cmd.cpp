@@ -101,6 +101,19 @@ void AddServeOptions(CLI::App* serve, ServeArgs& a, brood::EngineOptions& engine
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   serve
+      ->add_option("--max-sessions", o.max_sessions,
+                   "sessions live at once at most (POST /v1/sessions); more are answered 429")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  serve->add_option("--max-ttl-s", o.max_ttl_s, "the longest ttl_s a session may ask for")
+      ->check(CLI::Range(int64_t{1}, int64_t{365} * 24 * 3600))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-file-bytes", o.max_file_bytes,
+                   "the largest file PUT into or read from a session (413 past it)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32))
+      ->capture_default_str();
+  serve
       ->add_option("--grace-s", a.grace_s,
                    "on SIGTERM, how long running work may finish before it is cancelled")
       ->check(CLI::Range(0, 24 * 3600))
@@ -128,6 +141,7 @@ int RunServe(brood::EngineOptions engine_opts, ServeArgs a) {
   const int slots = engine_opts.slots > 0 ? engine_opts.slots
                                           : static_cast<int>(std::thread::hardware_concurrency());
   engine_opts.queue = a.opts.queue + 2 * std::max(1, slots) * (a.opts.max_running_batches + 1);
+  engine_opts.max_sessions = a.opts.max_sessions;
   std::string error;
   auto engine = brood::Engine::Create(engine_opts, &error);
   if (!engine) {

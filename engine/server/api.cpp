@@ -20,34 +20,18 @@ std::string MediaType(std::string_view value) {
   return t;
 }
 
-// Whether the request's Content-Type is `type` (parameters such as charset aside).
-bool HasMediaType(const HeaderParser& parser, std::string_view type) {
-  const auto ct = parser.get().find(http::field::content_type);
-  return ct != parser.get().end() && MediaType(SV(ct->value())) == type;
-}
-
 bool IsBatchId(std::string_view id) {
   return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
 }
 
-// A job's result handed from an engine thread to the io thread: the waiting coroutine sleeps on
-// `wake` (a timer that never expires by itself) until the result is there or the client left.
-struct RunWait {
-  explicit RunWait(net::io_context& io) : wake(std::make_shared<net::steady_timer>(io)) {
-    wake->expires_at(net::steady_timer::time_point::max());
-  }
-  std::shared_ptr<net::steady_timer> wake;
-  std::optional<Result> result;
-};
-
-// A Content-Length past `limit` (a chunked body is held to the parser's limit as it comes).
-bool BodyTooLarge(const HeaderParser& parser, uint64_t limit) {
-  return parser.content_length().value_or(0) > limit;
-}
-
 }  // namespace
+
+bool HasMediaType(const HeaderParser& parser, std::string_view type) {
+  const auto ct = parser.get().find(http::field::content_type);
+  return ct != parser.get().end() && MediaType(SV(ct->value())) == type;
+}
 
 net::awaitable<bool> Connection::ReadBodyError(Request& req, beast::error_code ec) {
   if (ec == http::error::body_limit)
@@ -59,22 +43,55 @@ net::awaitable<bool> Connection::ReadBodyError(Request& req, beast::error_code e
   co_return co_await Error(req, 400, "malformed request body: " + ec.message());
 }
 
+net::awaitable<std::optional<std::string>> Connection::ReadBody(Request& req, uint64_t limit,
+                                                                bool* keep) {
+  if (BodyTooLarge(*req.parser, limit)) {
+    *keep = co_await ReadBodyError(req, http::error::body_limit);
+    co_return std::nullopt;
+  }
+  co_await Continue(*req.parser);
+  http::request_parser<http::string_body> parser(std::move(*req.parser));
+  parser.body_limit(limit);
+  Deadline(std::chrono::milliseconds(ctx_.opts.io_timeout_ms));
+  beast::error_code ec;
+  co_await http::async_read(socket_, buffer_, parser, net::redirect_error(net::use_awaitable, ec));
+  if (ec) {
+    *keep = co_await ReadBodyError(req, ec);
+    co_return std::nullopt;
+  }
+  body_read_ = true;
+  co_return std::move(parser.get().body());
+}
+
+net::awaitable<void> Connection::AwaitResult(std::shared_ptr<RunWait> wait,
+                                             std::function<void()> cancel) {
+  waiting_ = wait->wake;
+  NoDeadline();  // a job takes as long as its limits allow
+  auto gone = std::make_shared<bool>(false);
+  net::co_spawn(ctx_.io, WatchPeer(shared_from_this(), wait->wake, gone), net::detached);
+  beast::error_code ec;
+  while (!wait->result) {
+    co_await wait->wake->async_wait(net::redirect_error(net::use_awaitable, ec));
+    if (*gone && !wait->result) {
+      cancel();  // its result still comes: wait for it, then close
+      *gone = false;
+      wait->wake->expires_at(net::steady_timer::time_point::max());
+      body_read_ = false;
+    }
+  }
+  waiting_.reset();
+  socket_.cancel(ec);  // ends WatchPeer's wait
+}
+
 net::awaitable<bool> Connection::Run(Request& req) {
   if (!HasMediaType(*req.parser, "application/json"))
     co_return co_await Error(req, 415, "POST /v1/run takes Content-Type: application/json",
                              "Content-Type");
-  if (BodyTooLarge(*req.parser, ctx_.opts.max_body_bytes))
-    co_return co_await ReadBodyError(req, http::error::body_limit);
-  co_await Continue(*req.parser);
-  http::request_parser<http::string_body> parser(std::move(*req.parser));
-  parser.body_limit(ctx_.opts.max_body_bytes);
-  Deadline(std::chrono::milliseconds(ctx_.opts.io_timeout_ms));
-  beast::error_code ec;
-  co_await http::async_read(socket_, buffer_, parser, net::redirect_error(net::use_awaitable, ec));
-  if (ec) co_return co_await ReadBodyError(req, ec);
-  body_read_ = true;
+  bool keep = false;
+  std::optional<std::string> body = co_await ReadBody(req, ctx_.opts.max_body_bytes, &keep);
+  if (!body) co_return keep;
 
-  JobRequest jr = JobFromRequest(parser.get().body(), ctx_.policy, RandomId);
+  JobRequest jr = JobFromRequest(*body, ctx_.policy, RandomId);
   if (!jr.job) {
     Result invalid;
     invalid.status = TaskStatus::kInvalidJob;
@@ -90,13 +107,7 @@ net::awaitable<bool> Connection::Run(Request& req) {
   Job job = std::move(*jr.job);
   std::optional<Expect> expect = job.expect;
   auto wait = std::make_shared<RunWait>(ctx_.io);
-  Submission taken = ctx_.engine.Submit(std::move(job),
-                                        [wait, &io = ctx_.io](Result r) {
-                                          net::post(io, [wait, r = std::move(r)]() mutable {
-                                            wait->result = std::move(r);
-                                            wait->wake->cancel();
-                                          });
-                                        },
+  Submission taken = ctx_.engine.Submit(std::move(job), RunWait::Deliver(ctx_.io, wait),
                                         {.group = ctx_.run_group});
   if (!taken.ok()) {
     if (taken.error_kind == ErrorKind::kResourceExhausted) {
@@ -106,22 +117,9 @@ net::awaitable<bool> Connection::Run(Request& req) {
     co_return co_await Error(req, 503, taken.error);
   }
   ++ctx_.runs_in_flight;
-  waiting_ = wait->wake;
-  NoDeadline();  // a job takes as long as its limits allow
-  auto gone = std::make_shared<bool>(false);
-  net::co_spawn(ctx_.io, WatchPeer(shared_from_this(), wait->wake, gone), net::detached);
-  while (!wait->result) {
-    co_await wait->wake->async_wait(net::redirect_error(net::use_awaitable, ec));
-    if (*gone && !wait->result) {
-      ctx_.engine.Cancel(taken.handle);  // its result still comes: wait for it, then close
-      *gone = false;
-      wait->wake->expires_at(net::steady_timer::time_point::max());
-      body_read_ = false;
-    }
-  }
+  std::function<void()> cancel = [this, h = taken.handle] { ctx_.engine.Cancel(h); };
+  co_await AwaitResult(wait, std::move(cancel));
   --ctx_.runs_in_flight;
-  waiting_.reset();
-  socket_.cancel(ec);  // ends WatchPeer's wait
   Result result = std::move(*wait->result);
   ctx_.metrics.ObserveTask(result);  // a task that ended, whether or not its client is there
   if (!body_read_) co_return false;  // the client left: nobody to answer
@@ -285,7 +283,7 @@ net::awaitable<bool> Connection::Results(Request& req, const std::string& id) {
     if (batch->forgotten()) co_return false;  // no last chunk: its records are gone
     if (finished) break;
     if (ctx_.stopping) co_return false;  // no last chunk: the client resumes with the next server
-    if (*gone) co_return false;  // the client left while records were being written
+    if (*gone) co_return false;          // the client left while records were being written
     NoDeadline();
     wake->expires_at(net::steady_timer::time_point::max());
     batch->AddWaiter([wake] { wake->cancel(); });

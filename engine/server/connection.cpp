@@ -199,8 +199,9 @@ net::awaitable<bool> Connection::Handle(HeaderParser& parser) {
               q == std::string::npos ? "" : target.substr(q + 1),
               "(other)",
               h.version(),
-              parser.keep_alive()};
-  const bool has_body = parser.content_length().value_or(0) > 0 || parser.chunked();
+              parser.keep_alive(),
+              parser.content_length().value_or(0) > 0 || parser.chunked()};
+  const bool has_body = req.has_body;
   body_read_ = !has_body;
   int code = 0;
   std::string field;
@@ -218,12 +219,6 @@ net::awaitable<bool> Connection::Handle(HeaderParser& parser) {
     parts.push_back(req.path.substr(pos, end - pos));
     pos = end + 1;
   }
-  auto allow = [&](const char* methods) -> net::awaitable<bool> {
-    std::vector<std::pair<std::string, std::string>> headers;
-    headers.emplace_back("Allow", methods);
-    co_return co_await Reply(req, 405, ErrorBody("method " + req.method + " is not allowed here"),
-                             "application/json", std::move(headers));
-  };
   auto no_body = [&]() -> std::optional<std::string> {
     if (has_body) return "a " + req.method + " request has no body";
     return std::nullopt;
@@ -231,7 +226,7 @@ net::awaitable<bool> Connection::Handle(HeaderParser& parser) {
   const auto n = parts.size();
   if (n == 1 && (parts[0] == "healthz" || parts[0] == "readyz" || parts[0] == "metrics")) {
     req.route = "/" + parts[0];
-    if (req.method != "GET") co_return co_await allow("GET");
+    if (req.method != "GET") co_return co_await NotAllowed(req, "GET");
     if (auto e = no_body()) co_return co_await Error(req, 400, *e);
     if (parts[0] == "healthz") co_return co_await Reply(req, 200, R"({"status":"ok"})");
     if (parts[0] == "readyz")
@@ -244,32 +239,42 @@ net::awaitable<bool> Connection::Handle(HeaderParser& parser) {
   }
   if (n == 2 && parts[0] == "v1" && parts[1] == "run") {
     req.route = "/v1/run";
-    if (req.method != "POST") co_return co_await allow("POST");
+    if (req.method != "POST") co_return co_await NotAllowed(req, "POST");
     co_return co_await Run(req);
   }
+  if (n >= 2 && parts[0] == "v1" && parts[1] == "sessions")
+    co_return co_await SessionRoute(req, parts);
   if (n >= 2 && parts[0] == "v1" && parts[1] == "batches") {
     if (n == 2) {
       req.route = "/v1/batches";
       if (req.method == "POST") co_return co_await PostBatch(req);
-      if (req.method != "GET") co_return co_await allow("GET, POST");
+      if (req.method != "GET") co_return co_await NotAllowed(req, "GET, POST");
       if (auto e = no_body()) co_return co_await Error(req, 400, *e);
       co_return co_await ListBatches(req);
     }
     if (n == 3) {
       req.route = "/v1/batches/{id}";
-      if (req.method != "GET" && req.method != "DELETE") co_return co_await allow("GET, DELETE");
+      if (req.method != "GET" && req.method != "DELETE")
+        co_return co_await NotAllowed(req, "GET, DELETE");
       if (auto e = no_body()) co_return co_await Error(req, 400, *e);
       if (req.method == "GET") co_return co_await GetBatch(req, parts[2]);
       co_return co_await DeleteBatch(req, parts[2]);
     }
     if (n == 4 && parts[3] == "results") {
       req.route = "/v1/batches/{id}/results";
-      if (req.method != "GET") co_return co_await allow("GET");
+      if (req.method != "GET") co_return co_await NotAllowed(req, "GET");
       if (auto e = no_body()) co_return co_await Error(req, 400, *e);
       co_return co_await Results(req, parts[2]);
     }
   }
   co_return co_await Error(req, 404, "no such route: " + req.path);
+}
+
+net::awaitable<bool> Connection::NotAllowed(Request& req, const char* methods) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  headers.emplace_back("Allow", methods);
+  co_return co_await Reply(req, 405, ErrorBody("method " + req.method + " is not allowed here"),
+                           "application/json", std::move(headers));
 }
 
 net::awaitable<bool> Connection::Reply(Request& req, int code, std::string body,
@@ -279,7 +284,8 @@ net::awaitable<bool> Connection::Reply(Request& req, int code, std::string body,
   http::response<http::string_body> res{static_cast<http::status>(code),
                                         req.version ? req.version : 11};
   res.set(http::field::server, "brood");
-  if (!body.empty()) res.set(http::field::content_type, content_type);
+  if (!body.empty() || (code == 200 && content_type != "application/json"))
+    res.set(http::field::content_type, content_type);  // an empty file's too
   for (auto& [name, value] : headers) res.set(name, value);
   res.keep_alive(body_read_ && req.keep_alive && !ctx_.stopping && code != 408 && code != 413 &&
                  code != 431);

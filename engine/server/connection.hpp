@@ -12,6 +12,7 @@
 // clang-format on
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -23,6 +24,7 @@
 #include "server/batches.hpp"
 #include "server/metrics.hpp"
 #include "server/request_job.hpp"
+#include "server/sessions.hpp"
 
 namespace brood::server {
 
@@ -41,13 +43,41 @@ struct ServerContext {
   const ServeOptions& opts;
   Metrics& metrics;
   BatchStore& batches;
+  SessionStore& sessions;
   JobPolicy policy;
+  SessionPolicy session_policy;
   std::set<std::string> hosts;  // what a TCP request's Host may name (lower case, no port)
   uint64_t run_group = 0;       // the engine group of POST /v1/run's jobs
   bool stopping = false;
   int runs_in_flight = 0;  // POST /v1/run jobs submitted and not answered
   std::unordered_set<class Connection*> connections;
 };
+
+// A result handed from an engine thread to the io thread: the waiting coroutine sleeps on
+// `wake` (a timer that never expires by itself) until the result is there or the client left.
+struct RunWait {
+  explicit RunWait(net::io_context& io) : wake(std::make_shared<net::steady_timer>(io)) {
+    wake->expires_at(net::steady_timer::time_point::max());
+  }
+  // The on_result of an engine call (Submit, Session::Start): posts the result to the io thread.
+  static std::function<void(Result)> Deliver(net::io_context& io, std::shared_ptr<RunWait> w) {
+    return [&io, w = std::move(w)](Result r) {
+      net::post(io, [w, r = std::move(r)]() mutable {
+        w->result = std::move(r);
+        w->wake->cancel();
+      });
+    };
+  }
+  std::shared_ptr<net::steady_timer> wake;
+  std::optional<Result> result;
+};
+
+// Whether the request's Content-Type is `type` (parameters such as charset aside).
+bool HasMediaType(const HeaderParser& parser, std::string_view type);
+// A Content-Length past `limit` (a chunked body is held to the parser's limit as it comes).
+inline bool BodyTooLarge(const HeaderParser& parser, uint64_t limit) {
+  return parser.content_length().value_or(0) > limit;
+}
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -63,6 +93,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string method, path, query, route;  // route: the pattern, for metrics
     unsigned version = 11;
     bool keep_alive = false;  // what the client asked for
+    bool has_body = false;
   };
   // The deadline of the operation in progress; at it the socket's operations are cancelled.
   void Deadline(std::chrono::milliseconds d) { timer_.expires_after(d); }
@@ -82,7 +113,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
                              std::vector<std::pair<std::string, std::string>> headers = {});
   net::awaitable<bool> Error(Request& req, int code, std::string_view error,
                              std::optional<std::string_view> field = {});
-  net::awaitable<void> Continue(const HeaderParser& parser);  // 100 Continue if asked for
+  net::awaitable<void> Continue(const HeaderParser& parser);           // 100 Continue if asked for
+  net::awaitable<bool> NotAllowed(Request& req, const char* methods);  // 405 with Allow
+  // The request's whole body, at most `limit` bytes; nullopt when it could not be read, once
+  // the answer (413, 408, 400; none when the client left) went: then *keep is the handler's
+  // return value.
+  net::awaitable<std::optional<std::string>> ReadBody(Request& req, uint64_t limit, bool* keep);
+  // Waits for `wait`'s result with no deadline, watching the client meanwhile: when it goes
+  // away, `cancel` runs (once) and the wait goes on for the result; body_read_ is then false
+  // (nobody to answer).
+  net::awaitable<void> AwaitResult(std::shared_ptr<RunWait> wait, std::function<void()> cancel);
 
   // The handlers (api.cpp).
   net::awaitable<bool> Run(Request& req);
@@ -92,6 +132,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::awaitable<bool> DeleteBatch(Request& req, const std::string& id);
   net::awaitable<bool> Results(Request& req, const std::string& id);
   net::awaitable<bool> ReadBodyError(Request& req, beast::error_code ec);
+  // Sessions (session_api.cpp): /v1/sessions[/ID[/exec | /files/PATH]].
+  net::awaitable<bool> SessionRoute(Request& req, const std::vector<std::string>& parts);
+  net::awaitable<bool> CreateSession(Request& req);
+  net::awaitable<bool> ListSessions(Request& req);
+  net::awaitable<bool> GetSession(Request& req, std::shared_ptr<SessionEntry> entry);
+  net::awaitable<bool> DeleteSession(Request& req, std::shared_ptr<SessionEntry> entry);
+  net::awaitable<bool> Exec(Request& req, std::shared_ptr<SessionEntry> entry);
+  net::awaitable<bool> PutFile(Request& req, std::shared_ptr<SessionEntry> entry, std::string path);
+  net::awaitable<bool> GetFile(Request& req, std::shared_ptr<SessionEntry> entry, std::string path);
+  // The answer to a failed session call (`writing`: a full disk is 507, not a file too large).
+  net::awaitable<bool> SessionFailed(Request& req, SessionEntry& entry, const SessionError& e,
+                                     bool writing = false);
 
   ServerContext& ctx_;
   Socket socket_;

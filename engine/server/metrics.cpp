@@ -70,6 +70,23 @@ void Metrics::ObserveRequest(const std::string& method, const std::string& route
   ++requests_[{method, route}][code];
 }
 
+void Metrics::SessionCreated() {
+  std::lock_guard lock(mu_);
+  ++sessions_;
+  ++sessions_created_;
+}
+
+void Metrics::SessionEnded(const std::string& reason) {
+  std::lock_guard lock(mu_);
+  --sessions_;
+  ++sessions_ended_[reason];
+}
+
+void Metrics::SessionExec(const Result& r) {
+  std::lock_guard lock(mu_);
+  ++session_execs_[StatusName(r.status)];
+}
+
 std::string Metrics::Text(const EngineStats& stats,
                           const std::map<std::string, int>& batches) const {
   std::string out;
@@ -105,8 +122,18 @@ std::string Metrics::Text(const EngineStats& stats,
        static_cast<double>(connections_refused_.load()));
   Head(out, "brood_batches", "gauge", "Batches the server holds, by state.");
   for (const auto& [state, n] : batches) Line(out, "brood_batches", "state=" + Quote(state), n);
-  Head(out, "brood_http_requests_total", "counter", "HTTP requests, by method, route and code.");
   std::lock_guard lock(mu_);
+  Head(out, "brood_sessions", "gauge", "Live sessions.");
+  Line(out, "brood_sessions", "", static_cast<double>(sessions_));
+  Head(out, "brood_sessions_created_total", "counter", "Sessions created.");
+  Line(out, "brood_sessions_created_total", "", static_cast<double>(sessions_created_));
+  Head(out, "brood_sessions_ended_total", "counter", "Sessions that ended, by reason.");
+  for (const auto& [reason, n] : sessions_ended_)
+    Line(out, "brood_sessions_ended_total", "reason=" + Quote(reason), static_cast<double>(n));
+  Head(out, "brood_session_execs_total", "counter", "Commands run in sessions, by result status.");
+  for (const auto& [status, n] : session_execs_)
+    Line(out, "brood_session_execs_total", "status=" + Quote(status), static_cast<double>(n));
+  Head(out, "brood_http_requests_total", "counter", "HTTP requests, by method, route and code.");
   for (const auto& [key, codes] : requests_)
     for (const auto& [code, n] : codes)
       Line(out, "brood_http_requests_total",

@@ -45,6 +45,11 @@ class Metrics {
   void ConnectionOpened() { connections_.fetch_add(1, std::memory_order_relaxed); }
   void ConnectionClosed() { connections_.fetch_sub(1, std::memory_order_relaxed); }
   void ConnectionRefused() { connections_refused_.fetch_add(1, std::memory_order_relaxed); }
+  // Sessions (io thread): one created, one ended (why: "idle", "ttl", "deleted", "memory", ...),
+  // one exec's result.
+  void SessionCreated();
+  void SessionEnded(const std::string& reason);
+  void SessionExec(const Result& r);
 
   // The whole exposition: these metrics, the engine's `stats`, and batches by state.
   std::string Text(const EngineStats& stats, const std::map<std::string, int>& batches) const;
@@ -57,6 +62,10 @@ class Metrics {
   std::atomic<int64_t> connections_{0};
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::map<int, uint64_t>> requests_;
+  int64_t sessions_ = 0;  // live; under mu_ as the session counters below
+  uint64_t sessions_created_ = 0;
+  std::map<std::string, uint64_t> sessions_ended_;  // by reason
+  std::map<std::string, uint64_t> session_execs_;   // by status
 };
 
 }  // namespace brood::server

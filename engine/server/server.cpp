@@ -57,6 +57,7 @@ class ServerImpl final : public Server {
       batches_->Stop(0);
       batches_->Join();
     }
+    if (sessions_) sessions_->CloseAll();  // normally done by Run; before io_ goes
     grace_.reset();
     drain_.reset();
     expire_.reset();
@@ -86,6 +87,7 @@ class ServerImpl final : public Server {
   std::unique_ptr<net::io_context> io_;
   Metrics metrics_;
   std::unique_ptr<BatchStore> batches_;
+  std::unique_ptr<SessionStore> sessions_;
   std::unique_ptr<ServerContext> ctx_;
   std::optional<net::ip::tcp::acceptor> tcp_;
   std::optional<net::local::stream_protocol::acceptor> unix_;
@@ -157,8 +159,15 @@ sys::Status ServerImpl::Init() {
       engine_, bo, metrics_, [io = io_.get()](std::function<void()> f) { net::post(*io, f); },
       log_);
   if (sys::Status s = batches_->Open(); !s.ok()) return s;
+  SessionStoreOptions so;
+  so.max_sessions = opts_.max_sessions;
+  sessions_ = std::make_unique<SessionStore>(*io_, engine_, so, metrics_);
+  SessionPolicy sp;
+  sp.job = bo.policy;
+  sp.max_ttl_s = opts_.max_ttl_s;
   ctx_ = std::unique_ptr<ServerContext>(new ServerContext{*io_, engine_, opts_, metrics_, *batches_,
-                                                          bo.policy, hosts, engine_.NewGroup()});
+                                                          *sessions_, bo.policy, sp, hosts,
+                                                          engine_.NewGroup()});
   return sys::OkStatus();
 }
 
@@ -230,6 +239,7 @@ void ServerImpl::ExpireLater() {
 int ServerImpl::Run() {
   batches_->Expire();
   ExpireLater();
+  sessions_->StartSweeping();
   if (tcp_) net::co_spawn(*io_, AcceptTcp(), net::detached);
   if (unix_) net::co_spawn(*io_, AcceptUnix(), net::detached);
   for (;;) {
@@ -241,6 +251,7 @@ int ServerImpl::Run() {
       ++failed_;
     }
   }
+  sessions_->CloseAll();  // sessions are not kept: a restarted server has none
   return failed_ ? 1 : 0;
 }
 
@@ -257,14 +268,17 @@ void ServerImpl::BeginStop(int grace_ms) {
   batches_->Stop(grace_ms);
   grace_ = std::make_unique<net::steady_timer>(*io_, std::chrono::milliseconds(grace_ms));
   grace_->async_wait([this](beast::error_code e) {
-    if (!e) engine_.CancelGroup(ctx_->run_group);
+    if (e) return;
+    engine_.CancelGroup(ctx_->run_group);
+    sessions_->CancelExecs();
   });
   CheckDrained();
 }
 
-// Shutdown: once no job of a request and no batch runs, the connections close and Run returns.
+// Shutdown: once no job of a request, no batch and no session's command or call runs, the
+// connections close and Run returns (closing the sessions).
 void ServerImpl::CheckDrained() {
-  if (ctx_->runs_in_flight == 0 && !batches_->running_any()) {
+  if (ctx_->runs_in_flight == 0 && !batches_->running_any() && sessions_->busy() == 0) {
     grace_->cancel();
     for (Connection* c :
          std::vector<Connection*>(ctx_->connections.begin(), ctx_->connections.end()))

@@ -39,6 +39,12 @@ struct ServeOptions {
   uint64_t max_body_bytes = 64u << 20;    // POST /v1/run
   uint64_t max_batch_bytes = 4ull << 30;  // POST /v1/batches
   uint32_t max_header_bytes = 16384;
+  // Sessions (docs/sessions.md): live at once at most (more are 429; the engine's own
+  // EngineOptions::max_sessions must be at least this), the longest ttl_s one may ask for, and
+  // the largest file PUT or GET in one.
+  int max_sessions = 16;
+  int64_t max_ttl_s = 24 * 3600;
+  uint64_t max_file_bytes = 64u << 20;
   int header_timeout_ms = 10000;  // a request's headers must come within this
   int idle_timeout_ms = 60000;    // a keep-alive connection with no request is closed
   int io_timeout_ms = 30000;      // a body read or a response write that makes no progress
@@ -61,8 +67,9 @@ class Server {
   virtual std::string address() const = 0;
   // Serves until Stop has drained everything. Returns 0, or 1 when something failed.
   virtual int Run() = 0;
-  // Stops accepting; requests and batches still running after `grace_ms` are cancelled (a batch's
-  // unfinished jobs are run by the next server on the same state dir); then Run returns.
+  // Stops accepting; requests, batches and session commands still running after `grace_ms` are
+  // cancelled (a batch's unfinished jobs are run by the next server on the same state dir); then
+  // Run closes every session and returns.
   // Thread-safe, non-blocking; not from a signal handler.
   virtual void Stop(int grace_ms) = 0;
 };
