@@ -167,7 +167,7 @@ http::request<http::string_body> Build(const HttpRequest& r, const std::string& 
   if (!r.token.empty()) req.set(http::field::authorization, "Bearer " + r.token);
   for (const auto& [name, value] : r.headers) req.set(name, value);
   req.body() = r.body;
-  if (!r.body.empty() || r.method == "POST") req.prepare_payload();
+  if (!r.body.empty() || r.method == "POST" || r.method == "PUT") req.prepare_payload();
   return req;
 }
 

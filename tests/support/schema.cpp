@@ -25,8 +25,9 @@ constexpr char kPython[] = "/usr/bin/python3";
 constexpr char kInstallHint[] = "apt-get install python3-jsonschema";
 
 // The validator's side. It first says "ready" (or why it cannot be), then answers each request
-// "<R|J> <length>\n<length bytes of JSON>" with one line: "ok", or "/json/path: problem; ...".
-// A length prefix rather than a line keeps the record byte for byte, newlines and all.
+// "<R|J|S> <length>[ <schema>]\n<length bytes of JSON>" with one line: "ok", or "/json/path:
+// problem; ...". S names a schema below the schema dir ("serve/session.schema.json"), loaded on
+// first use. A length prefix rather than a line keeps the record byte for byte, newlines and all.
 constexpr char kScript[] = R"PY(
 import json, pathlib, sys, urllib.parse
 sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
@@ -48,6 +49,7 @@ def load(path):
 
 try:
     validators = {"R": load(sys.argv[1]), "J": load(sys.argv[2])}
+    schema_dir = pathlib.Path(sys.argv[1]).parent
 except Exception as e:
     print("bad schema: %s" % str(e).replace("\n", " ")[:2000], flush=True)
     sys.exit(0)
@@ -80,8 +82,16 @@ while True:
     header = requests.readline()
     if not header:
         break
-    kind, length = header.split()
-    reply = check(kind.decode(), requests.read(int(length)))
+    kind, length, *schema = header.decode().split()
+    data = requests.read(int(length))
+    if kind == "S":
+        kind = schema[0]
+        if kind not in validators:
+            try:
+                validators[kind] = load(str(schema_dir / kind))
+            except Exception as e:
+                validators[kind] = "bad schema %s: %s" % (kind, str(e).replace("\n", " ")[:2000])
+    reply = validators[kind] if isinstance(validators[kind], str) else check(kind, data)
     sys.stdout.write(reply.replace("\\", "\\\\").replace("\n", "\\n") + "\n")
     sys.stdout.flush()
 )PY";
@@ -99,14 +109,15 @@ class Validator {
     if (owner_ == getpid()) Stop();  // a forked child leaves the parent's validator alone
   }
 
-  Verdict Check(char kind, const std::string& json) {
+  Verdict Check(char kind, const std::string& json, const std::string& schema = "") {
     std::lock_guard lock(mu_);
     if (owner_ != getpid()) Forget();  // forked: the child and socket belong to the parent
     if (!unavailable_.empty()) return {false, unavailable_};
     if (!sock_.valid()) {
       if (Verdict started = Start(); !started.ok) return started;
     }
-    std::string request = std::string(1, kind) + " " + std::to_string(json.size()) + "\n" + json;
+    std::string request = std::string(1, kind) + " " + std::to_string(json.size()) +
+                          (schema.empty() ? "" : " " + schema) + "\n" + json;
     std::string reply;
     if (!SendAll(request) || !ReadLine(&reply)) {
       Stop();  // started again on the next check
@@ -233,8 +244,8 @@ Validator& Instance() {
   return validator;
 }
 
-::testing::AssertionResult Validate(char kind, const char* schema, const std::string& json) {
-  Verdict verdict = Instance().Check(kind, json);
+::testing::AssertionResult Validate(char kind, const std::string& schema, const std::string& json) {
+  Verdict verdict = Instance().Check(kind, json, kind == 'S' ? schema : "");
   if (verdict.ok) return ::testing::AssertionSuccess();
   constexpr size_t kShown = 2000;
   return ::testing::AssertionFailure()
@@ -250,6 +261,10 @@ Validator& Instance() {
 
 ::testing::AssertionResult ValidJob(const std::string& json_line) {
   return Validate('J', "job.schema.json", json_line);
+}
+
+::testing::AssertionResult ValidAgainst(const std::string& schema, const std::string& json) {
+  return Validate('S', schema, json);
 }
 
 }  // namespace brood::testing

@@ -23,4 +23,8 @@ namespace brood::testing {
 // One job record (a line of a job file) against job.schema.json.
 ::testing::AssertionResult ValidJob(const std::string& json_line);
 
+// A document against another schema of schema/, named by its path there
+// ("serve/session.schema.json"; no spaces).
+::testing::AssertionResult ValidAgainst(const std::string& schema, const std::string& json);
+
 }  // namespace brood::testing
