@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "support/procs.hpp"
+#include "support/schema.hpp"
 
 namespace brood::testing {
 namespace {
@@ -182,6 +183,66 @@ std::string PostBatch(const std::string& address, const std::string& lines) {
   if (r.status != 201 || !j.is_object() || !j.contains("id")) return "";
   EXPECT_EQ(r.header("location"), "/v1/batches/" + j["id"].get<std::string>());
   return j["id"];
+}
+
+std::string CreateSession(const std::string& address, const std::string& body) {
+  HttpClient c(address);
+  HttpResponse r = c.Post("/v1/sessions", "application/json", body);
+  EXPECT_EQ(r.status, 201) << r.error << r.body.substr(0, 400);
+  if (r.status != 201) return "";
+  EXPECT_TRUE(ValidAgainst("serve/session.schema.json", r.body));
+  const std::string id = r.json().value("id", "");
+  EXPECT_EQ(r.header("location"), "/v1/sessions/" + id);
+  return id;
+}
+
+HttpResponse ExecIn(HttpClient& c, const std::string& id, const nlohmann::json& exec) {
+  return c.Post("/v1/sessions/" + id + "/exec", "application/json", exec.dump());
+}
+
+nlohmann::json Exec(const std::string& address, const std::string& id, const nlohmann::json& exec) {
+  HttpClient c(address);
+  HttpResponse r = ExecIn(c, id, exec);
+  EXPECT_EQ(r.status, 200) << exec.dump() << ": " << r.error << r.body.substr(0, 400);
+  if (r.status == 200) {
+    EXPECT_TRUE(ValidResult(r.body.substr(0, r.body.find('\n'))));
+  }
+  return r.json();
+}
+
+HttpResponse PutFile(HttpClient& c, const std::string& id, const std::string& path,
+                     const std::string& bytes) {
+  return c.Send({.method = "PUT",
+                 .target = "/v1/sessions/" + id + "/files/" + path,
+                 .body = bytes,
+                 .content_type = "application/octet-stream"});
+}
+
+HttpResponse GetFile(HttpClient& c, const std::string& id, const std::string& path) {
+  return c.Get("/v1/sessions/" + id + "/files/" + path);
+}
+
+HttpResponse GetSession(const std::string& address, const std::string& id) {
+  HttpClient c(address);
+  HttpResponse r = c.Get("/v1/sessions/" + id);
+  if (r.status == 200) {
+    EXPECT_TRUE(ValidAgainst("serve/session.schema.json", r.body));
+  }
+  return r;
+}
+
+nlohmann::json WaitUntilEnded(const std::string& address, const std::string& id,
+                              std::chrono::milliseconds within) {
+  nlohmann::json last;
+  const bool ended = WaitFor(
+      [&] {
+        HttpResponse r = GetSession(address, id);
+        last = r.json();
+        return r.status == 200 && last.value("state", "") == "ended";
+      },
+      within);
+  EXPECT_TRUE(ended) << "session " << id << " did not end: " << last.dump();
+  return last;
 }
 
 }  // namespace brood::testing

@@ -105,4 +105,22 @@ void ExpectStillServes(const std::string& address, const std::string& token = ""
 // POSTs job lines as a batch; returns its id ("" and a test failure when refused).
 std::string PostBatch(const std::string& address, const std::string& lines);
 
+// Sessions (docs/sessions.md).
+// POST /v1/sessions; the session's id ("" and a test failure when refused). Checks the answer
+// against schema/serve/session.schema.json.
+std::string CreateSession(const std::string& address, const std::string& body = "{}");
+// POST /v1/sessions/ID/exec of `exec` on `c`.
+HttpResponse ExecIn(HttpClient& c, const std::string& id, const nlohmann::json& exec);
+// The same, on a new connection; the result record (a test failure unless 200).
+nlohmann::json Exec(const std::string& address, const std::string& id, const nlohmann::json& exec);
+// PUT and GET /v1/sessions/ID/files/PATH (`path` as it goes in the target: encoded).
+HttpResponse PutFile(HttpClient& c, const std::string& id, const std::string& path,
+                     const std::string& bytes);
+HttpResponse GetFile(HttpClient& c, const std::string& id, const std::string& path);
+// GET /v1/sessions/ID on a new connection (checked against session.schema.json when 200).
+HttpResponse GetSession(const std::string& address, const std::string& id);
+// Polls GET /v1/sessions/ID until its state is "ended" (at most `within`); the object.
+nlohmann::json WaitUntilEnded(const std::string& address, const std::string& id,
+                              std::chrono::milliseconds within = std::chrono::seconds(60));
+
 }  // namespace brood::testing
