@@ -18,6 +18,11 @@
     print(batch.status()["counts"])
     batch.forget()
 
+    with client.session(limits={"memory_mb": 1024}, idle_timeout_s=300) as s:   # DELETE at the end
+        s.put_file("main.py", "print(6*7)\n")
+        print(s.exec(cmd=["python3", "main.py"])["stdout"])      # 42; files stay between execs
+        print(s.exec(shell="ls")["stdout"], s.usage()["memory_bytes"])
+
 Every error the server answers with is a `BroodError` subclass carrying the HTTP `.status`, the
 server's `.error` message and the job `.field` it names (or None). Failures of the connection
 itself are the standard library's (`ConnectionError`, `TimeoutError`, `http.client.HTTPException`),
@@ -26,6 +31,7 @@ except inside `Batch.results()`, which reconnects and resumes where it stopped.
 A `Client` may be shared by threads: each thread keeps its own keep-alive connection.
 """
 
+import base64
 import http.client
 import json
 import math
@@ -37,14 +43,15 @@ import urllib.parse
 
 __all__ = [
     "DEFAULT_URL", "Client", "Batch", "UnixHTTPConnection",
-    "BroodError", "BadRequest", "InvalidJob", "Unauthorized", "Forbidden", "NotFound",
-    "Conflict", "Gone", "PayloadTooLarge", "QueueFull", "ServerError",
+    "Session", "BroodError", "BadRequest", "InvalidJob", "Unauthorized", "Forbidden", "NotFound",
+    "Conflict", "Gone", "SessionEnded", "PayloadTooLarge", "QueueFull", "ServerError",
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 USER_AGENT = "brood-client-python/1"
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
+OCTETS = "application/octet-stream"
 
 BODY_CHUNK_BYTES = 64 * 1024      # job lines are sent in chunks of about this size
 READ_CHUNK_BYTES = 64 * 1024
@@ -101,11 +108,20 @@ class NotFound(BroodError):
 
 
 class Conflict(BroodError):
-    """409."""
+    """409: a session runs a command already (one at a time)."""
 
 
 class Gone(BroodError):
-    """410: the batch (or its results) is no longer there."""
+    """410: what the request is about has ended."""
+
+
+class SessionEnded(Gone):
+    """410 from a session: it ended; `.ended_reason` says why ("idle", "ttl", "memory", "pids",
+    "sandbox_error", "shutdown", ...)."""
+
+    def __init__(self, status, error, field=None, retry_after=None, ended_reason=None):
+        super().__init__(status, error, field, retry_after)
+        self.ended_reason = ended_reason
 
 
 class PayloadTooLarge(BroodError):
@@ -155,6 +171,8 @@ def _error_from(reply):
     if isinstance(payload, dict) and isinstance(payload.get("error"), str):
         message, field = payload["error"], payload.get("field")
     retry_after = _retry_after(reply.headers.get("Retry-After"))
+    if reply.status == 410 and isinstance(payload, dict) and "ended_reason" in payload:
+        return SessionEnded(reply.status, message, field, retry_after, payload["ended_reason"])
     return _error_class(reply.status)(reply.status, message, field, retry_after)
 
 
@@ -348,6 +366,22 @@ class Client:
         """The Batch of an existing id (nothing is asked of the server)."""
         return Batch(self, batch_id)
 
+    def session(self, limits=None, network=None, env=None, files=None, idle_timeout_s=None,
+                ttl_s=None, root=None):
+        """Creates a session: one sandbox that lives between commands (docs/sessions.md), and
+        returns its Session. Arguments left None take the server's defaults. Use it as a context
+        manager to close it at the end. Raises QueueFull when the server holds --max-sessions."""
+        request = {"limits": limits, "network": network, "root": root, "env": env,
+                   "files": files, "idle_timeout_s": idle_timeout_s, "ttl_s": ttl_s}
+        body = json.dumps({k: v for k, v in request.items() if v is not None},
+                          ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        reply = self._call("POST", "/v1/sessions", body, JSON)
+        return Session(self, reply["id"], reply)
+
+    def sessions(self):
+        """The server's sessions, live and recently ended: a list of session objects."""
+        return self._call("GET", "/v1/sessions")["sessions"]
+
     def metrics(self):
         """The server's metrics, in Prometheus' text format."""
         reply = self._checked(self._request("GET", "/metrics", accept="text/plain"))
@@ -385,6 +419,10 @@ class Client:
         if not 200 <= reply.status <= 299:
             raise _error_from(reply)
         return reply
+
+    def _raw(self, method, path, body=None, content_type=None):
+        """One request whose answer is bytes (a session's file): the body."""
+        return self._checked(self._request(method, path, body, content_type, accept=OCTETS)).body
 
     def _request(self, method, path, body=None, content_type=None, accept=JSON):
         """Sends one request on this thread's keep-alive connection; returns the whole _Reply. A
@@ -529,3 +567,77 @@ class Batch:
     def forget(self):
         """Removes the batch and its results from the server; its id is unknown afterwards."""
         self.client._call("DELETE", self._path("?forget=1"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Session
+
+
+class Session:
+    """A session on the server (docs/sessions.md): its `.id`; commands, files, usage. A context
+    manager: `with client.session() as s:` closes it at the end (a session that ended already, or
+    is gone, is fine). Calls on a session that ended raise SessionEnded (with `.ended_reason`);
+    an exec while another runs raises Conflict."""
+
+    def __init__(self, client, session_id, info=None):
+        self.client = client
+        self.id = session_id
+        self.created = info        # the session object the server answered the create with
+
+    def __repr__(self):
+        return f"Session({self.id!r})"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def _path(self, tail=""):
+        return f"/v1/sessions/{urllib.parse.quote(self.id, safe='')}{tail}"
+
+    def _file_path(self, path):
+        return self._path("/files/" + urllib.parse.quote(path, safe="/"))
+
+    def exec(self, cmd=None, shell=None, stdin=None, env=None, cwd=None, limits=None):
+        """Runs one command in the session (exactly one of `cmd`, a list, and `shell`, a script
+        for /bin/sh -c) and returns its result record when it ended. `stdin`: str or bytes;
+        `limits`: its own {"wall_ms", "cpu_ms", "output_bytes"} (default: the session's)."""
+        if (cmd is None) == (shell is None):
+            raise ValueError("give exactly one of cmd and shell")
+        if isinstance(stdin, (bytes, bytearray)):
+            stdin = {"base64": base64.b64encode(stdin).decode("ascii")}
+        request = {"cmd": cmd, "shell": shell, "stdin": stdin, "env": env, "cwd": cwd,
+                   "limits": limits}
+        body = json.dumps({k: v for k, v in request.items() if v is not None},
+                          ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self.client._call("POST", self._path("/exec"), body, JSON)
+
+    def put_file(self, path, data):
+        """Writes a file below /workspace (`path` relative; missing directories are made);
+        `data`: bytes, or str (written as UTF-8)."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.client._raw("PUT", self._file_path(path), bytes(data), OCTETS)
+
+    def get_file(self, path):
+        """A file below /workspace, as bytes. NotFound when there is none."""
+        return self.client._raw("GET", self._file_path(path))
+
+    def info(self):
+        """The session object: {"id", "state", "ended_reason", "created", "last_used",
+        "idle_timeout_s", "ttl_s", "limits", "usage", ...}."""
+        return self.client._call("GET", self._path())
+
+    def usage(self):
+        """Its processes' figures now: {"memory_bytes", "peak_memory_bytes", "cpu_ms", "pids",
+        "disk_bytes"}."""
+        return self.info()["usage"]
+
+    def close(self):
+        """Ends the session (every process of it dies, its files go) and forgets it. A session
+        already gone is fine."""
+        try:
+            self.client._call("DELETE", self._path())
+        except (NotFound, Gone):
+            pass

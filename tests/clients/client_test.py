@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import brood_client  # noqa: E402
 from brood_client import (  # noqa: E402
     BadRequest, BroodError, Client, Conflict, Forbidden, Gone, InvalidJob, NotFound,
-    PayloadTooLarge, QueueFull, ServerError, Unauthorized,
+    PayloadTooLarge, QueueFull, ServerError, SessionEnded, Unauthorized,
 )
 
 WAIT = 10  # seconds: how long a test waits for an event before it fails (never a delay)
@@ -44,6 +44,8 @@ class FakeBrood:
         self.seen = []              # Request of every request, in order of arrival
         self.scripted = {}          # (method, path) -> [(status, headers, body)], used first
         self.batches = {}           # id -> {"records": [...], "state": ...}
+        self.sessions = {}          # id -> {"request", "files": {path: bytes}, "execs": [...]}
+        self.bodies = []            # the body of every session request, as received
         self.results_plans = []     # how to answer each results request (Handler.results)
         self.results_default = ("all",)
         self.results_after = []     # after= of each results request
@@ -118,7 +120,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.app.close_after_reply = False
             self.close_connection = True
 
-    do_POST = do_DELETE = do_GET
+    do_POST = do_DELETE = do_PUT = do_GET
 
     # -- replies --
 
@@ -193,6 +195,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.submit_batch()
         if parts[:2] == ["v1", "batches"] and len(parts) in (3, 4):
             return self.batch_route(parts[2], parts[3:], query)
+        if parts[:2] == ["v1", "sessions"]:
+            return self.session_route(parts[2:])
         if path == "/healthz":
             return self.reply(200, {"status": "ok"})
         if path == "/readyz":
@@ -241,6 +245,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
             batch["state"] = "cancelled"
         self.reply(200, status_of(batch_id, batch))
 
+    def session_route(self, rest):
+        """The fake's sessions: create, list, get, delete, exec (echoes its command), files."""
+        body = self.read_body()
+        self.app.bodies.append(body)
+        if not rest:
+            if self.command == "GET":
+                return self.reply(200, {"sessions": [session_of(i, s)
+                                                     for i, s in self.app.sessions.items()]})
+            session_id = "s-" + uuid.uuid4().hex
+            self.app.sessions[session_id] = {"request": json.loads(body), "files": {}, "execs": []}
+            return self.reply(201, session_of(session_id, self.app.sessions[session_id]))
+        session = self.app.sessions.get(rest[0])
+        if session is None:
+            return self.error(404, f"no such session: {rest[0]}", "id")
+        if len(rest) == 1 and self.command == "DELETE":
+            del self.app.sessions[rest[0]]
+            return self.reply(204)
+        if len(rest) == 1:
+            return self.reply(200, session_of(rest[0], session))
+        if rest[1] == "exec":
+            request = json.loads(body)
+            session["execs"].append(request)
+            record = result_of(request)
+            record["id"] = str(len(session["execs"]))
+            return self.reply(200, record)
+        path = urllib.parse.unquote("/".join(rest[2:]))
+        if self.command == "PUT":
+            session["files"][path] = body
+            return self.reply(204)
+        if path not in session["files"]:
+            return self.error(404, f"no such file: {path}", "path")
+        self.reply(200, session["files"][path], {"Content-Type": "application/octet-stream"})
+
     def results(self, batch, after):
         """Answers a results request as the next plan says:
         ("all",): every record from after=, then the end of the stream;
@@ -287,6 +324,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(b"".join(records) + torn[:len(torn) // 2])
+
+
+def session_of(session_id, session):
+    return {"id": session_id, "state": "running", "ended_reason": None,
+            "execs": len(session["execs"]), "request": session["request"],
+            "usage": {"memory_bytes": 4096, "peak_memory_bytes": 8192, "cpu_ms": 1.5, "pids": 1,
+                      "disk_bytes": sum(len(b) for b in session["files"].values())}}
 
 
 def status_of(batch_id, batch):
@@ -664,6 +708,82 @@ class ResumeTest(ServerTestCase):
         self.app.results_plans = [("cut", 1)] * 5
         self.assertEqual([r["id"] for r in batch.results()], [str(i) for i in range(6)])
         self.assertEqual(self.app.results_after, [0, 1, 2, 3, 4, 5])
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions
+
+
+class SessionTest(ServerTestCase):
+
+    def test_a_session_round_trip(self):
+        with self.client.session(limits={"memory_mb": 256}, env={"A": "1"},
+                                 files={"a.txt": "a"}, idle_timeout_s=5) as s:
+            self.assertRegex(s.id, r"^s-[0-9a-f]{32}$")
+            self.assertEqual(json.loads(self.app.bodies[-1]),
+                             {"limits": {"memory_mb": 256}, "env": {"A": "1"},
+                              "files": {"a.txt": "a"}, "idle_timeout_s": 5})
+            self.assertEqual(s.created["state"], "running")
+            s.put_file("dir x/é.txt", "héllo")
+            request = self.app.seen[-1]
+            self.assertEqual((request.method, request.path),
+                             ("PUT", f"/v1/sessions/{s.id}/files/dir%20x/%C3%A9.txt"))
+            self.assertEqual(request.headers["Content-Type"], "application/octet-stream")
+            self.assertEqual(self.app.bodies[-1], "héllo".encode())
+            s.put_file("bin", b"\x00\xff")
+            self.assertEqual(s.get_file("bin"), b"\x00\xff")
+            self.assertEqual(s.get_file("dir x/é.txt"), "héllo".encode())
+            with self.assertRaises(NotFound) as caught:
+                s.get_file("missing")
+            self.assertEqual(caught.exception.field, "path")
+            record = s.exec(shell="echo hi", env={"B": "2"}, limits={"wall_ms": 100})
+            self.assertEqual((record["id"], record["stdout"]), ("1", "echo hi\n"))
+            self.assertEqual(json.loads(self.app.bodies[-1]),
+                             {"shell": "echo hi", "env": {"B": "2"}, "limits": {"wall_ms": 100}})
+            s.exec(cmd=["cat"], stdin=b"\x00", cwd="/tmp")
+            self.assertEqual(json.loads(self.app.bodies[-1]),
+                             {"cmd": ["cat"], "stdin": {"base64": "AA=="}, "cwd": "/tmp"})
+            self.assertEqual(s.usage()["disk_bytes"], 8)
+            self.assertEqual(s.info()["execs"], 2)
+            self.assertEqual([i["id"] for i in self.client.sessions()], [s.id])
+        self.assertEqual(self.app.seen[-1].method, "DELETE")
+        self.assertEqual(self.app.seen[-1].path, f"/v1/sessions/{s.id}")
+        self.assertEqual(self.app.sessions, {})
+        s.close()      # gone already: fine
+
+    def test_exec_takes_exactly_one_of_cmd_and_shell(self):
+        s = self.client.session()
+        for kwargs in ({}, {"cmd": ["true"], "shell": "true"}):
+            with self.subTest(kwargs=kwargs), self.assertRaises(ValueError):
+                s.exec(**kwargs)
+        self.assertEqual(self.app.paths(), ["/v1/sessions"])
+
+    def test_an_ended_session_raises_session_ended(self):
+        s = self.client.session()
+        gone = {"error": "session ended: idle", "field": None, "ended_reason": "idle"}
+        for method, tail, call in (("POST", "/exec", lambda: s.exec(cmd=["true"])),
+                                   ("PUT", "/files/a", lambda: s.put_file("a", "x")),
+                                   ("GET", "/files/a", lambda: s.get_file("a"))):
+            self.app.script(method, f"/v1/sessions/{s.id}{tail}", 410, gone)
+            with self.subTest(method=method), self.assertRaises(SessionEnded) as caught:
+                call()
+            self.assertIsInstance(caught.exception, Gone)
+            self.assertEqual((caught.exception.ended_reason, caught.exception.error),
+                             ("idle", "session ended: idle"))
+        self.app.script("DELETE", f"/v1/sessions/{s.id}", 410, gone)
+        s.close()
+
+    def test_busy_and_full(self):
+        s = self.client.session()
+        self.app.script("POST", f"/v1/sessions/{s.id}/exec", 409,
+                        {"error": "a command is running", "field": None})
+        with self.assertRaises(Conflict):
+            s.exec(cmd=["true"])
+        self.app.script("POST", "/v1/sessions", 429, {"error": "full", "field": None},
+                        {"Retry-After": "1"})
+        with self.assertRaises(QueueFull) as caught:
+            self.client.session()
+        self.assertEqual(caught.exception.retry_after, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "clients", "python"))
 from brood_client import (  # noqa: E402
-    BadRequest, Client, InvalidJob, NotFound, Unauthorized,
+    BadRequest, Client, InvalidJob, NotFound, SessionEnded, Unauthorized,
 )
 
 WAIT = 60       # seconds: how long a test waits for the server before it fails (never a delay)
@@ -436,6 +436,56 @@ class UnixSocket(unittest.TestCase):
         with Client("unix://" + SERVER.socket_path, token="wrong", timeout=WAIT) as c:
             with self.assertRaises(Unauthorized):
                 c.run({"id": "u", "cmd": ["/bin/true"]})
+
+
+class Sessions(unittest.TestCase):
+    def setUp(self):
+        self.client = client()
+
+    def tearDown(self):
+        self.client.close()
+
+    def test_a_session_round_trip(self):
+        with self.client.session(limits={"memory_mb": 256, "wall_ms": 20000},
+                                 env={"WHO": "session"}, files={"given.txt": "given\n"},
+                                 idle_timeout_s=120) as s:
+            self.assertRegex(s.id, r"^s-[0-9a-f]{32}$")
+            s.put_file("src/main.py", "print(6*7)\n")
+            r = s.exec(cmd=["python3", "src/main.py"])
+            self.assertEqual((r["id"], r["status"], r["stdout"]), ("1", "ok", "42\n"), r)
+            r = s.exec(shell="cat given.txt; echo $WHO $MINE > out.txt; cat", stdin=b"in\n",
+                       env={"MINE": "exec"})
+            self.assertEqual(r["stdout"], "given\nin\n", r)
+            self.assertEqual(s.get_file("out.txt"), b"session exec\n")
+            r = s.exec(shell="sleep 10", limits={"wall_ms": 200})
+            self.assertEqual(r["status"], "timeout", r)
+            usage = s.usage()
+            self.assertEqual(set(usage), {"memory_bytes", "peak_memory_bytes", "cpu_ms", "pids",
+                                          "disk_bytes"})
+            self.assertGreater(usage["disk_bytes"], 0)
+            self.assertIn(s.id, [i["id"] for i in self.client.sessions()])
+            with self.assertRaises(BadRequest) as caught:
+                s.get_file("../etc/passwd")
+            self.assertEqual(caught.exception.field, "path")
+            with self.assertRaises(NotFound):
+                s.get_file("missing")
+        with self.assertRaises(NotFound):
+            s.info()
+
+    def test_an_idle_session_ends(self):
+        s = self.client.session(idle_timeout_s=1)
+        wait_until(lambda: s.info()["state"] == "ended", "the idle session to end")
+        with self.assertRaises(SessionEnded) as caught:
+            s.exec(cmd=["/bin/true"])
+        self.assertEqual(caught.exception.ended_reason, "idle")
+        s.close()
+        s.close()
+
+    def test_over_a_unix_socket(self):
+        with Client("unix://" + SERVER.socket_path, token=TOKEN, timeout=WAIT) as c:
+            with c.session() as s:
+                s.put_file("a", b"\x00\x01")
+                self.assertEqual(s.exec(cmd=["wc", "-c", "a"])["stdout"], "2 a\n")
 
 
 class Threads(unittest.TestCase):
