@@ -50,8 +50,13 @@ class V1Leaf final : public Leaf {
   }
 
   sys::StatusOr<uint64_t> CpuNs() override { return fs::ReadU64(d_.cpuacct + "/cpuacct.usage"); }
+  // Never above the session's limit: the kernel charges a leaf before its ancestors and takes a
+  // charge the task leaf refuses back, but not the leaf's watermark.
   sys::StatusOr<uint64_t> PeakMemory() override {
-    return fs::ReadU64(d_.memory + "/memory.max_usage_in_bytes");
+    auto v = fs::ReadU64(d_.memory + "/memory.max_usage_in_bytes");
+    if (!v.ok()) return v;
+    auto limit = fs::ReadU64(d_.memory.substr(0, d_.memory.rfind('/')) + "/memory.limit_in_bytes");
+    return limit.ok() && *limit < *v ? *limit : *v;
   }
   uint64_t OomKills() override {
     return fs::ReadKeyed(d_.memory + "/memory.oom_control", "oom_kill");

@@ -166,6 +166,23 @@ TEST(V2Files, LeafReadsItsFiles) {
   EXPECT_EQ(leaf->PeakMemory().value(), 4096u);
 }
 
+// A leaf's watermark counts charges its parent (the session's task leaf) refused; the peak
+// reported is never above the parent's limit. The same on v1.
+TEST(V2Files, LeafPeakNeverAboveTheSessionLimit) {
+  TempDir t;
+  Spit(t.path() + "/memory.max", "33554432\n");
+  std::filesystem::create_directory(t.path() + "/c1");
+  FakeV2(t.path() + "/c1");
+  Spit(t.path() + "/c1/memory.peak", "34521088\n");
+  EXPECT_EQ(internal::V2LeafAt(t.path() + "/c1", "c1")->PeakMemory().value(), 33554432u);
+  Spit(t.path() + "/memory.max", "max\n");
+  EXPECT_EQ(internal::V2LeafAt(t.path() + "/c1", "c1")->PeakMemory().value(), 34521088u);
+  internal::V1Dirs d{t.path() + "/c1", t.path() + "/c1", "", t.path() + "/c1", ""};
+  Spit(t.path() + "/memory.limit_in_bytes", "33554432\n");
+  Spit(t.path() + "/c1/memory.max_usage_in_bytes", "34521088\n");
+  EXPECT_EQ(internal::V1LeafAt(d, "c1")->PeakMemory().value(), 33554432u);
+}
+
 TEST(V2Files, ReadCurrent) {
   TempDir t;
   FakeV2(t.path());
