@@ -157,6 +157,8 @@ void TaskRun::OnReport(std::span<const char> d) {
       case sandbox::ReportKind::kCleaned:
         disk_cleaned_ = true;
         break;
+      case sandbox::ReportKind::kSessionReady:  // a session's init's, never a task's
+        break;
     }
   }
 }
