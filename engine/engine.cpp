@@ -33,6 +33,7 @@
 #include "reactor/reactor.hpp"
 #include "sandbox/landlock.hpp"
 #include "sandbox/seccomp.hpp"
+#include "session/registry.hpp"
 #include "task_run.hpp"
 #include "task_setup.hpp"
 #include "workspace/disk.hpp"
@@ -100,12 +101,8 @@ class EngineImpl final : public Engine {
   EngineInfo Info() const override { return info_; }
   EngineStats Stats() override;
   std::unique_ptr<Session> CreateSession(const SessionOptions& options,
-                                         SessionError* error) override {
-    (void)options;
-    *error = {ErrorKind::kHostUnsupported, "sessions are not built yet"};
-    return nullptr;
-  }
-  int Sessions() override { return 0; }
+                                         SessionError* error) override;
+  int Sessions() override { return sessions_ ? sessions_->Live() : 0; }
 
  private:
   // A starter thread: takes queued jobs as slots free up and starts them.
@@ -141,6 +138,7 @@ class EngineImpl final : public Engine {
   std::string cgroup_error_;  // why tasks cannot have cgroup limits (when not allowed to go on)
   std::unique_ptr<zygote::Hatchery> hatchery_;
   std::unique_ptr<zygote::Pool> pool_;
+  std::shared_ptr<session::Registry> sessions_;
   std::unique_ptr<reactor::Reactor> reactor_;
   std::thread reactor_thread_;
   sys::UniqueFd uid_lock_;
@@ -264,6 +262,28 @@ sys::Status EngineImpl::Init() {
   if (!reactor.ok()) return reactor.status().Wrap("io_uring");
   reactor_ = std::move(reactor.value());
   reactor_thread_ = std::thread([r = reactor_.get()] { r->Run(); });
+  // Sessions take the sandbox users after the slots' in the instance's block.
+  if (opts_.max_sessions < 0 || opts_.max_sessions + pc.slots > static_cast<int>(kUidsPerInstance))
+    return sys::Status::Error(ErrorKind::kInvalidArgument,
+                              "max_sessions: at most " +
+                                  std::to_string(kUidsPerInstance - pc.slots) + " beside " +
+                                  std::to_string(pc.slots) + " slots");
+  session::RegistryConfig rc;
+  rc.host.hatchery = hatchery_.get();
+  rc.host.tree = tree_.get();
+  rc.host.roots = pc.roots;
+  rc.host.disk_opts = disk_opts_;
+  rc.host.use_disk = info_.shared_disk_reason.empty();
+  rc.host.landlock = info_.landlock;
+  rc.host.enforcement = info_.enforcement;
+  rc.host.reactor = reactor_.get();
+  rc.uid_base = host_uid_ + static_cast<uint32_t>(pc.slots);
+  rc.gid_base = host_gid_ + static_cast<uint32_t>(pc.slots);
+  rc.same_uid_for_all = geteuid() != 0;
+  if (rc.same_uid_for_all) rc.uid_base = host_uid_, rc.gid_base = host_gid_;
+  rc.max_sessions = opts_.max_sessions;
+  rc.group_prefix = pc.group_prefix.substr(0, pc.group_prefix.size() - 1) + "x";
+  sessions_ = std::make_shared<session::Registry>(std::move(rc));
   setup_.info = info_;
   setup_.watch_denied = seccomp_.listener;
   setup_.rlimit_mode = !tree_;
@@ -279,6 +299,7 @@ sys::Status EngineImpl::Init() {
 }
 
 EngineImpl::~EngineImpl() {
+  if (sessions_) sessions_->CloseAll();
   if (reactor_) {
     CancelAll();
     std::unique_lock lock(mu_);
@@ -292,6 +313,27 @@ EngineImpl::~EngineImpl() {
   pool_.reset();
   hatchery_.reset();
   tree_.reset();
+}
+
+std::unique_ptr<Session> EngineImpl::CreateSession(const SessionOptions& options,
+                                                   SessionError* error) {
+  if (!tree_) {
+    *error = {ErrorKind::kHostUnsupported,
+              "sessions need cgroups (their commands are ended through them): " + cgroup_error_,
+              false, 0};
+    return nullptr;
+  }
+  if (seccomp_.listener) {
+    *error = {ErrorKind::kHostUnsupported,
+              "sessions run with --on-violation errno only (denied calls fail with EPERM)", false,
+              0};
+    return nullptr;
+  }
+  if (std::string why = CheckLimits(options.limits.Resolved(), opts_.maxima); !why.empty()) {
+    *error = {ErrorKind::kInvalidArgument, why, false, 0};
+    return nullptr;
+  }
+  return sessions_->Create(options, error);
 }
 
 void EngineImpl::Done(JobHandle handle) {

@@ -22,27 +22,6 @@ constexpr int64_t kCpuPeriod = 100 * kMs;      // cgroup/v1.cpp kCfsPeriodUs, v2
 constexpr int64_t kSetupGrace = 10'000 * kMs;  // for a setup to reach execve, past wall_ms
 }  // namespace
 
-// The job's own mistakes (a cwd that cannot be entered, files that cannot be written) are
-// told as such; anything else is the host's, and `brood doctor` helps with those.
-// The job's own cwd and files are the job's mistake (unless they did not fit); any other step
-// that fails is the host's or brood's, as its errno says.
-static ErrorKind SetupErrorKind(sandbox::Stage stage, int err) {
-  if (stage == sandbox::Stage::kChdir || stage == sandbox::Stage::kFiles)
-    return err == ENOSPC || err == EDQUOT ? ErrorKind::kResourceExhausted
-                                          : ErrorKind::kInvalidArgument;
-  return sys::KindOfErrno(err);
-}
-
-static std::string SetupErrorMessage(sandbox::Stage stage, int err) {
-  std::string what = std::string(sys::ErrnoName(err)) + " (" + std::strerror(err) + ")";
-  if (stage == sandbox::Stage::kChdir)
-    return "the working directory (cwd) cannot be entered in the sandbox: " + what;
-  if (stage == sandbox::Stage::kFiles)
-    return "the job's files cannot be written into /workspace: " + what;
-  return std::string("sandbox setup failed at ") + sandbox::StageName(stage) + ": " + what +
-         "; run `brood doctor` to check this host";
-}
-
 // The calls init's seccomp listener saw, by name (sorted; "(foreign)" for another architecture).
 std::vector<std::string> TaskRun::DeniedNames() const {
   std::vector<std::string> names;
@@ -177,6 +156,8 @@ void TaskRun::OnReport(std::span<const char> d) {
         break;
       case sandbox::ReportKind::kCleaned:
         disk_cleaned_ = true;
+        break;
+      case sandbox::ReportKind::kSessionReady:  // a session's init's, never a task's
         break;
     }
   }

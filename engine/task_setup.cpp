@@ -10,27 +10,12 @@
 #include <thread>
 
 #include "sandbox/task_spec.hpp"
+#include "sys/file.hpp"
 
 namespace brood {
 namespace {
 
 constexpr size_t kSpareDisks = 2;  // per slot, beside its current workspace disk
-
-sys::StatusOr<sys::UniqueFd> MemfdWith(const std::string& bytes, const char* name,
-                                       bool seal = true) {
-  sys::UniqueFd fd(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!fd) return sys::PosixError("memfd_create");
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = write(fd.get(), bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys::PosixError("write(memfd)");
-    off += static_cast<size_t>(n);
-  }
-  if (seal) fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-  lseek(fd.get(), 0, SEEK_SET);
-  return fd;
-}
 
 struct Pipe {
   sys::UniqueFd r, w;
@@ -159,7 +144,7 @@ sys::StatusOr<TaskRunParams> PrepareTask(const TaskSetup& setup, const Job& job,
   spec.workspace_disk = use_disk;
   spec.landlock_abi = setup.info.landlock;
 
-  auto spec_fd = MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
+  auto spec_fd = sys::MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
   if (!spec_fd.ok()) return spec_fd.status();
   auto out = MakePipe(), err = MakePipe(), report = MakePipe(O_DIRECT);
   for (const auto* pipe : {&out, &err, &report}) {
@@ -173,7 +158,7 @@ sys::StatusOr<TaskRunParams> PrepareTask(const TaskSetup& setup, const Job& job,
     p.stdin_w = std::move(in->w);
     p.stdin_source = job.stdin_fd;
   } else if (!job.stdin_data.empty()) {
-    auto mem = MemfdWith(job.stdin_data, "brood-stdin");
+    auto mem = sys::MemfdWith(job.stdin_data, "brood-stdin");
     if (!mem.ok()) return mem.status();
     stdin_task = std::move(mem.value());
   }
@@ -182,7 +167,7 @@ sys::StatusOr<TaskRunParams> PrepareTask(const TaskSetup& setup, const Job& job,
     if (auto u = p.group->ReadUsage(); u.ok()) p.baseline = *u;
   }
   if (!job.collect.empty()) {
-    auto mem = MemfdWith("", "brood-collect", /*seal=*/false);
+    auto mem = sys::MemfdWith("", "brood-collect", /*seal=*/false);
     if (!mem.ok()) return mem.status();
     p.collect = std::move(mem.value());
   }

@@ -3,7 +3,30 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstring>
+
+#include "sys/status.hpp"
+
 namespace brood {
+
+// The job's own cwd and files are the job's mistake (unless they did not fit); any other step
+// that fails is the host's or brood's, as its errno says.
+ErrorKind SetupErrorKind(sandbox::Stage stage, int err) {
+  if (stage == sandbox::Stage::kChdir || stage == sandbox::Stage::kFiles)
+    return err == ENOSPC || err == EDQUOT ? ErrorKind::kResourceExhausted
+                                          : ErrorKind::kInvalidArgument;
+  return sys::KindOfErrno(err);
+}
+
+std::string SetupErrorMessage(sandbox::Stage stage, int err) {
+  std::string what = std::string(sys::ErrnoName(err)) + " (" + std::strerror(err) + ")";
+  if (stage == sandbox::Stage::kChdir)
+    return "the working directory (cwd) cannot be entered in the sandbox: " + what;
+  if (stage == sandbox::Stage::kFiles)
+    return "the job's files cannot be written into /workspace: " + what;
+  return std::string("sandbox setup failed at ") + sandbox::StageName(stage) + ": " + what +
+         "; run `brood doctor` to check this host";
+}
 
 Verdict Decide(const Observation& o) {
   Verdict v;

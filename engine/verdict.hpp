@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "brood/result.hpp"
+#include "sandbox/task_spec.hpp"
 
 namespace brood {
 
@@ -41,5 +42,10 @@ struct Verdict {
 };
 
 Verdict Decide(const Observation& o);
+
+// A setup that failed at `stage` with errno `err`: the job's own mistake (its cwd or files,
+// unless they did not fit) or the host's, and the message saying which.
+ErrorKind SetupErrorKind(sandbox::Stage stage, int err);
+std::string SetupErrorMessage(sandbox::Stage stage, int err);
 
 }  // namespace brood

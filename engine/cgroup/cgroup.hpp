@@ -121,9 +121,11 @@ class Leaf {
 
 // One slot's cgroup (on v1: one directory per controller) with its task leaf. The memory and
 // pids limits and every figure of Usage are the task leaf's (on v1, oom_kills and the memory
-// figures its memory leaf's); the CPU bandwidth limit, the pids cap and KillAll are the whole
-// group's. The destructor removes it; the caller makes sure no process is left in it first
-// (KillAll).
+// figures its memory leaf's), command leaves included: where the kernel counts an OOM kill or a
+// refused fork only in the leaf it happened in (v1; pids on v2 before 6.11), oom_kills and
+// pids_max_events add the leaves' (also of leaves already removed). The CPU bandwidth limit, the
+// pids cap and KillAll are the whole group's. The destructor removes it with the leaves left
+// below; the caller makes sure no process is left in it first (KillAll).
 class Group {
  public:
   virtual ~Group() = default;

@@ -128,6 +128,12 @@ uint64_t ReadKeyed(const std::string& path, std::string_view key) {
   return KeyedValue(*text, key).value_or(0);
 }
 
+uint64_t SumKeyedBelow(const std::string& dir, const std::string& file, std::string_view key) {
+  uint64_t sum = 0;
+  for (const std::string& sub : SubDirs(dir)) sum += ReadKeyed(dir + "/" + sub + "/" + file, key);
+  return sum;
+}
+
 sys::Status MakeDir(const std::string& path, bool exist_ok) {
   if (::mkdir(path.c_str(), 0755) == 0 || (exist_ok && errno == EEXIST)) return sys::OkStatus();
   return sys::PosixError("mkdir(" + path + ")");
@@ -196,10 +202,12 @@ std::optional<uint64_t> PidsCurrent(const std::string& dir) {
   return *v;
 }
 
-size_t VisibleProcs(const std::string& dir) {
+size_t VisibleProcs(const std::string& dir) { return ProcsBelow(dir).size(); }
+
+std::vector<pid_t> ProcsBelow(const std::string& dir) {
   std::vector<pid_t> pids;
   CollectProcs(dir, &pids);
-  return pids.size();
+  return pids;
 }
 
 void Backoff(int attempt) {

@@ -30,6 +30,8 @@ bool Exists(const std::string& path);
 std::optional<uint64_t> KeyedValue(std::string_view text, std::string_view key);
 // Reads a keyed file; a missing file or key reads as 0 (older kernels lack some counters).
 uint64_t ReadKeyed(const std::string& path, std::string_view key);
+// The sum of ReadKeyed(dir/SUB/file, key) over the subdirectories SUB of `dir` (not deeper).
+uint64_t SumKeyedBelow(const std::string& dir, const std::string& file, std::string_view key);
 
 // A counter file kept open and re-read with pread at offset 0 (cgroupfs regenerates the text on
 // every read from 0): one syscall per read instead of open/read/close, for the per-task reads.
@@ -71,6 +73,8 @@ sys::Status RemoveTree(const std::string& dir);
 std::optional<uint64_t> PidsCurrent(const std::string& dir);
 // Processes visible to us (our pid namespace and its children) in `dir` and below.
 size_t VisibleProcs(const std::string& dir);
+// Their pids (every cgroup.procs of `dir` and its subdirectories, depth first).
+std::vector<pid_t> ProcsBelow(const std::string& dir);
 
 // Sleeps with a backoff that starts at 100 µs, for the short polling loops of KillAll.
 void Backoff(int attempt);

@@ -3,8 +3,10 @@
 // plain directories (a v2 group cannot run on a v1 host, but its files can be faked).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +64,50 @@ struct V1Dirs {
 // uses the same classes with ownership).
 std::unique_ptr<Group> V1GroupAt(const V1Dirs& dirs, std::string name);
 std::unique_ptr<Group> V2GroupAt(const std::string& dir, std::string name);
+
+// Sessions' command leaves (v1_leaf.cpp, v2_leaf.cpp), below a group's task leaf.
+//
+// What the command leaves of one group counted before their directories (and the kernel's
+// counters with them) went away. A group adds its live leaves' counters and these to its task
+// leaf's where the kernel counts an event only in the cgroup of the process it happened to (v1:
+// an OOM kill in the victim's memory cgroup, a refused fork in the forking process's pids cgroup;
+// v2 before 6.11 or with pids_localevents: a refused fork likewise; v2 with memory_localevents:
+// an OOM kill likewise), not in the task leaf whose limit was hit.
+struct LeafTally {
+  std::mutex mu;  // held over a read of the leaves and the tally, and over a leaf's removal
+  uint64_t oom_kills = 0;
+  uint64_t pids_max_events = 0;
+};
+// A task leaf's counter with its command leaves': the task leaf's own where the kernel counts
+// hierarchically (it is then at least the leaves' sum), else the leaves' sum (the task leaf holds
+// no process of its own once it has command leaves, so its own count stays 0).
+inline uint64_t WithLeaves(uint64_t task_leaf, uint64_t leaves_sum) {
+  return task_leaf > leaves_sum ? task_leaf : leaves_sum;
+}
+
+// v1: a command leaf over `dirs` (memory, pids, cpuacct, the co-mounted cpu, and freezer; empty:
+// none). `owned`: the destructor removes the directories (if no process is left) and adds their
+// counters to `tally` (may be null).
+std::unique_ptr<Leaf> NewV1Leaf(const V1Dirs& dirs, std::string name,
+                                std::shared_ptr<LeafTally> tally, bool owned);
+// v2: a command leaf over `dir`, likewise.
+std::unique_ptr<Leaf> NewV2Leaf(std::string dir, std::string name, std::shared_ptr<LeafTally> tally,
+                                bool owned);
+// Test seams: leaves over existing directories, which they do not remove.
+inline std::unique_ptr<Leaf> V1LeafAt(const V1Dirs& dirs, std::string name) {
+  return NewV1Leaf(dirs, std::move(name), nullptr, /*owned=*/false);
+}
+inline std::unique_ptr<Leaf> V2LeafAt(const std::string& dir, std::string name) {
+  return NewV2Leaf(dir, std::move(name), nullptr, /*owned=*/false);
+}
+
+// KillAll of a v1 group or leaf: freezes `freezer` ("" for none; v1's freezer is hierarchical),
+// SIGKILLs every process in `dirs` and below, thaws; then waits until none is left (up to 5 s),
+// killing what a fork let through (without a freezer, that loop is all).
+sys::Status V1KillAll(const std::string& freezer, const std::vector<std::string>& dirs);
+// KillAll of a v2 group or leaf: cgroup.kill (5.14+, recursive), else cgroup.freeze, SIGKILL of
+// every process in `dir` and below, thaw; then waits until none is left (up to 5 s).
+sys::Status V2KillAll(const std::string& dir);
 
 // Registers the brood-<pid> directories of a new Tree (one live Tree per directory in this
 // process) after removing whatever a dead process with our pid left there; Release on destruction.

@@ -1,13 +1,14 @@
 // The v1 backend: one directory per controller hierarchy (memory, pids, cpu, cpuacct, freezer;
 // cpu and cpuacct may share one when co-mounted). Processes join through every cgroup.procs.
 // The task leaf exists where the task is counted apart from brood's helpers: in the memory, pids
-// and cpuacct hierarchies.
+// and cpuacct hierarchies. A session's command leaves sit below it (v1_leaf.cpp).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "cgroup/cgroup_fs.hpp"
@@ -89,11 +90,9 @@ class V1Group final : public Group {
 
   ~V1Group() override {
     if (!owned_) return;
-    for (const std::string& leaf : Counting(leaf_)) {
-      if (std::find(distinct_.begin(), distinct_.end(), leaf) == distinct_.end())
-        ::rmdir(leaf.c_str());
-    }
-    for (const std::string& dir : distinct_) ::rmdir(dir.c_str());  // EBUSY: the Tree retries
+    // Leaves first: a session's command leaves, the task leaf, then the group (EBUSY: the Tree
+    // retries).
+    for (const std::string& dir : distinct_) (void)fs::RemoveTree(dir);
   }
 
   sys::Status SetLimits(const GroupLimits& limits) override {
@@ -133,6 +132,18 @@ class V1Group final : public Group {
     u.peak_memory_bytes = *peak;
     // oom_kill exists since 4.13; it is the reliable OOM signal (the eventfd can lag ~30 ms).
     u.oom_kills = oom_control_.ReadKeyed("oom_kill");
+    u.pids_max_events = pids_events_.ReadKeyed("max");
+    if (has_leaves_.load(std::memory_order_acquire)) {
+      // v1 counts an OOM kill in the victim's cgroup, a refused fork in the forker's: a session's
+      // command leaves count their own (internal::LeafTally).
+      std::lock_guard lock(tally_->mu);
+      u.oom_kills =
+          WithLeaves(u.oom_kills,
+                     tally_->oom_kills + fs::SumKeyedBelow(mem_, "memory.oom_control", "oom_kill"));
+      u.pids_max_events =
+          WithLeaves(u.pids_max_events,
+                     tally_->pids_max_events + fs::SumKeyedBelow(leaf_.pids, "pids.events", "max"));
+    }
     // Failed charges (see SetMemory for why memsw sits a page above). An OOM kill implies the
     // limit was hit, so it is a floor where the kernel counted nothing.
     auto fail = failcnt_.ReadU64();
@@ -143,7 +154,6 @@ class V1Group final : public Group {
     }
     u.memory_max_events = std::max(u.memory_max_events, u.oom_kills);
     u.memory_oom_events = u.oom_kills;  // v1 counts no failed charge apart from its kills
-    u.pids_max_events = pids_events_.ReadKeyed("max");
     return u;
   }
 
@@ -187,38 +197,27 @@ class V1Group final : public Group {
     return efd;
   }
 
-  sys::Status KillAll() override {
-    if (!d_.freezer.empty()) {
-      // Frozen, nothing can fork between our reading cgroup.procs and the kill.
-      const std::string state = d_.freezer + "/freezer.state";
-      BROOD_RETURN_IF_ERROR(fs::WriteFile(state, "FROZEN"));
-      // FREEZING can last while a task sleeps uninterruptibly: bounded wait, then kill anyway.
-      for (int i = 0; i < 20; ++i) {
-        auto s = fs::ReadFile(state);
-        if (!s.ok() || s->rfind("FROZEN", 0) == 0) break;
-        fs::Backoff(i);
-      }
-      for (const std::string& file : ProcsFiles()) {
-        auto pids = fs::ReadProcs(file);
-        if (pids.ok()) {
-          for (pid_t pid : *pids) ::kill(pid, SIGKILL);
-        }
-      }
-      // SIGKILL acts once thawed.
-      BROOD_RETURN_IF_ERROR(fs::WriteFile(state, "THAWED"));
-    }
-    // Wait for the exits (and, without a freezer, keep killing what a fork race let through).
-    for (const std::string& dir : distinct_) {
-      BROOD_RETURN_IF_ERROR(fs::KillTree(dir, kKillTimeoutMs));
-    }
-    return sys::OkStatus();
+  // The freezer is hierarchical and every directory is walked: command leaves die too.
+  sys::Status KillAll() override { return V1KillAll(d_.freezer, distinct_); }
+
+  // v1 needs no delegation: a process joins through fds root opened.
+  sys::StatusOr<std::unique_ptr<Leaf>> MakeLeaf(const std::string& name, uid_t, gid_t) override {
+    BROOD_RETURN_IF_ERROR(CheckGroupName(name));
+    const V1Dirs c = CommandDirs(name);
+    std::vector<std::string> dirs = Counting(c);
+    if (!c.freezer.empty() && std::find(dirs.begin(), dirs.end(), c.freezer) == dirs.end())
+      dirs.push_back(c.freezer);
+    BROOD_RETURN_IF_ERROR(MakeAll(dirs));
+    has_leaves_.store(true, std::memory_order_release);
+    return NewV1Leaf(c, name, tally_, /*owned=*/true);
   }
 
-  sys::StatusOr<std::unique_ptr<Leaf>> MakeLeaf(const std::string&, uid_t, gid_t) override {
-    return sys::Status::Error("cgroup: command leaves are not built yet");
-  }
   sys::StatusOr<Current> ReadCurrent() override {
-    return sys::Status::Error("cgroup: ReadCurrent is not built yet");
+    auto memory = fs::ReadU64(mem_ + "/memory.usage_in_bytes");
+    if (!memory.ok()) return memory.status();
+    auto pids = fs::ReadU64(leaf_.pids + "/pids.current");
+    if (!pids.ok()) return pids.status();
+    return Current{*memory, *pids};
   }
 
   const std::string& name() const override { return name_; }
@@ -246,6 +245,20 @@ class V1Group final : public Group {
     return fs::WriteFile(limit, value);
   }
 
+  // A command leaf `name`: below the task leaf in memory, pids and cpuacct (and cpu co-mounted
+  // with cpuacct), below the group in the freezer (which has no task leaf; a freezer co-mounted
+  // with a counting hierarchy shares its leaf). The cpu of its own stays the group's.
+  V1Dirs CommandDirs(const std::string& name) const {
+    auto sub = [&](const std::string& p) { return p.empty() ? p : p + "/" + name; };
+    V1Dirs c{sub(leaf_.memory), sub(leaf_.pids), d_.cpu, sub(leaf_.cpuacct), sub(d_.freezer)};
+    if (d_.cpu == d_.cpuacct) c.cpu = c.cpuacct;
+    if (d_.freezer.empty()) return c;
+    if (d_.freezer == d_.memory) c.freezer = c.memory;
+    if (d_.freezer == d_.pids) c.freezer = c.pids;
+    if (d_.freezer == d_.cpuacct) c.freezer = c.cpuacct;
+    return c;
+  }
+
   // The task leaf's directory in the hierarchy of the group's directory `dir`.
   const std::string& LeafOf(const std::string& dir) const {
     if (dir == d_.memory) return leaf_.memory;
@@ -263,6 +276,9 @@ class V1Group final : public Group {
   bool memsw_;
   // Read for every task: kept open (pread), see fs::HeldFile.
   fs::HeldFile cpu_usage_, max_usage_, oom_control_, failcnt_, memsw_failcnt_, pids_events_;
+  // Command leaves' counters (sessions only: has_leaves_ from the first MakeLeaf on).
+  std::shared_ptr<LeafTally> tally_ = std::make_shared<LeafTally>();
+  std::atomic<bool> has_leaves_{false};
 };
 
 class V1Tree final : public Tree {

@@ -1,12 +1,14 @@
 // The v2 backend: one directory per group in the unified hierarchy. brood itself lives in
 // brood-<pid>/supervisor, because a cgroup with processes in it cannot enable controllers for
-// its children ("no internal processes").
+// its children ("no internal processes"). A session's command leaves sit below a group's task
+// leaf (v2_leaf.cpp).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 
@@ -20,6 +22,26 @@ constexpr int kKillTimeoutMs = 5000;
 constexpr uint64_t kCpuPeriodUs = 100000;
 constexpr char kTaskLeaf[] = "task";
 constexpr char kHelperLeaf[] = "helpers";
+
+// "+memory +pids" from {"memory", "pids"}.
+std::string Toggle(const std::vector<std::string>& names, char sign) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : " ") + std::string(1, sign) + n;
+  return out;
+}
+
+// The controllers of `wanted` that base/cgroup.subtree_control does not enable yet.
+std::vector<std::string> MissingInSubtree(const std::string& base,
+                                          const std::vector<std::string>& wanted) {
+  auto enabled = fs::ReadFile(base + "/cgroup.subtree_control");
+  std::string text = " " + (enabled.ok() ? *enabled : "") + " ";
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::vector<std::string> missing;
+  for (const std::string& c : wanted) {
+    if (text.find(" " + c + " ") == std::string::npos) missing.push_back(c);
+  }
+  return missing;
+}
 
 class V2Group final : public Group {
  public:
@@ -45,7 +67,8 @@ class V2Group final : public Group {
   ~V2Group() override {
     peak_fd_.reset();
     if (!owned_) return;
-    if (task_ != dir_) ::rmdir(task_.c_str());
+    // A session's command leaves first, then the task leaf, the helpers' and the group.
+    if (task_ != dir_) (void)fs::RemoveTree(task_);
     if (helpers_ != dir_) ::rmdir(helpers_.c_str());
     ::rmdir(dir_.c_str());  // EBUSY: the Tree retries
   }
@@ -99,6 +122,16 @@ class V2Group final : public Group {
       u.memory_oom_events = fs::KeyedValue(*events, "oom").value_or(0);
     }
     u.pids_max_events = pids_events_.ReadKeyed("max");
+    if (has_leaves_.load(std::memory_order_acquire)) {
+      // memory.events counts hierarchically; pids.events before 6.11 only in the cgroup of the
+      // process whose fork failed: a session's command leaves count their own (LeafTally).
+      std::lock_guard lock(tally_->mu);
+      u.oom_kills = WithLeaves(
+          u.oom_kills, tally_->oom_kills + fs::SumKeyedBelow(task_, "memory.events", "oom_kill"));
+      u.pids_max_events =
+          WithLeaves(u.pids_max_events,
+                     tally_->pids_max_events + fs::SumKeyedBelow(task_, "pids.events", "max"));
+    }
     return u;
   }
 
@@ -137,31 +170,46 @@ class V2Group final : public Group {
     return fd;
   }
 
-  sys::Status KillAll() override {
-    if (fs::Exists(dir_ + "/cgroup.kill")) {
-      BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/cgroup.kill", "1"));  // 5.14+: atomic
-    } else if (fs::Exists(dir_ + "/cgroup.freeze")) {
-      // 5.2+: frozen, nothing forks between reading cgroup.procs and the kill.
-      BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/cgroup.freeze", "1"));
-      for (int i = 0; i < 20 && fs::ReadKeyed(dir_ + "/cgroup.events", "frozen") != 1; ++i) {
-        fs::Backoff(i);
-      }
-      for (const std::string& leaf : {task_, helpers_}) {
-        auto pids = fs::ReadProcs(leaf + "/cgroup.procs");
-        if (pids.ok()) {
-          for (pid_t pid : *pids) ::kill(pid, SIGKILL);
-        }
-      }
-      BROOD_RETURN_IF_ERROR(fs::WriteFile(dir_ + "/cgroup.freeze", "0"));
+  // The whole group, command leaves included (cgroup.kill and the freezer are recursive).
+  sys::Status KillAll() override { return V2KillAll(dir_); }
+
+  sys::StatusOr<std::unique_ptr<Leaf>> MakeLeaf(const std::string& name, uid_t uid,
+                                                gid_t gid) override {
+    BROOD_RETURN_IF_ERROR(CheckGroupName(name));
+    // The task leaf becomes an inner node that hands memory and pids down to its leaves (the
+    // session's limits stay on it, hierarchically). EBUSY if a process sits in it itself (v2's
+    // no internal processes): a session puts none there.
+    auto available = fs::ReadFile(task_ + "/cgroup.controllers");
+    std::string text = available.ok() ? *available : "";
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    std::vector<std::string> wanted;
+    for (const std::string& c : SplitWords(text, ' ')) {
+      if (c == "memory" || c == "pids") wanted.push_back(c);
     }
-    return fs::KillTree(dir_, kKillTimeoutMs);  // waits for the exits, kills stragglers
+    std::vector<std::string> missing = MissingInSubtree(task_, wanted);
+    if (!missing.empty()) {
+      BROOD_RETURN_IF_ERROR(fs::WriteFile(task_ + "/cgroup.subtree_control", Toggle(missing, '+')));
+    }
+    const std::string dir = task_ + "/" + name;
+    BROOD_RETURN_IF_ERROR(fs::MakeDir(dir));
+    // CLONE_INTO_CGROUP from <group>/helpers: write access to the leaf's cgroup.procs, and to
+    // the common ancestor's (the group's, given by Delegate).
+    const std::string procs = dir + "/cgroup.procs";
+    if (::chown(procs.c_str(), uid, gid) != 0) {
+      sys::Status st = sys::PosixError("chown(" + procs + ")");
+      ::rmdir(dir.c_str());
+      return st;
+    }
+    has_leaves_.store(true, std::memory_order_release);
+    return NewV2Leaf(dir, name, tally_, /*owned=*/true);
   }
 
-  sys::StatusOr<std::unique_ptr<Leaf>> MakeLeaf(const std::string&, uid_t, gid_t) override {
-    return sys::Status::Error("cgroup: command leaves are not built yet");
-  }
   sys::StatusOr<Current> ReadCurrent() override {
-    return sys::Status::Error("cgroup: ReadCurrent is not built yet");
+    auto memory = fs::ReadU64(task_ + "/memory.current");
+    if (!memory.ok()) return memory.status();
+    auto pids = fs::ReadU64(task_ + "/pids.current");
+    if (!pids.ok()) return pids.status();
+    return Current{*memory, *pids};
   }
 
   const std::string& name() const override { return name_; }
@@ -189,27 +237,10 @@ class V2Group final : public Group {
   fs::HeldFile cpu_stat_, memory_events_, pids_events_;
   bool peak_resettable_ = true;
   uint64_t peak_floor_ = 0;  // the unresettable peak at the last ResetPeak
+  // Command leaves' counters (sessions only: has_leaves_ from the first MakeLeaf on).
+  std::shared_ptr<LeafTally> tally_ = std::make_shared<LeafTally>();
+  std::atomic<bool> has_leaves_{false};
 };
-
-// "+memory +pids" from {"memory", "pids"}.
-std::string Toggle(const std::vector<std::string>& names, char sign) {
-  std::string out;
-  for (const std::string& n : names) out += (out.empty() ? "" : " ") + std::string(1, sign) + n;
-  return out;
-}
-
-// The controllers of `wanted` that base/cgroup.subtree_control does not enable yet.
-std::vector<std::string> MissingInSubtree(const std::string& base,
-                                          const std::vector<std::string>& wanted) {
-  auto enabled = fs::ReadFile(base + "/cgroup.subtree_control");
-  std::string text = " " + (enabled.ok() ? *enabled : "") + " ";
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  std::vector<std::string> missing;
-  for (const std::string& c : wanted) {
-    if (text.find(" " + c + " ") == std::string::npos) missing.push_back(c);
-  }
-  return missing;
-}
 
 class V2Tree final : public Tree {
  public:

@@ -32,6 +32,8 @@
 #include "sandbox/empty_dir.hpp"
 #include "sandbox/init_wait.hpp"
 #include "sandbox/landlock.hpp"
+#include "sandbox/session_init.hpp"
+#include "sandbox/task_steps.hpp"
 #include "sys/clock.hpp"
 #include "sys/clone_vm.hpp"
 #include "sys/fd_passing.hpp"
@@ -39,7 +41,6 @@
 #include "sys/proctitle.hpp"
 
 namespace brood::sandbox {
-namespace {
 
 void SendReport(int fd, const Report& r) {
   ssize_t n;
@@ -56,6 +57,8 @@ void SendReport(int fd, const Report& r) {
   SendReport(report_fd, r);
   _exit(126);
 }
+
+namespace {
 
 // The hatchery reset everything else (ResetAllSignals); it ignores these two.
 void ResetSignals() {
@@ -74,6 +77,8 @@ int OpenBeneath(int dir, const char* path, uint64_t flags, uint64_t mode) {
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
   return static_cast<int>(syscall(SYS_openat2, dir, path, &how, sizeof how));
 }
+
+}  // namespace
 
 // Writes the job's files below /workspace as the sandbox user. Paths were validated by the job
 // parser; openat2 makes escaping impossible even if they were not.
@@ -111,6 +116,8 @@ int WriteFiles(const TaskSpec& spec) {
   return 0;
 }
 
+namespace {
+
 // mkdir -p for a directory below /workspace or /tmp (the task's tmpfs), as the sandbox user.
 bool MakeTaskDir(const std::string& dir) {
   if (dir.rfind("/workspace/", 0) != 0 && dir.rfind("/tmp/", 0) != 0) return false;
@@ -141,6 +148,8 @@ int SetRlimits(const TaskSpec& spec) {
   return 0;
 }
 
+}  // namespace
+
 int DropCapabilities() {
   // The zygote emptied the bounding set (DropBoundingSet); only check that it did.
   if (prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0) {
@@ -153,7 +162,6 @@ int DropCapabilities() {
   return 0;
 }
 
-// `listener_sock`: where the seccomp listener goes (kKill, kLog), or -1.
 [[noreturn]] void RunMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
                           int listener_sock) {
   const int rep = fds.report_fd.get();
@@ -221,6 +229,8 @@ int DropCapabilities() {
   _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
 }
 
+namespace {
+
 // `collect`, by a child with the sandbox user's ids and no capabilities: it reads only what the
 // task could have read.
 void Collect(const TaskSpec& spec, int out_fd) {
@@ -233,6 +243,8 @@ void Collect(const TaskSpec& spec, int out_fd) {
   }
   if (pid > 0) waitpid(pid, nullptr, 0);
 }
+
+}  // namespace
 
 // The main process: on v2 cloned straight into the task's cgroup leaf (no migration, so no RCU
 // grace period); otherwise it joins the leaf itself (RunMain).
@@ -250,7 +262,7 @@ struct MainArgs {
   int listener_sock;
 };
 
-void MainEntry(void* p) {
+static void MainEntry(void* p) {
   const auto* m = static_cast<const MainArgs*>(p);
   RunMain(*m->spec, *m->fds, *m->seccomp, m->listener_sock);
 }
@@ -258,7 +270,7 @@ void MainEntry(void* p) {
 // The main process's stack until its execve, mapped by the parked init (init lives as long as
 // its one task: it is never unmapped).
 constexpr size_t kMainStack = 1 << 20;
-void* g_main_stack = MAP_FAILED;
+static void* g_main_stack = MAP_FAILED;
 
 pid_t ForkMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
                int listener_sock) {
@@ -282,6 +294,8 @@ pid_t ForkMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& s
   args.cgroup = static_cast<uint64_t>(fds.task_cgroup.get());
   return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
 }
+
+namespace {
 
 // The file pages (active + inactive) in the task leaf's memory.stat, or -1.
 int64_t FileBytes(int memory_stat) {
@@ -330,13 +344,9 @@ bool CleanWorkspace(int root) {
   return true;
 }
 
-// pid 1 of the task's namespaces, once its parked part (RunParked) has its task. `handed`: the
-// socket it got the task on, closed once the main process is started (then its execve is done,
-// or on with a fork), which tells the zygote to park the next init: not during this task's
-// setup, whose CPU and cgroup migration it would slow down.
-[[noreturn]] void RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
-                          int handed) {
-  const int rep = fds.report_fd.get();
+}  // namespace
+
+int MountWorkspace(const TaskSpec& spec, int rep) {
   // One filesystem for /workspace, /tmp and /dev/shm, bounded in bytes and inodes: the slot's
   // workspace disk, which the zygote holds on /tmp, or a tmpfs mounted there now. Its own root
   // stays hidden under /tmp.
@@ -359,18 +369,34 @@ bool CleanWorkspace(int root) {
       mount("/tmp/s", "/dev/shm", nullptr, MS_BIND, nullptr) != 0 ||
       mount("/tmp/t", "/tmp", nullptr, MS_BIND, nullptr) != 0)
     Fail(rep, Stage::kMountWorkspace, errno);
+  return disk_root;
+}
 
+void ExtendLandlock(const TaskSpec& spec, TaskFds* fds, int rep) {
   // The Landlock rules of the task's own directories, now that they are mounted, into the
   // ruleset the parked init built (for another ABI than the spec's it is not used).
-  TaskFds main_fds = fds;
-  if (main_fds.landlock_ruleset.valid() && main_fds.landlock_abi != spec.landlock_abi) {
-    close(main_fds.landlock_ruleset.get());
-    main_fds.landlock_ruleset = -1;
+  if (fds->landlock_ruleset.valid() && fds->landlock_abi != spec.landlock_abi) {
+    close(fds->landlock_ruleset.get());
+    fds->landlock_ruleset = -1;
   }
-  if (main_fds.landlock_ruleset.valid()) {
-    if (int err = AddLandlockRules(main_fds.landlock_ruleset.get(), spec.landlock_abi, true))
+  if (fds->landlock_ruleset.valid()) {
+    if (int err = AddLandlockRules(fds->landlock_ruleset.get(), spec.landlock_abi, true))
       Fail(rep, Stage::kLandlock, err);
   }
+}
+
+namespace {
+
+// pid 1 of the task's namespaces, once its parked part (RunParked) has its task. `handed`: the
+// socket it got the task on, closed once the main process is started (then its execve is done,
+// or on with a fork), which tells the zygote to park the next init: not during this task's
+// setup, whose CPU and cgroup migration it would slow down.
+[[noreturn]] void RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
+                          int handed) {
+  const int rep = fds.report_fd.get();
+  const int disk_root = MountWorkspace(spec, rep);
+  TaskFds main_fds = fds;
+  ExtendLandlock(spec, &main_fds, rep);
 
   // kKill, kLog: denied calls wait on a seccomp listener that init watches
   // (SeccompProgram::listener); init then reaps on SIGCHLD through a signalfd instead of blocking
@@ -453,11 +479,13 @@ void CloseAllBut(std::span<const int> keep) {
   syscall(SYS_close_range, next, ~0U, 0);
 }
 
-// The handover: flags, then the spec's memfd, stdout, stderr, report, [stdin], [collect].
+// The handover: flags, then the spec's memfd, stdout, stderr, report, [stdin], [collect],
+// [session].
 struct HandOverMsg {
   uint32_t magic;
   uint32_t has_stdin;
   uint32_t has_collect;
+  uint32_t has_session;  // a session's init: the socket its commands come on
 };
 constexpr uint32_t kHandOverMagic = 0x68616e64;  // "hand"
 
@@ -510,12 +538,12 @@ constexpr uint32_t kHandOverMagic = 0x68616e64;  // "hand"
 
   // Parked: until the zygote hands over a task, or closes the socket (then nothing is owed).
   HandOverMsg msg{};
-  int got[6] = {-1, -1, -1, -1, -1, -1};
+  int got[7] = {-1, -1, -1, -1, -1, -1, -1};
   const sys::Received r =
       sys::ReceiveWithFds(sock, std::span<char>(reinterpret_cast<char*>(&msg), sizeof msg), got);
   if (r.error != 0 || r.bytes == 0) _exit(0);
   sys::SetProcessTitle("brood-init");
-  const size_t want = 4 + (msg.has_stdin != 0) + (msg.has_collect != 0);
+  const size_t want = 4 + (msg.has_stdin != 0) + (msg.has_collect != 0) + (msg.has_session != 0);
   if (r.bytes != sizeof msg || msg.magic != kHandOverMagic || r.fds != want) _exit(1);
   TaskFds fds = ready;
   fds.stdout_fd = got[1];
@@ -523,6 +551,7 @@ constexpr uint32_t kHandOverMagic = 0x68616e64;  // "hand"
   fds.report_fd = got[3];
   fds.stdin_fd = msg.has_stdin ? got[4] : -1;
   fds.collect_fd = msg.has_collect ? got[4 + (msg.has_stdin != 0)] : -1;
+  fds.session_sock = msg.has_session ? got[want - 1] : -1;
   const int rep = fds.report_fd.get();
   if (failed != Stage::kNone) Fail(rep, failed, err);
   // The spec: a sealed memfd, read from its start.
@@ -531,7 +560,8 @@ constexpr uint32_t kHandOverMagic = 0x68616e64;  // "hand"
   if (!bytes.ok()) Fail(rep, Stage::kSpec, EIO);
   close(got[0]);
   auto spec = DecodeTaskSpec(bytes.value());
-  if (!spec) Fail(rep, Stage::kSpec, EINVAL);
+  if (!spec || spec->session != fds.session_sock.valid()) Fail(rep, Stage::kSpec, EINVAL);
+  if (spec->session) RunSessionInit(*spec, fds, seccomp, sock);
   RunInit(*spec, fds, seccomp, sock);
 }
 
@@ -596,10 +626,11 @@ sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& se
 }
 
 int HandOver(const ParkedInit& init, int spec_fd, const TaskFds& task) {
-  const HandOverMsg msg{kHandOverMagic, task.stdin_fd.valid(), task.collect_fd.valid()};
-  int fds[6] = {spec_fd, task.stdout_fd.get(), task.stderr_fd.get(), task.report_fd.get()};
+  const HandOverMsg msg{kHandOverMagic, task.stdin_fd.valid(), task.collect_fd.valid(),
+                        task.session_sock.valid()};
+  int fds[7] = {spec_fd, task.stdout_fd.get(), task.stderr_fd.get(), task.report_fd.get()};
   size_t n = 4;
-  for (sys::BorrowedFd extra : {task.stdin_fd, task.collect_fd})
+  for (sys::BorrowedFd extra : {task.stdin_fd, task.collect_fd, task.session_sock})
     if (extra.valid()) fds[n++] = extra.get();
   return sys::SendWithFds(init.sock.get(),
                           std::span<const char>(reinterpret_cast<const char*>(&msg), sizeof msg),

@@ -34,13 +34,17 @@ struct TaskFds {
   sys::BorrowedFd task_cgroup = -1;
   // v1 only: the leaf's cgroup.procs in the pids and cpuacct hierarchies (-1 when absent), which
   // the main process writes "0" to right after `task_cgroup`.
-  sys::BorrowedFd task_procs_extra[2] = {-1, -1};
+  // A session command's leaf (cgroup::Leaf) has a fourth: the freezer's.
+  sys::BorrowedFd task_procs_extra[3] = {-1, -1, -1};
   bool clone_into_cgroup = false;
   sys::BorrowedFd memory_stat = -1;  // the leaf's memory.stat, read by init when the task is over
   // A Landlock ruleset for ABI `landlock_abi` that the parked init built ahead (every rule but
   // the task's own directories'), or -1: the main process then builds the whole of it.
   sys::BorrowedFd landlock_ruleset = -1;
   int landlock_abi = 0;
+  // A session's init (TaskSpec::session): the socket its commands and file requests come on
+  // (sandbox/session_init.hpp).
+  sys::BorrowedFd session_sock = -1;
 };
 
 // A parked init, as its zygote holds it. Dropping it closes `sock`: a parked init that never got

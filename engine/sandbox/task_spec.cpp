@@ -25,6 +25,7 @@ std::string EncodeTaskSpec(const TaskSpec& s) {
   w.U32(s.rlimit_mode);
   w.U32(s.workspace_disk);
   w.U32(static_cast<uint32_t>(s.landlock_abi));
+  w.U32(s.session);
   return std::move(w.bytes());
 }
 
@@ -46,8 +47,9 @@ std::optional<TaskSpec> DecodeTaskSpec(std::string_view bytes) {
   s.rlimit_mode = r.U32() != 0;
   s.workspace_disk = r.U32() != 0;
   s.landlock_abi = static_cast<int>(r.U32());
-  if (!r.done() || s.argv.empty() || s.cwd.empty() || s.cwd[0] != '/' || s.disk_mb <= 0 ||
-      s.memory_mb <= 0 || s.cpu_ms <= 0 || s.pids <= 0)
+  s.session = r.U32() != 0;
+  if (!r.done() || s.argv.empty() != s.session || s.cwd.empty() || s.cwd[0] != '/' ||
+      s.disk_mb <= 0 || s.memory_mb <= 0 || s.cpu_ms <= 0 || s.pids <= 0)
     return std::nullopt;
   return s;
 }

@@ -32,6 +32,9 @@ struct TaskSpec {
   int64_t cpu_ms = 10000;    // for rlimit mode (RLIMIT_CPU)
   int64_t pids = 128;        // for rlimit mode (RLIMIT_NPROC)
   bool rlimit_mode = false;  // no cgroup: rlimits stand in for memory/pids/cpu
+  // A session's init (sandbox/session_init.hpp): argv is empty, `files` are written at its start,
+  // and commands come later, each with a spec of its own (session false).
+  bool session = false;
 };
 
 std::string EncodeTaskSpec(const TaskSpec& spec);
@@ -40,7 +43,14 @@ std::optional<TaskSpec> DecodeTaskSpec(std::string_view bytes);
 
 // Fixed-size records on the report pipe (O_DIRECT: one record per read).
 // kCleaned follows kExited once init has emptied the workspace disk (never without a disk).
-enum class ReportKind : uint32_t { kSetupError = 1, kExeced = 2, kExited = 3, kCleaned = 4 };
+// kSessionReady: a session's init has its workspace and files (on its creation's report pipe).
+enum class ReportKind : uint32_t {
+  kSetupError = 1,
+  kExeced = 2,
+  kExited = 3,
+  kCleaned = 4,
+  kSessionReady = 5
+};
 
 // Where the setup failed; printed as a name in the sandbox_error message.
 enum class Stage : int32_t {

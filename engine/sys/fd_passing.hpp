@@ -10,7 +10,7 @@
 namespace brood::sys {
 
 // The most fds one message carries.
-inline constexpr size_t kMaxFdsPerMessage = 8;
+inline constexpr size_t kMaxFdsPerMessage = 12;
 
 // Sends `bytes` with `fds` (at most kMaxFdsPerMessage; they stay open here) as one message, with
 // MSG_NOSIGNAL, again on EINTR. Returns 0 or an errno value: EINVAL for too many fds, EMSGSIZE

@@ -1,5 +1,7 @@
 #include "sys/file.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +25,21 @@ StatusOr<std::string> ReadWholeFd(int fd) {
   }
   out.resize(got);
   return out;
+}
+
+StatusOr<UniqueFd> MemfdWith(const std::string& bytes, const char* name, bool seal) {
+  UniqueFd fd(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return PosixError("memfd_create");
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = write(fd.get(), bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return PosixError("write(memfd)");
+    off += static_cast<size_t>(n);
+  }
+  if (seal) fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  lseek(fd.get(), 0, SEEK_SET);
+  return fd;
 }
 
 }  // namespace brood::sys

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "sys/fd.hpp"
 #include "sys/status.hpp"
 
 namespace brood::sys {
@@ -11,5 +12,8 @@ namespace brood::sys {
 // The whole content of a regular file or memfd (fstat size, pread from 0), or the error that
 // stopped the read (never "" in its place: an empty file and a failed read differ).
 StatusOr<std::string> ReadWholeFd(int fd);
+
+// A memfd `name` holding `bytes`, read from its start; sealed against any change unless !seal.
+StatusOr<UniqueFd> MemfdWith(const std::string& bytes, const char* name, bool seal = true);
 
 }  // namespace brood::sys

@@ -16,6 +16,24 @@ void EndZygote(ZygoteHandle& z, bool kill) {
   z.process = {};
 }
 
+ZygoteConfig ZygoteConfigFor(const cgroup::Group* group, uint32_t host_uid, uint32_t host_gid,
+                             const std::string& system_root, Network network) {
+  ZygoteConfig zc;
+  zc.network_none = network == Network::kNone;
+  zc.system_root = system_root;
+  zc.host_uid = host_uid;
+  zc.host_gid = host_gid;
+  if (group) {
+    zc.cgroup_procs = group->HelperProcsFiles();
+    const cgroup::Group::TaskLeaf leaf = group->Task();
+    zc.task_cgroup = leaf.clone_into ? leaf.dir : leaf.procs.at(0);
+    if (!leaf.clone_into) zc.task_procs_extra.assign(leaf.procs.begin() + 1, leaf.procs.end());
+    zc.task_clone_into = leaf.clone_into;
+    zc.task_memory_stat = leaf.memory_stat;
+  }
+  return zc;
+}
+
 bool Pool::Alive(const ZygoteHandle& z) { return z.process && !z.process.WaitExited(0); }
 
 WarmZygote* Slot::Find(const SandboxProfile& profile) {
@@ -68,19 +86,8 @@ sys::StatusOr<ZygoteHandle> Pool::Spawn(Slot& slot, const SandboxProfile& profil
   if (root == config_.roots.end())
     return sys::Status::Error(ErrorKind::kInvalidArgument,
                               "no root named \"" + profile.root + "\"");
-  ZygoteConfig zc;
-  zc.network_none = profile.network == Network::kNone;
-  zc.system_root = root->second;
-  zc.host_uid = slot.host_uid;
-  zc.host_gid = slot.host_gid;
-  if (slot.group) {
-    zc.cgroup_procs = slot.group->HelperProcsFiles();
-    const cgroup::Group::TaskLeaf leaf = slot.group->Task();
-    zc.task_cgroup = leaf.clone_into ? leaf.dir : leaf.procs.at(0);
-    if (!leaf.clone_into) zc.task_procs_extra.assign(leaf.procs.begin() + 1, leaf.procs.end());
-    zc.task_clone_into = leaf.clone_into;
-    zc.task_memory_stat = leaf.memory_stat;
-  }
+  const ZygoteConfig zc = ZygoteConfigFor(slot.group.get(), slot.host_uid, slot.host_gid,
+                                          root->second, profile.network);
   return hatchery_->SpawnZygote(zc);
 }
 

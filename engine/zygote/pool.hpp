@@ -161,6 +161,11 @@ class Pool {
   std::thread maintainer_;
 };
 
+// The config of a zygote for sandbox user host_uid/host_gid, root `system_root` and `network`,
+// whose tasks go to `group`'s task leaf (null: no cgroups).
+ZygoteConfig ZygoteConfigFor(const cgroup::Group* group, uint32_t host_uid, uint32_t host_gid,
+                             const std::string& system_root, Network network);
+
 // Ends a zygote: closes its socket and waits (bounded) until it is gone (with its parked init),
 // SIGKILLing it if it does not exit on its own: after 2 s, or 200 ms with `kill`.
 void EndZygote(ZygoteHandle& z, bool kill = false);

@@ -126,7 +126,9 @@ void HandleRun(int sock, Message& m, Parking& parking) {
   uint32_t has_stdin = r.U32();
   uint32_t has_collect = r.U32();
   uint32_t has_workspace = r.U32();
-  size_t want = 4 + (has_stdin != 0) + (has_collect != 0) + (has_workspace != 0);
+  uint32_t has_session = r.U32();
+  size_t want =
+      4 + (has_stdin != 0) + (has_collect != 0) + (has_workspace != 0) + (has_session != 0);
   if (!r.done() || m.fds.size() != want) {
     Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: malformed RUN request"));
     return;
@@ -139,9 +141,11 @@ void HandleRun(int sock, Message& m, Parking& parking) {
   fds.report_fd = m.fds[3].get();
   fds.stdin_fd = has_stdin ? m.fds[4].get() : -1;
   fds.collect_fd = has_collect ? m.fds[4 + (has_stdin != 0)].get() : -1;
+  fds.session_sock = has_session ? m.fds[want - 1].get() : -1;
+  const size_t workspace_at = want - 1 - (has_session != 0);
   if (has_workspace) {
     parking.Drop();  // its copy of the zygote's mounts has the disk before this one
-    if (sys::Status st = HoldWorkspace(m.fds[want - 1].get()); !st.ok()) {
+    if (sys::Status st = HoldWorkspace(m.fds[workspace_at].get()); !st.ok()) {
       Reply(sock, ZygoteMsg::kStarted, st.Wrap("zygote"));
       return;
     }
@@ -201,9 +205,10 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
   w.U32(f.stdin_fd.valid());
   w.U32(f.collect_fd.valid());
   w.U32(f.workspace_mount.valid());
-  int fds[7] = {f.spec_memfd.get(), f.stdout_fd.get(), f.stderr_fd.get(), f.report_fd.get()};
+  w.U32(f.session_sock.valid());
+  int fds[8] = {f.spec_memfd.get(), f.stdout_fd.get(), f.stderr_fd.get(), f.report_fd.get()};
   size_t n = 4;
-  for (sys::BorrowedFd extra : {f.stdin_fd, f.collect_fd, f.workspace_mount})
+  for (sys::BorrowedFd extra : {f.stdin_fd, f.collect_fd, f.workspace_mount, f.session_sock})
     if (extra.valid()) fds[n++] = extra.get();
   BROOD_RETURN_IF_ERROR(SendMessage(z.sock, w.bytes(), std::span<const int>(fds, n)));
   auto reply = ReceiveMessage(z.sock);

@@ -72,6 +72,8 @@ struct RunFds {
   // A detached mount of the slot's workspace disk, when the zygote does not hold it yet: it
   // replaces what the zygote had on its root's /tmp.
   sys::BorrowedFd workspace_mount = -1;
+  // A session's init (its spec has TaskSpec::session): the socket its requests come on.
+  sys::BorrowedFd session_sock = -1;
 };
 // Asks the zygote to start a task; returns the pidfd of the task's init.
 sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& fds);

@@ -42,8 +42,9 @@ struct EngineOptions {
   // devices or ext4) the workspace is a tmpfs whose pages count against memory_mb.
   std::string disk_dir = "/var/tmp";
   LimitMaxima maxima;
-  // Sessions (brood/session.hpp) alive at once at most, beside the slots: each has a sandbox
-  // user, a cgroup and a workspace of its own. At most 1,000 together with `slots`.
+  // Sessions (brood/session.hpp) at once at most (created and not yet destroyed), beside the
+  // slots: each has a sandbox user, a cgroup and a workspace of its own. At most 1,024 together
+  // with `slots`.
   int max_sessions = 16;
 };
 
@@ -132,7 +133,8 @@ class Engine {
   // Engine; the engine's destructor closes the ones still open.
   virtual std::unique_ptr<Session> CreateSession(const SessionOptions& options,
                                                  SessionError* error) = 0;
-  // Sessions alive now.
+  // Sessions not yet destroyed (an ended one keeps its seat until then: a caller that keeps
+  // ended sessions around for their reason should keep that reason, not the Session).
   virtual int Sessions() = 0;
 
   // What the engine found on this host at Create(); fixed for its life.

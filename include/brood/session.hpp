@@ -75,6 +75,7 @@ struct SessionError {
   ErrorKind kind = ErrorKind::kInternal;
   std::string message;
   bool not_found = false;
+  int errno_value = 0;  // the file call's errno (ENOSPC: the disk is full; EFBIG: over the cap)
 };
 
 // Why a session ended: "closed" (Close), "memory", "pids" (its limits), "sandbox_error" (its

@@ -3,16 +3,23 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "cgroup/cgroup.hpp"
 
@@ -98,6 +105,58 @@ inline bool WriteProcs(const std::string& file, pid_t pid) {
 }
 
 inline bool IsDir(const std::string& path) { return std::filesystem::is_directory(path); }
+
+// The calling process joins cgroups as a v1 command does: "0" into each cgroup.procs, one write
+// each (async-signal-safe: for forked children).
+inline bool JoinSelf(const std::vector<std::string>& procs) {
+  for (const std::string& file : procs) {
+    int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool ok = ::write(fd, "0", 1) == 1;
+    ::close(fd);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// clone3(CLONE_INTO_CGROUP) into the cgroup open at `dir_fd`: the child runs `body` and exits;
+// returns its pid, or -errno.
+inline pid_t CloneInto(int dir_fd, const std::function<int()>& body) {
+  clone_args args{};
+  args.flags = CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = static_cast<uint64_t>(dir_fd);
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid == 0) _exit(body());
+  return pid < 0 ? -errno : static_cast<pid_t>(pid);
+}
+
+// Whether `pid` has exited: gone, or a zombie nobody has reaped yet (an orphan's reaper may be
+// slow).
+inline bool Exited(pid_t pid) {
+  if (::kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z';
+}
+
+// Touches `bytes` of fresh anonymous memory, page by page.
+inline int Hog(size_t bytes) {
+  auto* p = static_cast<volatile char*>(
+      ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  if (p == MAP_FAILED) return 2;
+  for (size_t i = 0; i < bytes; i += 4096) p[i] = 1;
+  return 0;
+}
+
+// Spins until this process has used `ms` of CPU time (its own clock: no wall time involved).
+inline void Spin(int ms) {
+  timespec ts{};
+  do {
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  } while (ts.tv_sec * 1000 + ts.tv_nsec / 1'000'000 < ms);
+}
 
 // The host's cgroups, probed once for every test of the binary.
 inline const Probe& HostProbe() {

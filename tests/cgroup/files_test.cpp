@@ -141,6 +141,87 @@ TEST(V2Files, ProcsFilesAndAttach) {
   EXPECT_EQ(Slurp(t.path() + "/cgroup.procs"), "1234");
 }
 
+// The v2 leaf's files: the counters it reads, its kill, how a process joins it.
+TEST(V2Files, LeafReadsItsFiles) {
+  TempDir t;
+  FakeV2(t.path());
+  Spit(t.path() + "/cgroup.events", "populated 1\nfrozen 0\n");
+  auto leaf = internal::V2LeafAt(t.path(), "c1");
+  EXPECT_EQ(leaf->name(), "c1");
+  const LeafJoin j = leaf->Join();
+  EXPECT_TRUE(j.clone_into);
+  EXPECT_EQ(j.dir, t.path());
+  EXPECT_EQ(j.procs, std::vector<std::string>{t.path() + "/cgroup.procs"});
+  EXPECT_EQ(j.memory_stat, t.path() + "/memory.stat");
+  EXPECT_EQ(leaf->CpuNs().value(), 1'500'000u);
+  EXPECT_EQ(leaf->PeakMemory().value(), 33554432u);
+  EXPECT_EQ(leaf->OomKills(), 1u);
+  EXPECT_FALSE(leaf->Empty());
+  Spit(t.path() + "/cgroup.events", "populated 0\nfrozen 0\n");
+  EXPECT_TRUE(leaf->Empty());
+  ASSERT_TRUE(leaf->KillAll().ok());
+  EXPECT_EQ(Slurp(t.path() + "/cgroup.kill"), "1");
+  // Before 5.19 (no memory.peak) the best there is: memory.current.
+  std::filesystem::remove(t.path() + "/memory.peak");
+  EXPECT_EQ(leaf->PeakMemory().value(), 4096u);
+}
+
+// A leaf's watermark counts charges its parent (the session's task leaf) refused; the peak
+// reported is never above the parent's limit. The same on v1.
+TEST(V2Files, LeafPeakNeverAboveTheSessionLimit) {
+  TempDir t;
+  Spit(t.path() + "/memory.max", "33554432\n");
+  std::filesystem::create_directory(t.path() + "/c1");
+  FakeV2(t.path() + "/c1");
+  Spit(t.path() + "/c1/memory.peak", "34521088\n");
+  EXPECT_EQ(internal::V2LeafAt(t.path() + "/c1", "c1")->PeakMemory().value(), 33554432u);
+  Spit(t.path() + "/memory.max", "max\n");
+  EXPECT_EQ(internal::V2LeafAt(t.path() + "/c1", "c1")->PeakMemory().value(), 34521088u);
+  internal::V1Dirs d{t.path() + "/c1", t.path() + "/c1", "", t.path() + "/c1", ""};
+  Spit(t.path() + "/memory.limit_in_bytes", "33554432\n");
+  Spit(t.path() + "/c1/memory.max_usage_in_bytes", "34521088\n");
+  EXPECT_EQ(internal::V1LeafAt(d, "c1")->PeakMemory().value(), 33554432u);
+}
+
+TEST(V2Files, ReadCurrent) {
+  TempDir t;
+  FakeV2(t.path());
+  Spit(t.path() + "/pids.current", "3\n");
+  auto now = internal::V2GroupAt(t.path(), "g")->ReadCurrent();
+  ASSERT_TRUE(now.ok()) << now.status().message();
+  EXPECT_EQ(now->memory_bytes, 4096u);
+  EXPECT_EQ(now->pids, 3u);
+}
+
+// The task leaf hands memory and pids (those it has) down before the first leaf. A plain mkdir
+// makes no cgroup.procs to chown, so here MakeLeaf fails at the chown, and removes the leaf again
+// (nothing half-made); its success is UnifiedNoControllers' and V2Host's (real cgroupfs).
+TEST(V2Files, MakeLeafEnablesMemoryAndPidsBelowTheTaskLeaf) {
+  TempDir t;
+  FakeV2(t.path());
+  Spit(t.path() + "/cgroup.controllers", "cpu memory pids\n");
+  Spit(t.path() + "/cgroup.subtree_control", "");
+  auto g = internal::V2GroupAt(t.path(), "g");
+  EXPECT_FALSE(g->MakeLeaf("a/b", 0, 0).ok());
+  EXPECT_EQ(Slurp(t.path() + "/cgroup.subtree_control"), "") << "a bad name changes nothing";
+  auto leaf = g->MakeLeaf("c1", 0, 0);
+  ASSERT_FALSE(leaf.ok());
+  EXPECT_NE(leaf.status().message().find("chown(" + t.path() + "/c1/cgroup.procs)"),
+            std::string::npos)
+      << leaf.status().message();
+  EXPECT_EQ(Slurp(t.path() + "/cgroup.subtree_control"), "+memory +pids");
+  EXPECT_FALSE(cgtest::IsDir(t.path() + "/c1"));
+  // Enabled already (as the kernel shows it): not written again.
+  Spit(t.path() + "/cgroup.subtree_control", "memory pids\n");
+  EXPECT_FALSE(g->MakeLeaf("c1", 0, 0).ok());
+  EXPECT_EQ(Slurp(t.path() + "/cgroup.subtree_control"), "memory pids\n");
+  // Without the controllers (a unified hierarchy without them): nothing to enable.
+  Spit(t.path() + "/cgroup.controllers", "\n");
+  Spit(t.path() + "/cgroup.subtree_control", "");
+  EXPECT_FALSE(g->MakeLeaf("c1", 0, 0).ok());
+  EXPECT_EQ(Slurp(t.path() + "/cgroup.subtree_control"), "");
+}
+
 // v1 on plain files: memory and memsw limits must keep memsw >= memory at each step, so the
 // order depends on the direction. A directory in place of a file makes that write fail, which
 // shows which write came first.
@@ -226,6 +307,88 @@ TEST(V1Files, ReadUsageParsesCounters) {
   Spit(f.dirs.memory + "/memory.memsw.failcnt", "0\n");
   EXPECT_EQ(internal::V1GroupAt(f.dirs, "g")->ReadUsage()->memory_max_events, 3u);
   EXPECT_EQ(u->pids_max_events, 4u);
+}
+
+// A command leaf of a group over plain directories (V1GroupAt has no task leaf: the leaf is
+// right below the group's directories), with a freezer of its own.
+TEST(V1Files, MakeLeafDirsAndJoinOrder) {
+  FakeV1 f;
+  f.dirs.freezer = f.t.path() + "/freezer";
+  std::filesystem::create_directory(f.dirs.freezer);
+  auto g = internal::V1GroupAt(f.dirs, "g");
+  EXPECT_FALSE(g->MakeLeaf("..", 0, 0).ok());
+  auto leaf = g->MakeLeaf("c1", 0, 0);
+  ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+  const LeafJoin j = (*leaf)->Join();
+  EXPECT_FALSE(j.clone_into);
+  EXPECT_EQ(j.dir, f.dirs.memory + "/c1");
+  EXPECT_EQ(j.memory_stat, f.dirs.memory + "/c1/memory.stat");
+  EXPECT_EQ(j.procs,
+            (std::vector<std::string>{
+                f.dirs.memory + "/c1/cgroup.procs", f.dirs.pids + "/c1/cgroup.procs",
+                f.dirs.cpuacct + "/c1/cgroup.procs", f.dirs.freezer + "/c1/cgroup.procs"}));
+  for (const std::string& file : j.procs)
+    EXPECT_TRUE(cgtest::IsDir(file.substr(0, file.rfind('/'))));
+  EXPECT_FALSE(g->MakeLeaf("c1", 0, 0).ok()) << "exists";
+  // Empty directories: the destructor removes them.
+  leaf.value().reset();
+  for (const std::string& file : j.procs)
+    EXPECT_FALSE(cgtest::IsDir(file.substr(0, file.rfind('/'))));
+}
+
+TEST(V1Files, LeafReadsItsFilesAndKillsThroughItsFreezer) {
+  FakeV1 f;
+  internal::V1Dirs c = {f.dirs.memory, f.dirs.pids, f.dirs.cpu, f.dirs.cpuacct,
+                        f.t.path() + "/freezer"};
+  std::filesystem::create_directory(c.freezer);
+  Spit(c.freezer + "/cgroup.procs", "");
+  Spit(c.freezer + "/freezer.state", "THAWED\n");
+  Spit(c.cpuacct + "/cpuacct.usage", "123456789\n");
+  Spit(c.memory + "/memory.max_usage_in_bytes", "1000\n");
+  Spit(c.memory + "/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+  auto leaf = internal::V1LeafAt(c, "c1");
+  EXPECT_EQ(leaf->CpuNs().value(), 123456789u);
+  EXPECT_EQ(leaf->PeakMemory().value(), 1000u);
+  EXPECT_EQ(leaf->OomKills(), 3u);
+  EXPECT_TRUE(leaf->Empty());
+  Spit(c.pids + "/cgroup.procs", "4000000\n");  // no such pid: Empty looks, it does not kill
+  EXPECT_FALSE(leaf->Empty());
+  Spit(c.pids + "/cgroup.procs", "");
+  ASSERT_TRUE(leaf->KillAll().ok());
+  EXPECT_EQ(Slurp(c.freezer + "/freezer.state"), "THAWED");
+}
+
+// A group adds its command leaves' counts to its own where the kernel keeps them in the leaf
+// (v1 OOM kills and refused forks), and keeps its own where it counts the whole subtree (then it
+// is the larger).
+TEST(V1Files, GroupCountsItsLeaves) {
+  FakeV1 f;
+  Spit(f.dirs.cpuacct + "/cpuacct.usage", "5\n");
+  Spit(f.dirs.memory + "/memory.max_usage_in_bytes", "1000\n");
+  Spit(f.dirs.memory + "/memory.oom_control", "oom_kill 0\n");
+  Spit(f.dirs.memory + "/memory.failcnt", "0\n");
+  Spit(f.dirs.pids + "/pids.events", "max 0\n");
+  Spit(f.dirs.memory + "/memory.usage_in_bytes", "8192\n");
+  Spit(f.dirs.pids + "/pids.current", "2\n");
+  auto g = internal::V1GroupAt(f.dirs, "g");
+  auto now = g->ReadCurrent();
+  ASSERT_TRUE(now.ok()) << now.status().message();
+  EXPECT_EQ(now->memory_bytes, 8192u);
+  EXPECT_EQ(now->pids, 2u);
+  auto a = g->MakeLeaf("a", 0, 0);
+  auto b = g->MakeLeaf("b", 0, 0);
+  ASSERT_TRUE(a.ok() && b.ok());
+  Spit(f.dirs.memory + "/a/memory.oom_control", "oom_kill 2\n");
+  Spit(f.dirs.memory + "/b/memory.oom_control", "oom_kill 1\n");
+  Spit(f.dirs.pids + "/b/pids.events", "max 4\n");
+  auto u = g->ReadUsage();
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_EQ(u->oom_kills, 3u);
+  EXPECT_EQ(u->memory_oom_events, 3u);
+  EXPECT_EQ(u->memory_max_events, 3u);
+  EXPECT_EQ(u->pids_max_events, 4u);
+  Spit(f.dirs.memory + "/memory.oom_control", "oom_kill 5\n");
+  EXPECT_EQ(g->ReadUsage()->oom_kills, 5u);
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 // CPU accounting, KillAll, the OOM event fd. Skipped (with the reason) where cgroups are unusable.
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include <chrono>
@@ -14,21 +13,14 @@ namespace brood::cgroup {
 namespace {
 
 using cgtest::Child;
+using cgtest::Hog;
+using cgtest::Spin;
 using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kMiB = 1 << 20;
 
 double MsSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-// Touches `bytes` of fresh anonymous memory, page by page.
-int Hog(size_t bytes) {
-  auto* p = static_cast<volatile char*>(
-      ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  if (p == MAP_FAILED) return 2;
-  for (size_t i = 0; i < bytes; i += 4096) p[i] = 1;
-  return 0;
 }
 
 bool AllProcsEmpty(const Group& g) {
@@ -179,14 +171,6 @@ TEST_F(HostGroup, CpuTimeGrowsMonotonically) {
   ASSERT_TRUE(end.ok());
   EXPECT_GE(end->cpu_ns, last);  // the exited child's time stays counted
   EXPECT_GT(end->cpu_ns, start->cpu_ns);
-}
-
-// Spins until this process has used `ms` of CPU time (its own clock: no wall time involved).
-void Spin(int ms) {
-  timespec ts{};
-  do {
-    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  } while (ts.tv_sec * 1000 + ts.tv_nsec / 1'000'000 < ms);
 }
 
 // Forks up to `n` children that stay alive together, then kills and reaps them: how many forks

@@ -2,6 +2,8 @@
 // directions, and KillAll without a freezer. Skipped on v2 hosts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "cgroup/cgroup_fs.hpp"
 #include "cgroup/internal.hpp"
 #include "cgroup_test_util.hpp"
@@ -122,6 +124,112 @@ TEST_F(V1Host, KillAllWithoutFreezerLoops) {
   ::usleep(50000);
   ASSERT_TRUE(g->KillAll().ok());
   for (const std::string& f : g->ProcsFiles()) EXPECT_EQ(Slurp(f), "") << f;
+  int status = bomb.Wait();
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+}
+
+// A command leaf: below the task leaf in memory, pids and cpuacct, below the group in the
+// freezer (which has no task leaf); the group's own cpu where cpu is not co-mounted.
+TEST_F(V1Host, CommandLeafLayout) {
+  auto leaf = group_->MakeLeaf("c", 0, 0);
+  ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+  const LeafJoin j = (*leaf)->Join();
+  EXPECT_FALSE(j.clone_into);
+  EXPECT_EQ(j.dir, dirs_.memory + "/task/c");
+  EXPECT_EQ(j.memory_stat, dirs_.memory + "/task/c/memory.stat");
+  std::vector<std::string> dirs;
+  for (const std::string& d :
+       {dirs_.memory + "/task/c", dirs_.pids + "/task/c", dirs_.cpuacct + "/task/c",
+        dirs_.freezer.empty() ? std::string() : dirs_.freezer + "/c"}) {
+    if (!d.empty() && std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  }
+  std::vector<std::string> procs;
+  for (const std::string& d : dirs) procs.push_back(d + "/cgroup.procs");
+  EXPECT_EQ(j.procs, procs);
+  for (const std::string& d : dirs) EXPECT_TRUE(cgtest::IsDir(d)) << d;
+  if (dirs_.cpu != dirs_.cpuacct) {
+    EXPECT_FALSE(cgtest::IsDir(dirs_.cpu + "/c"));
+    EXPECT_FALSE(cgtest::IsDir(dirs_.cpu + "/task"));
+  }
+  if (!dirs_.freezer.empty()) {
+    EXPECT_FALSE(cgtest::IsDir(dirs_.freezer + "/task"));
+  }
+  // Born unlimited below the session's limits, which hold hierarchically.
+  EXPECT_GT(Read(dirs_.memory + "/task/c/memory.limit_in_bytes"), uint64_t{1} << 60);
+  EXPECT_EQ(Slurp(dirs_.pids + "/task/c/pids.max"), "max\n");
+  leaf.value().reset();
+  for (const std::string& d : dirs) EXPECT_FALSE(cgtest::IsDir(d)) << d;
+}
+
+// Where v1 counts what happens in a command leaf under the session's limits (printed; the
+// session code relies on Group::ReadUsage, which adds the leaves' counts where the kernel keeps
+// them in the leaf only).
+TEST_F(V1Host, LeafEventsAndWhereTheKernelCountsThem) {
+  ASSERT_TRUE(group_->SetLimits({.memory_bytes = 32 * kMiB, .pids = 3, .cpus = 1}).ok());
+  auto leaf = group_->MakeLeaf("c", 0, 0);
+  ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+  const std::vector<std::string> procs = (*leaf)->Join().procs;
+  Child hog([&] { return cgtest::JoinSelf(procs) ? cgtest::Hog(64 * kMiB) : 90; });
+  hog.Release();
+  int status = hog.Wait();
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  Child forker([&] {
+    if (!cgtest::JoinSelf(procs)) return 90;
+    pid_t kids[3];
+    int n = 0;
+    for (; n < 3 && (kids[n] = ::fork()) > 0; ++n) {
+    }
+    if (n < 3 && kids[n] == 0) _exit(0);
+    for (int i = 0; i < n; ++i) ::waitpid(kids[i], nullptr, 0);
+    return n;
+  });
+  forker.Release();
+  status = forker.Wait();
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 2) << "it and 2 children make the session's 3";
+  const std::string task_oom = Slurp(dirs_.memory + "/task/memory.oom_control");
+  const std::string leaf_oom = Slurp(dirs_.memory + "/task/c/memory.oom_control");
+  const std::string task_pids = Slurp(dirs_.pids + "/task/pids.events");
+  const std::string leaf_pids = Slurp(dirs_.pids + "/task/c/pids.events");
+  std::cout << "oom_kill: task leaf " << fs::KeyedValue(task_oom, "oom_kill").value_or(99)
+            << ", command leaf " << fs::KeyedValue(leaf_oom, "oom_kill").value_or(99)
+            << "; pids.events max: task leaf " << fs::KeyedValue(task_pids, "max").value_or(99)
+            << ", command leaf " << fs::KeyedValue(leaf_pids, "max").value_or(99)
+            << "; task leaf failcnt " << Slurp(dirs_.memory + "/task/memory.failcnt");
+  EXPECT_GE((*leaf)->OomKills(), 1u);
+  auto u = group_->ReadUsage();
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_GE(u->oom_kills, 1u);
+  EXPECT_GE(u->pids_max_events, 1u);
+  leaf.value().reset();
+  auto later = group_->ReadUsage();
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->oom_kills, u->oom_kills);
+  EXPECT_EQ(later->pids_max_events, u->pids_max_events);
+}
+
+TEST_F(V1Host, LeafKillAllWithoutFreezerLoops) {
+  internal::V1Dirs no_freezer = dirs_;
+  no_freezer.freezer.clear();
+  auto g = internal::V1GroupAt(no_freezer, "g");
+  // V1GroupAt has no task leaf: the leaf is <hierarchy>/g/c, under the group's cap.
+  ASSERT_TRUE(
+      group_->SetLimits({.memory_bytes = 64 * kMiB, .pids = 64, .group_pids = 64, .cpus = 1}).ok());
+  auto leaf = g->MakeLeaf("c", 0, 0);
+  ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+  EXPECT_EQ((*leaf)->Join().procs.size(), 3u);  // memory, pids, cpuacct; no freezer
+  const std::vector<std::string> procs = (*leaf)->Join().procs;
+  Child bomb([&] {
+    if (!cgtest::JoinSelf(procs)) return 90;
+    for (;;) {
+      if (::fork() < 0) ::usleep(1000);
+    }
+    return 0;
+  });
+  bomb.Release();
+  ::usleep(50000);
+  ASSERT_TRUE((*leaf)->KillAll().ok());
+  EXPECT_TRUE((*leaf)->Empty());
   int status = bomb.Wait();
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
 }

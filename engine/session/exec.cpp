@@ -1,0 +1,336 @@
+// One command of a session, watched by a thread of its own from its request to its result.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "reactor/reactor.hpp"
+#include "sandbox/task_spec.hpp"
+#include "session/session.hpp"
+#include "sys/file.hpp"
+#include "verdict.hpp"
+
+namespace brood::session {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kSetupGrace = 10'000 * kMs;  // for a command's setup to reach execve
+constexpr int64_t kCpuPeriod = 100 * kMs;      // the CPU bandwidth period (cgroup backends)
+
+// A pipe's read end, for one stream of the command.
+struct Stream {
+  sys::UniqueFd fd;
+  std::string data;
+  uint64_t bytes = 0;
+  bool truncated = false;
+  bool eof = false;
+};
+
+// Reads what `s` has now (non-blocking); false once the cap is passed.
+bool ReadAvailable(Stream& s, uint64_t cap) {
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = read(s.fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return !s.truncated;  // EAGAIN: all for now
+    if (n == 0) {
+      s.eof = true;
+      return !s.truncated;
+    }
+    s.bytes += static_cast<uint64_t>(n);
+    if (s.data.size() < cap)
+      s.data.append(buf, std::min<uint64_t>(static_cast<uint64_t>(n), cap - s.data.size()));
+    if (s.bytes > cap) s.truncated = true;
+  }
+}
+
+// Output a command's leftover processes write after its end is read and dropped, on the
+// reactor, until they close it (at the latest when the session ends).
+void DrainLater(reactor::Reactor* reactor, sys::UniqueFd fd) {
+  auto* held = new sys::UniqueFd(std::move(fd));
+  reactor->Post([reactor, held] {
+    reactor->ReadStream(
+        held->get(), [](std::span<const char>) {}, [held](int) { delete held; });
+  });
+}
+
+struct Pipe {
+  sys::UniqueFd r, w;
+};
+sys::StatusOr<Pipe> MakePipe(int flags) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC | flags) != 0) return sys::PosixError("pipe2");
+  return Pipe{sys::UniqueFd(p[0]), sys::UniqueFd(p[1])};
+}
+
+}  // namespace
+
+bool SessionImpl::Start(ExecOptions exec, std::function<void(Result)> on_result,
+                        SessionError* error) {
+  auto refuse = [&](ErrorKind kind, std::string message) {
+    error->kind = kind;
+    error->message = std::move(message);
+    return false;
+  };
+  if (exec.argv.empty() || exec.argv[0].empty())
+    return refuse(ErrorKind::kInvalidArgument, "the command is empty");
+  if (exec.cwd.empty() || exec.cwd[0] != '/')
+    return refuse(ErrorKind::kInvalidArgument, "cwd: \"" + exec.cwd + "\" is not absolute");
+  if (exec.wall_ms < 0 || exec.cpu_ms < 0 || exec.output_bytes < 0)
+    return refuse(ErrorKind::kInvalidArgument, "limits: a negative value");
+  std::thread last;
+  {
+    std::lock_guard lock(mu_);
+    CheckLimitsLocked();
+    if (closing_ || !ended_.empty())
+      return refuse(ErrorKind::kCancelled,
+                    "the session has ended: " + (ended_.empty() ? "closed" : ended_));
+    if (running_)
+      return refuse(ErrorKind::kUnavailable, "a command is running in this session already");
+    running_ = true;
+    eventfd_t drained;
+    (void)eventfd_read(cancel_.get(), &drained);
+    last = std::move(watch_);
+    watch_ = std::thread([this, exec = std::move(exec), cb = std::move(on_result)]() mutable {
+      RunExec(std::move(exec), std::move(cb));
+    });
+  }
+  if (last.joinable()) last.join();  // it ended with its result
+  return true;
+}
+
+void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_result) {
+  const int64_t admitted_ns = reactor::NowNs();
+  Limits limits = options_.limits;
+  if (exec.wall_ms > 0) {
+    limits.wall_ms = exec.wall_ms;
+    limits.cpu_ms = exec.wall_ms;  // cpu_ms 0 means "= wall_ms", the command's
+  }
+  if (exec.cpu_ms > 0) limits.cpu_ms = exec.cpu_ms;
+  if (exec.output_bytes > 0) limits.output_bytes = exec.output_bytes;
+  const auto cap = static_cast<uint64_t>(limits.output_bytes);
+
+  Result res;
+  res.limits = limits;
+  res.limits_enforced = host_.enforcement;
+  res.landlock = host_.landlock;
+  Observation obs;
+  obs.cpu_budget_ms = limits.cpu_ms;
+  Stream out, err;
+  sys::UniqueFd rep_r;
+  std::unique_ptr<cgroup::Leaf> leaf;
+  cgroup::Usage before;
+  cgroup::Group* group = nullptr;
+
+  auto fail = [&](const sys::Status& st) {
+    obs.setup_error = "session: " + st.message();
+    obs.setup_kind = st.kind();
+  };
+  auto start = [&]() -> sys::Status {
+    {
+      std::lock_guard lock(mu_);
+      if (!ended_.empty()) return sys::Status::Error(ErrorKind::kCancelled, "the session ended");
+      group = group_.get();
+      leaf = std::move(next_leaf_);
+      if (!leaf) {
+        auto made = NewLeaf();
+        if (!made.ok()) return made.status();
+        leaf = std::move(made.value());
+      }
+      if (group) {
+        auto u = group->ReadUsage();
+        if (u.ok()) before = *u;
+      }
+    }
+    sandbox::TaskSpec spec;
+    spec.argv = exec.argv;
+    std::map<std::string, std::string> env = {
+        {"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/workspace"}, {"LANG", "C.UTF-8"}};
+    for (const auto& [k, v] : options_.env) env[k] = v;
+    for (const auto& [k, v] : exec.env) env[k] = v;
+    for (const auto& [k, v] : env) spec.envp.push_back(k + "=" + v);
+    spec.cwd = exec.cwd;
+    spec.disk_mb = limits.disk_mb;
+    spec.disk_inodes = WorkspaceInodes(limits.disk_mb);
+    spec.memory_mb = limits.memory_mb;
+    spec.cpu_ms = limits.cpu_ms;
+    spec.pids = limits.pids;
+    spec.rlimit_mode = host_.enforcement == Enforcement::kRlimit;
+    spec.workspace_disk = host_.use_disk;
+    spec.landlock_abi = host_.landlock;
+    auto spec_fd = sys::MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
+    if (!spec_fd.ok()) return spec_fd.status();
+    auto o = MakePipe(O_NONBLOCK), e = MakePipe(O_NONBLOCK), r = MakePipe(O_DIRECT);
+    for (auto* p : {&o, &e, &r})
+      if (!p->ok()) return p->status();
+    // Only the read ends are ours to poll without blocking.
+    fcntl(o->w.get(), F_SETFL, 0);
+    fcntl(e->w.get(), F_SETFL, 0);
+    sys::UniqueFd in;
+    if (!exec.stdin_data.empty()) {
+      auto mem = sys::MemfdWith(exec.stdin_data, "brood-stdin");
+      if (!mem.ok()) return mem.status();
+      in = std::move(mem.value());
+    }
+    std::vector<sys::UniqueFd> joins;
+    sandbox::SessionRequest req;
+    req.op = sandbox::SessionOp::kExec;
+    req.has_stdin = in.valid();
+    if (leaf) {
+      const cgroup::LeafJoin j = leaf->Join();
+      req.clone_into = j.clone_into;
+      const std::vector<std::string> paths = j.clone_into ? std::vector{j.dir} : j.procs;
+      for (const std::string& p : paths) {
+        sys::UniqueFd fd(
+            open(p.c_str(), (j.clone_into ? O_PATH | O_DIRECTORY : O_WRONLY) | O_CLOEXEC));
+        if (!fd) return sys::PosixError("open(" + p + ")");
+        joins.push_back(std::move(fd));
+      }
+    }
+    req.leaf_fds = static_cast<uint32_t>(joins.size());
+    std::vector<int> fds = {spec_fd->get(), o->w.get(), e->w.get(), r->w.get()};
+    if (in) fds.push_back(in.get());
+    for (const auto& j : joins) fds.push_back(j.get());
+    auto reply = Ask(req, fds);
+    if (!reply.ok()) return reply.status();
+    if (reply->err != 0) return sys::PosixError("session init: starting the command", reply->err);
+    out.fd = std::move(o->r);
+    err.fd = std::move(e->r);
+    rep_r = std::move(r->r);
+    return sys::OkStatus();
+  };
+  if (sys::Status st = start(); !st.ok()) fail(st);
+
+  int64_t exec_ns = 0, end_ns = 0, next_cpu_check = 0;
+  auto kill = [&](KillReason why) {
+    if (obs.killed != KillReason::kNone || obs.exited_report) return;
+    obs.killed = why;
+    end_ns = reactor::NowNs();
+    if (leaf) (void)leaf->KillAll();  // the main process's end then comes as usual
+  };
+  while (rep_r) {
+    const int64_t now = reactor::NowNs();
+    const int64_t wall_end =
+        exec_ns ? exec_ns + limits.wall_ms * kMs : admitted_ns + limits.wall_ms * kMs + kSetupGrace;
+    if (now >= wall_end) kill(KillReason::kWall);
+    if (exec_ns && leaf && obs.killed == KillReason::kNone && now >= next_cpu_check) {
+      // As TaskRun::CheckCpu: the longest wait that cannot exhaust what is left.
+      auto used = leaf->CpuNs();
+      const int64_t left = limits.cpu_ms * kMs - (used.ok() ? static_cast<int64_t>(*used) : 0);
+      if (left <= 0) {
+        kill(KillReason::kCpu);
+      } else {
+        const double cores = std::max(1u, std::thread::hardware_concurrency());
+        const double cpus = std::max(0.01, limits.cpus);
+        next_cpu_check = now + std::max({static_cast<int64_t>(left / cores),
+                                         static_cast<int64_t>(left / cpus) - kCpuPeriod, kMs});
+      }
+    }
+    int64_t wake = wall_end;
+    if (exec_ns && obs.killed == KillReason::kNone) wake = std::min(wake, next_cpu_check);
+    const int timeout_ms =
+        obs.killed != KillReason::kNone
+            ? 1000
+            : static_cast<int>(std::clamp<int64_t>((wake - now + kMs - 1) / kMs, 0, 60'000));
+    pollfd p[4] = {{rep_r.get(), POLLIN, 0},
+                   {out.eof ? -1 : out.fd.get(), POLLIN, 0},
+                   {err.eof ? -1 : err.fd.get(), POLLIN, 0},
+                   {cancel_.get(), POLLIN, 0}};
+    if (poll(p, 4, timeout_ms) < 0 && errno != EINTR) break;
+    if (p[3].revents) {
+      eventfd_t n;
+      (void)eventfd_read(cancel_.get(), &n);
+      kill(KillReason::kCancelled);
+    }
+    for (auto [i, s] : {std::pair{1, &out}, std::pair{2, &err}}) {
+      if (p[i].revents && !ReadAvailable(*s, cap)) kill(KillReason::kOutput);
+    }
+    if (!p[0].revents) continue;
+    sandbox::Report rep{};
+    const ssize_t n = read(rep_r.get(), &rep, sizeof rep);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != sizeof rep) break;  // the init is gone: the session ended under the command
+    if (rep.kind == sandbox::ReportKind::kSetupError && !obs.setup_error) {
+      obs.setup_error = SetupErrorMessage(rep.stage, rep.err);
+      obs.setup_kind = SetupErrorKind(rep.stage, rep.err);
+    } else if (rep.kind == sandbox::ReportKind::kExeced) {
+      exec_ns = rep.time_ns;
+      next_cpu_check = exec_ns;
+    } else if (rep.kind == sandbox::ReportKind::kExited) {
+      obs.exited_report = true;
+      obs.wait_status = rep.wait_status;
+      obs.disk_full = rep.disk_full != 0;
+      res.cpu_ms = static_cast<double>(rep.cpu_us) / 1000.0;
+      res.peak_memory_bytes = static_cast<uint64_t>(rep.maxrss_kb) * 1024;
+      if (!end_ns) end_ns = rep.time_ns;
+      break;
+    }
+  }
+  if (!end_ns) end_ns = reactor::NowNs();
+  // Everything the main process wrote is in the pipes now; what comes later is dropped.
+  for (Stream* s : {&out, &err}) {
+    if (s->fd && !s->eof && !ReadAvailable(*s, cap)) obs.output_truncated = true;
+  }
+  if (!obs.exited_report && !obs.setup_error && obs.killed == KillReason::kNone) {
+    std::lock_guard lock(mu_);
+    obs.killed = KillReason::kCancelled;
+    obs.setup_error = "the session ended while the command ran" +
+                      (ended_.empty() ? std::string() : ": " + ended_);
+    obs.setup_kind = ErrorKind::kCancelled;
+  }
+  if (leaf) {
+    if (auto cpu = leaf->CpuNs(); cpu.ok()) res.cpu_ms = static_cast<double>(*cpu) / 1e6;
+    if (auto peak = leaf->PeakMemory(); peak.ok()) res.peak_memory_bytes = *peak;
+  }
+  if (group) {
+    std::lock_guard lock(mu_);
+    if (group_) {
+      if (auto u = group_->ReadUsage(); u.ok()) {
+        obs.oom_kills = u->oom_kills - before.oom_kills;
+        obs.memory_oom_events = u->memory_oom_events - before.memory_oom_events;
+        obs.pids_max_events = u->pids_max_events - before.pids_max_events;
+      }
+    }
+  }
+  res.stdout_data = std::move(out.data);
+  res.stderr_data = std::move(err.data);
+  res.stdout_bytes = out.bytes;
+  res.stderr_bytes = err.bytes;
+  res.stdout_truncated = out.truncated;
+  res.stderr_truncated = err.truncated;
+  obs.output_truncated = obs.output_truncated || out.truncated || err.truncated;
+  obs.cpu_ms = res.cpu_ms;
+  if (exec_ns) {
+    res.wall_ms = static_cast<double>(end_ns - exec_ns) / 1e6;
+    res.start_latency_us = (exec_ns - admitted_ns) / 1000;
+  }
+  Verdict v = Decide(obs);
+  res.status = v.status;
+  res.exit_code = v.exit_code;
+  res.signal = v.signal;
+  res.limits_hit = std::move(v.limits_hit);
+  res.error = std::move(v.error);
+  res.error_kind = v.error_kind;
+  for (Stream* s : {&out, &err}) {
+    if (s->fd && !s->eof && host_.reactor) DrainLater(host_.reactor, std::move(s->fd));
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (leaf && !leaf->Empty() && group_) left_.push_back(std::move(leaf));
+    leaf.reset();
+    std::erase_if(left_, [](const auto& l) { return l->Empty(); });
+    running_ = false;
+    CheckLimitsLocked();
+    if (ended_.empty() && !next_leaf_) {
+      auto made = NewLeaf();
+      if (made.ok()) next_leaf_ = std::move(made.value());
+    }
+  }
+  on_result(std::move(res));
+}
+
+}  // namespace brood::session

@@ -1,0 +1,111 @@
+// The engine's side of a session (brood/session.hpp): what it holds of the host and how it talks
+// to the session's init (sandbox/session_init.hpp).
+//
+// A session has a sandbox user, a cgroup group and a workspace disk of its own (never a slot's:
+// sessions live long and must not take the slots one-shot tasks run on), and a zygote of its
+// own, whose one init is the session's pid 1. Each command runs in a cgroup leaf of its own
+// below the group's task leaf (cgroup::Leaf), made ahead of the command: the session's limits
+// hold over all of them, and a command past its wall or CPU limit is killed with everything it
+// started. A command is watched by a thread of its own (ExecWatch, exec.cpp) from its start to
+// its result; output its leftover processes write afterwards is drained on the reactor.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "brood/engine.hpp"
+#include "brood/session.hpp"
+#include "cgroup/cgroup.hpp"
+#include "reactor/reactor.hpp"
+#include "sandbox/session_init.hpp"
+#include "sys/fd.hpp"
+#include "sys/process.hpp"
+#include "workspace/disk.hpp"
+#include "zygote/hatchery.hpp"
+#include "zygote/zygote.hpp"
+
+namespace brood::session {
+
+// What the engine lends its sessions; outlives them (the engine closes every session first).
+struct Host {
+  zygote::Hatchery* hatchery = nullptr;
+  cgroup::Tree* tree = nullptr;  // null: rlimits stand in (no cgroups)
+  std::map<std::string, std::string> roots;
+  workspace::DiskOptions disk_opts;
+  bool use_disk = true;  // workspace disks (else a tmpfs that counts against memory_mb)
+  int landlock = 0;
+  Enforcement enforcement = Enforcement::kCgroup;
+  reactor::Reactor* reactor = nullptr;
+};
+
+// Which sandbox user and cgroup name a session gets.
+struct Seat {
+  int index = 0;
+  uint32_t host_uid = 0, host_gid = 0;
+  std::string group_name;
+};
+
+class SessionImpl final : public Session {
+ public:
+  // Makes the session's group, disk, zygote and init; blocks until the init is ready.
+  static std::unique_ptr<SessionImpl> Create(const Host& host, const Seat& seat,
+                                             const SessionOptions& options,
+                                             std::function<void()> on_gone, SessionError* error);
+  ~SessionImpl() override;
+
+  bool Start(ExecOptions exec, std::function<void(Result)> on_result, SessionError* error) override;
+  void CancelExec() override;
+  bool WriteFile(const std::string& path, const std::string& bytes, SessionError* error) override;
+  bool ReadFile(const std::string& path, uint64_t max_bytes, std::string* bytes,
+                SessionError* error) override;
+  SessionUsage Usage() override;
+  std::string EndedReason() override;
+  void Close(const std::string& reason) override;
+
+ private:
+  SessionImpl(const Host& host, const Seat& seat, const SessionOptions& options)
+      : host_(host), seat_(seat), options_(options) {}
+  sys::Status Begin();  // Create's work
+  // One request to the init and its reply (fds sent with it stay the caller's).
+  sys::StatusOr<sandbox::SessionReply> Ask(const sandbox::SessionRequest& req,
+                                           std::span<const int> fds);
+  bool FileCall(sandbox::SessionOp op, const std::string& path, int memfd, uint64_t max_bytes,
+                SessionError* error);
+  // Ends the session if its processes together hit the memory or pids limit. Under mu_.
+  void CheckLimitsLocked();
+  // Everything of the session gone; `reason` kept. Under mu_; never joins the exec thread.
+  void TearDownLocked(const std::string& reason);
+  void RunExec(ExecOptions exec, std::function<void(Result)> on_result);  // exec.cpp
+  // A new leaf for the next command (off its critical path, after the last one's result).
+  sys::StatusOr<std::unique_ptr<cgroup::Leaf>> NewLeaf();
+
+  Host host_;
+  Seat seat_;
+  SessionOptions options_;  // limits resolved
+  std::function<void()> on_gone_;
+
+  std::mutex mu_;  // guards everything below but sock_ (ask_mu_)
+  std::unique_ptr<cgroup::Group> group_;
+  std::unique_ptr<workspace::Disk> disk_;
+  zygote::ZygoteHandle zygote_;
+  sys::Process init_;
+  std::string ended_;     // "" while running
+  bool running_ = false;  // a command runs (its watch thread is on)
+  bool closing_ = false;  // Close has begun: no new command
+  std::thread watch_;     // the last command's watch thread
+  sys::UniqueFd cancel_;  // eventfd: wakes the watch thread to kill its command
+  std::unique_ptr<cgroup::Leaf> next_leaf_;
+  std::vector<std::unique_ptr<cgroup::Leaf>> left_;  // leaves with leftover processes
+  uint64_t execs_ = 0;
+
+  std::mutex ask_mu_;  // one request at a time on the socket
+  sys::UniqueFd sock_;
+};
+
+}  // namespace brood::session
