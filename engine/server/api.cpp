@@ -63,6 +63,17 @@ net::awaitable<std::optional<std::string>> Connection::ReadBody(Request& req, ui
   co_return std::move(parser.get().body());
 }
 
+net::awaitable<std::optional<std::string>> Connection::ReadJsonBody(Request& req,
+                                                                    std::string_view what,
+                                                                    bool* keep) {
+  if (!HasMediaType(*req.parser, "application/json")) {
+    *keep = co_await Error(req, 415, std::string(what) + " takes Content-Type: application/json",
+                           "Content-Type");
+    co_return std::nullopt;
+  }
+  co_return co_await ReadBody(req, ctx_.opts.max_body_bytes, keep);
+}
+
 net::awaitable<void> Connection::AwaitResult(std::shared_ptr<RunWait> wait,
                                              std::function<void()> cancel) {
   waiting_ = wait->wake;
@@ -84,11 +95,8 @@ net::awaitable<void> Connection::AwaitResult(std::shared_ptr<RunWait> wait,
 }
 
 net::awaitable<bool> Connection::Run(Request& req) {
-  if (!HasMediaType(*req.parser, "application/json"))
-    co_return co_await Error(req, 415, "POST /v1/run takes Content-Type: application/json",
-                             "Content-Type");
   bool keep = false;
-  std::optional<std::string> body = co_await ReadBody(req, ctx_.opts.max_body_bytes, &keep);
+  std::optional<std::string> body = co_await ReadJsonBody(req, "POST /v1/run", &keep);
   if (!body) co_return keep;
 
   JobRequest jr = JobFromRequest(*body, ctx_.policy, RandomId);

@@ -119,6 +119,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // the answer (413, 408, 400; none when the client left) went: then *keep is the handler's
   // return value.
   net::awaitable<std::optional<std::string>> ReadBody(Request& req, uint64_t limit, bool* keep);
+  // The same for a JSON body of at most max_body_bytes: another Content-Type is 415 ("`what`
+  // takes Content-Type: application/json").
+  net::awaitable<std::optional<std::string>> ReadJsonBody(Request& req, std::string_view what,
+                                                          bool* keep);
   // Waits for `wait`'s result with no deadline, watching the client meanwhile: when it goes
   // away, `cancel` runs (once) and the wait goes on for the result; body_read_ is then false
   // (nobody to answer).
@@ -141,9 +145,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::awaitable<bool> Exec(Request& req, std::shared_ptr<SessionEntry> entry);
   net::awaitable<bool> PutFile(Request& req, std::shared_ptr<SessionEntry> entry, std::string path);
   net::awaitable<bool> GetFile(Request& req, std::shared_ptr<SessionEntry> entry, std::string path);
-  // The answer to a failed session call (`writing`: a full disk is 507, not a file too large).
-  net::awaitable<bool> SessionFailed(Request& req, SessionEntry& entry, const SessionError& e,
-                                     bool writing = false);
+  // The answer to a failed session call.
+  net::awaitable<bool> SessionFailed(Request& req, SessionEntry& entry, const SessionError& e);
 
   ServerContext& ctx_;
   Socket socket_;

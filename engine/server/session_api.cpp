@@ -2,6 +2,7 @@
 // blocking calls run on the session store's pool (Offload); an exec's result comes back through
 // Session::Start's callback, as a job's does through Submit's.
 #include <algorithm>
+#include <cerrno>
 
 #include "server/connection.hpp"
 #include "server/offload.hpp"
@@ -73,13 +74,10 @@ net::awaitable<bool> Connection::SessionRoute(Request& req, const std::vector<st
 }
 
 net::awaitable<bool> Connection::CreateSession(Request& req) {
-  if (req.has_body && !HasMediaType(*req.parser, "application/json"))
-    co_return co_await Error(req, 415, "POST /v1/sessions takes Content-Type: application/json",
-                             "Content-Type");
   std::string body;  // none: every default
   if (req.has_body) {
     bool keep = false;
-    std::optional<std::string> read = co_await ReadBody(req, ctx_.opts.max_body_bytes, &keep);
+    std::optional<std::string> read = co_await ReadJsonBody(req, "POST /v1/sessions", &keep);
     if (!read) co_return keep;
     body = std::move(*read);
   }
@@ -137,19 +135,19 @@ net::awaitable<bool> Connection::ListSessions(Request& req) {
   const auto all = ctx_.sessions.All();
   std::vector<std::shared_ptr<Session>> live;  // null for the ended
   for (const auto& e : all) live.push_back(e->session);
-  std::vector<SessionUsage> usage;
+  std::vector<SessionLook> looks;
   {
     SessionStore::Busy busy(ctx_.sessions);
-    auto read = [&live] {
-      std::vector<SessionUsage> u;
-      for (const auto& s : live) u.push_back(s ? s->Usage() : SessionUsage{});
-      return u;
+    auto look = [&live] {
+      std::vector<SessionLook> out;
+      for (const auto& s : live) out.push_back(s ? SessionLook::Of(*s) : SessionLook{});
+      return out;
     };
-    usage = co_await Offload(ctx_.io, ctx_.sessions.pool(), std::move(read));
+    looks = co_await Offload(ctx_.io, ctx_.sessions.pool(), std::move(look));
   }
   std::string body = "{\"sessions\":[";
   for (size_t i = 0; i < all.size(); ++i) {
-    if (live[i] && all[i]->session == live[i]) all[i]->usage = usage[i];  // still live
+    if (live[i]) ctx_.sessions.Apply(*all[i], live[i], looks[i]);
     body += (i ? "," : "") + all[i]->ToJson();
   }
   co_return co_await Reply(req, 200, body + "]}");
@@ -159,9 +157,9 @@ net::awaitable<bool> Connection::GetSession(Request& req, std::shared_ptr<Sessio
   // Not a use: watching a session does not keep it from going idle.
   if (std::shared_ptr<Session> s = entry->session) {
     SessionStore::Busy busy(ctx_.sessions);
-    auto read = [s] { return s->Usage(); };
-    SessionUsage u = co_await Offload(ctx_.io, ctx_.sessions.pool(), std::move(read));
-    if (entry->session == s) entry->usage = u;
+    auto look = [s] { return SessionLook::Of(*s); };
+    const SessionLook l = co_await Offload(ctx_.io, ctx_.sessions.pool(), std::move(look));
+    ctx_.sessions.Apply(*entry, s, l);
   }
   co_return co_await Reply(req, 200, entry->ToJson());
 }
@@ -180,11 +178,8 @@ net::awaitable<bool> Connection::DeleteSession(Request& req, std::shared_ptr<Ses
 }
 
 net::awaitable<bool> Connection::Exec(Request& req, std::shared_ptr<SessionEntry> entry) {
-  if (!HasMediaType(*req.parser, "application/json"))
-    co_return co_await Error(req, 415, "an exec takes Content-Type: application/json",
-                             "Content-Type");
   bool keep = false;
-  std::optional<std::string> body = co_await ReadBody(req, ctx_.opts.max_body_bytes, &keep);
+  std::optional<std::string> body = co_await ReadJsonBody(req, "an exec", &keep);
   if (!body) co_return keep;
   if (!entry->live()) co_return co_await Reply(req, 410, EndedBody(entry->ended_reason));
   ExecOptions exec;
@@ -192,13 +187,25 @@ net::awaitable<bool> Connection::Exec(Request& req, std::shared_ptr<SessionEntry
     co_return co_await Error(req, 400, e.error, FieldOrNull(e.field));
   if (entry->exec_running)
     co_return co_await Error(req, 409, "a command is running in this session: one at a time");
+  SessionStore::Use use(ctx_.sessions, entry);
+  entry->exec_running = true;  // from here: a second exec is 409 at once
   std::shared_ptr<Session> session = entry->session;
   auto wait = std::make_shared<RunWait>(ctx_.io);
-  SessionError error;
-  if (!session->Start(std::move(exec), RunWait::Deliver(ctx_.io, wait), &error))
-    co_return co_await SessionFailed(req, *entry, error);
-  SessionStore::Use use(ctx_.sessions, entry);
-  entry->exec_running = true;
+  struct Started {
+    bool ok = false;
+    SessionError error;
+  };
+  // Start may block a little (a session found over its limits is torn down first): the pool.
+  auto start = [session, &exec, deliver = RunWait::Deliver(ctx_.io, wait)]() mutable {
+    Started st;
+    st.ok = session->Start(std::move(exec), std::move(deliver), &st.error);
+    return st;
+  };
+  const Started started = co_await Offload(ctx_.io, ctx_.sessions.pool(), std::move(start));
+  if (!started.ok) {
+    entry->exec_running = false;
+    co_return co_await SessionFailed(req, *entry, started.error);
+  }
   const uint64_t number = ++entry->execs;
   std::function<void()> cancel = [session] { session->CancelExec(); };  // named: see Offload
   co_await AwaitResult(wait, std::move(cancel));
@@ -206,10 +213,10 @@ net::awaitable<bool> Connection::Exec(Request& req, std::shared_ptr<SessionEntry
   Result result = std::move(*wait->result);
   result.id = std::to_string(number);  // the exec's number in its session: "1", "2", ...
   ctx_.metrics.SessionExec(result);
-  if (entry->live()) {  // it may have ended with this command (memory, pids)
-    if (std::string reason = session->EndedReason(); !reason.empty())
-      ctx_.sessions.End(*entry, reason);
-  }
+  // It may have ended with this command (memory, pids): then its next call is 410.
+  auto ended = [session] { return session->EndedReason(); };
+  const std::string reason = co_await Offload(ctx_.io, ctx_.sessions.pool(), std::move(ended));
+  if (!reason.empty() && entry->session == session) ctx_.sessions.End(*entry, reason);
   if (!body_read_) co_return false;  // the client left: nobody to answer
   co_return co_await Reply(req, 200, ResultToJson(result));
 }
@@ -227,7 +234,7 @@ net::awaitable<bool> Connection::PutFile(Request& req, std::shared_ptr<SessionEn
     return c;
   };
   FileCall call = co_await Offload(ctx_.io, entry->files, std::move(write));
-  if (!call.ok) co_return co_await SessionFailed(req, *entry, call.error, true);
+  if (!call.ok) co_return co_await SessionFailed(req, *entry, call.error);
   co_return co_await Reply(req, 204, "");
 }
 
@@ -246,7 +253,7 @@ net::awaitable<bool> Connection::GetFile(Request& req, std::shared_ptr<SessionEn
 }
 
 net::awaitable<bool> Connection::SessionFailed(Request& req, SessionEntry& entry,
-                                               const SessionError& e, bool writing) {
+                                               const SessionError& e) {
   const bool file = req.route.ends_with("{path}");
   if (e.not_found) co_return co_await Error(req, 404, e.message, "path");
   switch (e.kind) {
@@ -255,15 +262,18 @@ net::awaitable<bool> Connection::SessionFailed(Request& req, SessionEntry& entry
                                file ? std::optional<std::string_view>("path") : std::nullopt);
     case ErrorKind::kUnavailable:  // a command runs, and the engine takes one call at a time
       co_return co_await Error(req, 409, e.message);
-    case ErrorKind::kResourceExhausted:  // PUT: the session's disk is full; GET: over the cap
-      if (writing) co_return co_await Error(req, 507, e.message);
+    case ErrorKind::kResourceExhausted:  // the session's disk is full; a file over the cap
+      if (e.errno_value == ENOSPC || e.errno_value == EDQUOT)
+        co_return co_await Error(req, 507, e.message);
       co_return co_await Error(req, 413,
                                e.message + " (brood serve --max-file-bytes " +
                                    std::to_string(ctx_.opts.max_file_bytes) + ")");
     case ErrorKind::kCancelled:  // it ended meanwhile
-      if (entry.live()) {
-        const std::string reason = entry.session->EndedReason();
-        ctx_.sessions.End(entry, reason.empty() ? "closed" : reason);
+      if (std::shared_ptr<Session> s = entry.session) {
+        auto ended = [s] { return s->EndedReason(); };
+        const std::string reason =
+            co_await Offload(ctx_.io, ctx_.sessions.pool(), std::move(ended));
+        if (entry.session == s) ctx_.sessions.End(entry, reason.empty() ? "closed" : reason);
       }
       co_return co_await Reply(req, 410, EndedBody(entry.ended_reason));
     default:

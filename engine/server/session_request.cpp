@@ -5,6 +5,7 @@
 
 #include "jobs/job_fields.hpp"
 #include "jobs/job_parser.hpp"
+#include "sandbox/workspace_files.hpp"
 
 namespace brood::server {
 namespace {
@@ -157,10 +158,10 @@ RequestError ParseFilePath(std::string_view encoded, std::string* path) {
     *path += static_cast<char>(hi * 16 + lo);
     i += 2;
   }
-  // The job record's rule for `files` keys; engine/sandbox's own check of a session's paths
-  // (openat2 RESOLVE_BENEATH) holds behind it.
-  if (std::string problem = jobs::PathProblem(*path); !problem.empty())
-    return {problem + ": " + jobs::Quote(*path), "path"};
+  // The engine's own rule for a session's file paths (it checks again, and walks the path
+  // without following a link).
+  if (std::string problem = sandbox::CheckWorkspacePath(*path); !problem.empty())
+    return {"path " + jobs::Quote(*path) + ": " + problem, "path"};
   return {};
 }
 

@@ -46,7 +46,8 @@ RequestError ParseExecRequest(std::string_view body, const LimitMaxima& maxima,
                               const Limits& session, ExecOptions* out);
 
 // A file's path as it comes in the request target (after ".../files/"): percent-decoded once,
-// then checked (relative to /workspace; no "..", ".", empty components, NUL). Field "path".
+// then checked by sandbox::CheckWorkspacePath (relative to /workspace; no "..", ".", empty
+// components, NUL). Field "path".
 RequestError ParseFilePath(std::string_view encoded, std::string* path);
 
 // {"error": "session ended: REASON", "field": null, "ended_reason": REASON}: a 410's body.

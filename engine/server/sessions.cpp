@@ -116,14 +116,23 @@ std::shared_ptr<SessionEntry> SessionStore::Add(std::unique_ptr<Session> session
   return entry;
 }
 
-std::shared_ptr<SessionEntry> SessionStore::Find(const std::string& id) {
+std::shared_ptr<SessionEntry> SessionStore::Find(const std::string& id) const {
   auto it = entries_.find(id);
-  if (it == entries_.end()) return nullptr;
-  SessionEntry& e = *it->second;
-  if (e.live()) {
-    if (std::string reason = e.session->EndedReason(); !reason.empty()) End(e, reason);
-  }
-  return it->second;
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+SessionLook SessionLook::Of(Session& s) {
+  SessionLook look;
+  look.ended = s.EndedReason();
+  if (look.ended.empty()) look.usage = s.Usage();
+  return look;
+}
+
+void SessionStore::Apply(SessionEntry& e, const std::shared_ptr<Session>& s,
+                         const SessionLook& look) {
+  if (e.session != s) return;  // it ended meanwhile
+  if (!look.ended.empty()) return End(e, look.ended);
+  e.usage = look.usage;
 }
 
 std::vector<std::shared_ptr<SessionEntry>> SessionStore::All() const {
@@ -168,7 +177,6 @@ void SessionStore::StartSweeping() {
   sweep_->async_wait([this](boost::system::error_code ec) {
     if (ec || !sweep_) return;
     Sweep();
-    StartSweeping();
   });
 }
 
@@ -177,18 +185,38 @@ void SessionStore::StopSweeping() {
 }
 
 void SessionStore::Sweep() {
-  const SteadyTime now = steady_clock::now();
-  for (auto& [id, e] : entries_) {
+  // Whether a session ended by itself is the engine's to say, and saying it may take a while
+  // (it tears down a session it finds over its limits): asked on the pool, the sweep goes on
+  // when the answers are back, and the next one a second after.
+  std::vector<std::shared_ptr<SessionEntry>> live;
+  std::vector<std::shared_ptr<Session>> sessions;
+  for (const auto& [id, e] : entries_) {
     if (!e->live()) continue;
-    std::string reason = e->session->EndedReason();
-    // The ttl first: with idle_timeout_s == ttl_s both fall due together, and it is the ttl.
-    if (reason.empty() && now >= e->created + std::chrono::seconds(e->ttl_s)) reason = "ttl";
-    if (reason.empty() && e->active == 0 &&
-        now >= e->last_used + std::chrono::seconds(e->idle_timeout_s))
-      reason = "idle";
-    if (!reason.empty()) End(*e, reason);
+    live.push_back(e);
+    sessions.push_back(e->session);
   }
-  Prune();
+  net::post(pool_, [this, live = std::move(live), sessions = std::move(sessions)]() mutable {
+    std::vector<std::string> ended;
+    for (const auto& s : sessions) ended.push_back(s->EndedReason());
+    net::post(io_, [this, live = std::move(live), sessions = std::move(sessions),
+                    ended = std::move(ended)] {
+      if (!sweep_) return;  // CloseAll came first
+      const SteadyTime now = steady_clock::now();
+      for (size_t i = 0; i < live.size(); ++i) {
+        SessionEntry& e = *live[i];
+        if (e.session != sessions[i]) continue;  // it ended meanwhile
+        std::string reason = ended[i];
+        // The ttl first: with idle_timeout_s == ttl_s both fall due together: it is the ttl.
+        if (reason.empty() && now >= e.created + std::chrono::seconds(e.ttl_s)) reason = "ttl";
+        if (reason.empty() && e.active == 0 &&
+            now >= e.last_used + std::chrono::seconds(e.idle_timeout_s))
+          reason = "idle";
+        if (!reason.empty()) End(e, reason);
+      }
+      Prune();
+      StartSweeping();
+    });
+  });
 }
 
 void SessionStore::Prune() {

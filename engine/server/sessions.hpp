@@ -64,6 +64,14 @@ struct SessionStoreOptions {
   int pool_threads = 4;
 };
 
+// What the engine says of a live session: whether it ended by itself, else its usage. Of()
+// blocks (it may tear down a session it finds over its limits): on the pool.
+struct SessionLook {
+  std::string ended;
+  SessionUsage usage;
+  static SessionLook Of(Session& s);
+};
+
 class SessionStore {
  public:
   SessionStore(net::io_context& io, Engine& engine, SessionStoreOptions options, Metrics& metrics);
@@ -81,9 +89,10 @@ class SessionStore {
   std::shared_ptr<SessionEntry> Add(std::unique_ptr<Session> session, const SessionRequest& request,
                                     const SessionUsage& usage);
 
-  // Live or ended; null when unknown. A live session that ended by itself (memory, pids,
-  // sandbox_error) is found ended.
-  std::shared_ptr<SessionEntry> Find(const std::string& id);
+  // Live or ended; null when unknown.
+  std::shared_ptr<SessionEntry> Find(const std::string& id) const;
+  // What the engine said of `s` (the entry's session when asked): it ended (End), or its usage.
+  void Apply(SessionEntry& entry, const std::shared_ptr<Session>& s, const SessionLook& look);
   std::vector<std::shared_ptr<SessionEntry>> All() const;  // oldest first
   // Records `reason` (if it is still live) and returns the session to Close with it; the
   // caller closes it on the pool (or lets End do it). Null when it had ended already.
@@ -91,8 +100,8 @@ class SessionStore {
   void End(SessionEntry& entry, const std::string& reason);  // MarkEnded, then Close on the pool
   void Forget(const std::string& id);
 
-  // Every second: sessions that ended by themselves, idle or past their ttl end; old records
-  // of ended ones go.
+  // Every second: sessions that ended by themselves (memory, pids, sandbox_error), idle or past
+  // their ttl end; old records of ended ones go.
   void StartSweeping();
   void StopSweeping();
   // Engine calls in flight on the pool and execs running: what shutdown waits for.
@@ -127,7 +136,7 @@ class SessionStore {
   void CloseAll();
 
  private:
-  void Sweep();
+  void Sweep();  // StartSweeping again once done
   void Prune();  // ended records past the bounds
 
   net::io_context& io_;
