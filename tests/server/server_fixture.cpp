@@ -231,6 +231,19 @@ HttpResponse GetSession(const std::string& address, const std::string& id) {
   return r;
 }
 
+void ExecNoWait(HttpClient& c, const std::string& id, const nlohmann::json& exec) {
+  const std::string body = exec.dump();
+  ASSERT_TRUE(c.connected()) << c.error();
+  ASSERT_TRUE(c.SendRaw("POST /v1/sessions/" + id + "/exec HTTP/1.1\r\nHost: " + c.host_header() +
+                        "\r\nContent-Type: application/json\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body));
+}
+
+SessionServer::SessionServer(Engine& engine, const std::string& request, ServeOptions options)
+    : engine(engine), server(engine, std::move(options)) {
+  if (server.ok()) id = CreateSession(server.address(), request);
+}
+
 nlohmann::json WaitUntilEnded(const std::string& address, const std::string& id,
                               std::chrono::milliseconds within) {
   nlohmann::json last;

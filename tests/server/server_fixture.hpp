@@ -119,8 +119,28 @@ HttpResponse PutFile(HttpClient& c, const std::string& id, const std::string& pa
 HttpResponse GetFile(HttpClient& c, const std::string& id, const std::string& path);
 // GET /v1/sessions/ID on a new connection (checked against session.schema.json when 200).
 HttpResponse GetSession(const std::string& address, const std::string& id);
+// Sends POST /v1/sessions/ID/exec of `exec` on `c` without waiting for the answer.
+void ExecNoWait(HttpClient& c, const std::string& id, const nlohmann::json& exec);
 // Polls GET /v1/sessions/ID until its state is "ended" (at most `within`); the object.
 nlohmann::json WaitUntilEnded(const std::string& address, const std::string& id,
                               std::chrono::milliseconds within = std::chrono::seconds(60));
+
+// A server of its own, and one session on it made by `request` (POST /v1/sessions's body).
+struct SessionServer {
+  SessionServer(Engine& engine, const std::string& request,
+                ServeOptions options = TestServeOptions());
+  std::string address() const { return server.address(); }
+  Engine& engine;
+  TestServer server;
+  std::string id;  // "" (and a test failure) when the session could not be made
+};
+
+// Declares `var`, a SessionServer on the binary's engine with `request`, or skips the test when
+// the host cannot sandbox (and fails it when the server or the session could not be made).
+#define BROOD_SESSION_OR_SKIP(var, ...)                            \
+  BROOD_SERVER_ENGINE_OR_SKIP(var##_engine);                       \
+  ::brood::testing::SessionServer var(*var##_engine, __VA_ARGS__); \
+  ASSERT_TRUE(var.server.ok()) << var.server.error();              \
+  ASSERT_FALSE(var.id.empty())
 
 }  // namespace brood::testing

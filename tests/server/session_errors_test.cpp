@@ -55,11 +55,7 @@ TEST(SessionErrors, BadSessionRequestsNameTheirField) {
 }
 
 TEST(SessionErrors, BadExecsNameTheirField) {
-  BROOD_SERVER_ENGINE_OR_SKIP(engine);
-  TestServer server(*engine, Strict());
-  ASSERT_SERVER_OK(server);
-  const std::string id = CreateSession(server.address());
-  ASSERT_FALSE(id.empty());
+  BROOD_SESSION_OR_SKIP(s, "{}", Strict());
   const std::vector<std::pair<std::string, std::optional<std::string>>> cases = {
       {R"({"cmd": ["true"], "shell": "true"})", "cmd"},
       {R"({"stdin": "x"})", "cmd"},
@@ -72,57 +68,53 @@ TEST(SessionErrors, BadExecsNameTheirField) {
       {R"({"cmd": ["true"], "env": {"": "x"}})", "env"},
       {R"("cmd")", std::nullopt},
   };
-  HttpClient c(server.address());
+  HttpClient c(s.address());
   for (const auto& [body, field] : cases) {
     SCOPED_TRACE(body);
-    ExpectError(c.Post("/v1/sessions/" + id + "/exec", "application/json", body), 400, field);
+    ExpectError(c.Post("/v1/sessions/" + s.id + "/exec", "application/json", body), 400, field);
   }
-  ExpectError(c.Post("/v1/sessions/" + id + "/exec", "text/plain", R"({"cmd": ["true"]})"), 415,
+  ExpectError(c.Post("/v1/sessions/" + s.id + "/exec", "text/plain", R"({"cmd": ["true"]})"), 415,
               "Content-Type");
-  const json r = Exec(server.address(), id, {{"cmd", {"echo", "fine"}}});
+  const json r = Exec(s.address(), s.id, {{"cmd", {"echo", "fine"}}});
   EXPECT_EQ(r["stdout"], "fine\n") << r.dump();
 }
 
 TEST(SessionErrors, BadFilePathsAndSizes) {
-  BROOD_SERVER_ENGINE_OR_SKIP(engine);
-  TestServer server(*engine, Strict());
-  ASSERT_SERVER_OK(server);
-  const std::string id = CreateSession(server.address());
-  ASSERT_FALSE(id.empty());
-  HttpClient c(server.address());
+  BROOD_SESSION_OR_SKIP(s, "{}", Strict());
+  HttpClient c(s.address());
   for (const char* path : {"", "/etc/passwd", "..", "a/../../b", "%2e%2e/x", "%2E%2E", "a%00b",
                            "a//b", "./a", "a/.", "a/", "%zz", "a%2"}) {
     SCOPED_TRACE(path);
-    ExpectError(GetFile(c, id, path), 400, "path");
-    HttpClient p(server.address());  // a refused PUT's body is not read: its connection closes
-    ExpectError(PutFile(p, id, path, "x"), 400, "path");
+    ExpectError(GetFile(c, s.id, path), 400, "path");
+    HttpClient p(s.address());  // a refused PUT's body is not read: its connection closes
+    ExpectError(PutFile(p, s.id, path, "x"), 400, "path");
   }
   // A directory, a symlink, a FIFO: not regular files to read. A PUT never writes through the
   // link: it replaces it, or is refused.
-  Exec(server.address(), id,
+  Exec(s.address(), s.id,
        {{"shell", "mkdir d; echo kept > target; ln -s target link; mkfifo fifo"}});
   for (const char* path : {"d", "link", "fifo"}) {
     SCOPED_TRACE(path);
-    ExpectError(GetFile(c, id, path), 400, "path");
+    ExpectError(GetFile(c, s.id, path), 400, "path");
   }
-  HttpResponse put = PutFile(c, id, "link", "x");
+  HttpResponse put = PutFile(c, s.id, "link", "x");
   EXPECT_TRUE(put.status == 204 || put.status == 400) << put.status << put.body;
-  EXPECT_EQ(GetFile(c, id, "target").body, "kept\n");
+  EXPECT_EQ(GetFile(c, s.id, "target").body, "kept\n");
   // Over --max-file-bytes (1024): by Content-Length before the body is read, and as a chunked
   // body comes; a file made larger in the session cannot be read either.
-  HttpClient big(server.address());
-  ExpectError(PutFile(big, id, "big", std::string(2048, 'x')), 413, std::nullopt);
-  HttpClient chunked(server.address());
+  HttpClient big(s.address());
+  ExpectError(PutFile(big, s.id, "big", std::string(2048, 'x')), 413, std::nullopt);
+  HttpClient chunked(s.address());
   ASSERT_TRUE(chunked.SendRaw(
-      "PUT /v1/sessions/" + id + "/files/big HTTP/1.1\r\nHost: " + chunked.host_header() +
+      "PUT /v1/sessions/" + s.id + "/files/big HTTP/1.1\r\nHost: " + chunked.host_header() +
       "\r\nTransfer-Encoding: chunked\r\n\r\n" + "400\r\n" + std::string(1024, 'x') + "\r\n10\r\n" +
       std::string(16, 'y') + "\r\n0\r\n\r\n"));
   ExpectError(chunked.ReadResponse(), 413, std::nullopt);
-  HttpClient fits(server.address());
-  EXPECT_EQ(PutFile(fits, id, "fits", std::string(1024, 'x')).status, 204);
-  Exec(server.address(), id, {{"shell", "head -c 2048 /dev/zero > large"}});
-  ExpectError(GetFile(fits, id, "large"), 413, std::nullopt);
-  ExpectStillServes(server.address());
+  HttpClient fits(s.address());
+  EXPECT_EQ(PutFile(fits, s.id, "fits", std::string(1024, 'x')).status, 204);
+  Exec(s.address(), s.id, {{"shell", "head -c 2048 /dev/zero > large"}});
+  ExpectError(GetFile(fits, s.id, "large"), 413, std::nullopt);
+  ExpectStillServes(s.address());
 }
 
 TEST(SessionErrors, UnknownSessionsAndMethods) {
