@@ -82,7 +82,6 @@ bool SessionImpl::Start(ExecOptions exec, std::function<void(Result)> on_result,
     return refuse(ErrorKind::kInvalidArgument, "cwd: \"" + exec.cwd + "\" is not absolute");
   if (exec.wall_ms < 0 || exec.cpu_ms < 0 || exec.output_bytes < 0)
     return refuse(ErrorKind::kInvalidArgument, "limits: a negative value");
-  std::thread last;
   {
     std::lock_guard lock(mu_);
     CheckLimitsLocked();
@@ -94,12 +93,14 @@ bool SessionImpl::Start(ExecOptions exec, std::function<void(Result)> on_result,
     running_ = true;
     eventfd_t drained;
     (void)eventfd_read(cancel_.get(), &drained);
-    last = std::move(watch_);
-    watch_ = std::thread([this, exec = std::move(exec), cb = std::move(on_result)]() mutable {
+    ++watchers_;
+    std::thread([this, exec = std::move(exec), cb = std::move(on_result)]() mutable {
       RunExec(std::move(exec), std::move(cb));
-    });
+      std::lock_guard lock(mu_);
+      --watchers_;
+      watchers_gone_.notify_all();  // under the lock: Close may destroy the session right after
+    }).detach();
   }
-  if (last.joinable()) last.join();  // it ended with its result
   return true;
 }
 
@@ -320,17 +321,19 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
   }
   {
     std::lock_guard lock(mu_);
-    if (leaf && !leaf->Empty() && group_) left_.push_back(std::move(leaf));
-    leaf.reset();
-    std::erase_if(left_, [](const auto& l) { return l->Empty(); });
+    if (leaf && group_) left_.push_back(std::move(leaf));  // swept below, after the result
     running_ = false;
     CheckLimitsLocked();
-    if (ended_.empty() && !next_leaf_) {
-      auto made = NewLeaf();
-      if (made.ok()) next_leaf_ = std::move(made.value());
-    }
   }
   on_result(std::move(res));
+  // Off the next command's critical path: the leaves of commands whose processes are all gone
+  // are removed, and the next command's leaf is made ahead.
+  std::lock_guard lock(mu_);
+  std::erase_if(left_, [](const auto& l) { return l->Empty(); });
+  if (ended_.empty() && !next_leaf_) {
+    auto made = NewLeaf();
+    if (made.ok()) next_leaf_ = std::move(made.value());
+  }
 }
 
 }  // namespace brood::session

@@ -299,15 +299,11 @@ void SessionImpl::CancelExec() {
 }
 
 void SessionImpl::Close(const std::string& reason) {
-  std::thread watch;
-  {
-    std::lock_guard lock(mu_);
-    closing_ = true;
-    if (running_ && cancel_) (void)eventfd_write(cancel_.get(), 1);
-    watch = std::move(watch_);
-  }
-  if (watch.joinable()) watch.join();  // the command's result is given first
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  closing_ = true;
+  if (running_ && cancel_) (void)eventfd_write(cancel_.get(), 1);
+  // The command's result is given first, and its watch thread is done with the session.
+  watchers_gone_.wait(lock, [this] { return watchers_ == 0; });
   TearDownLocked(reason);
 }
 

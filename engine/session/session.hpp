@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -98,7 +99,10 @@ class SessionImpl final : public Session {
   std::string ended_;     // "" while running
   bool running_ = false;  // a command runs (its watch thread is on)
   bool closing_ = false;  // Close has begun: no new command
-  std::thread watch_;     // the last command's watch thread
+  // Watch threads still on (detached: a command's result may start the next command from its
+  // own watch thread); Close waits until none is left.
+  int watchers_ = 0;
+  std::condition_variable watchers_gone_;
   sys::UniqueFd cancel_;  // eventfd: wakes the watch thread to kill its command
   std::unique_ptr<cgroup::Leaf> next_leaf_;
   std::vector<std::unique_ptr<cgroup::Leaf>> left_;  // leaves with leftover processes
