@@ -10,11 +10,11 @@
 // its result; output its leftover processes write afterwards is drained on the reactor.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -83,8 +83,14 @@ class SessionImpl final : public Session {
   // Everything of the session gone; `reason` kept. Under mu_; never joins the exec thread.
   void TearDownLocked(const std::string& reason);
   void RunExec(ExecOptions exec, std::function<void(Result)> on_result);  // exec.cpp
-  // A new leaf for the next command (off its critical path, after the last one's result).
-  sys::StatusOr<std::unique_ptr<cgroup::Leaf>> NewLeaf();
+  // A command's cgroup leaf and the fds its main process joins it through (opened by root: v1
+  // checks the opener), made ahead, off the command's critical path.
+  struct ReadyLeaf {
+    std::unique_ptr<cgroup::Leaf> leaf;  // null without cgroups
+    std::vector<sys::UniqueFd> joins;
+    bool clone_into = false;
+  };
+  sys::StatusOr<ReadyLeaf> NewLeaf();
 
   Host host_;
   Seat seat_;
@@ -104,7 +110,7 @@ class SessionImpl final : public Session {
   int watchers_ = 0;
   std::condition_variable watchers_gone_;
   sys::UniqueFd cancel_;  // eventfd: wakes the watch thread to kill its command
-  std::unique_ptr<cgroup::Leaf> next_leaf_;
+  ReadyLeaf next_leaf_;
   std::vector<std::unique_ptr<cgroup::Leaf>> left_;  // leaves with leftover processes
   uint64_t execs_ = 0;
 
