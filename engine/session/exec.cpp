@@ -82,7 +82,6 @@ bool SessionImpl::Start(ExecOptions exec, std::function<void(Result)> on_result,
     return refuse(ErrorKind::kInvalidArgument, "cwd: \"" + exec.cwd + "\" is not absolute");
   if (exec.wall_ms < 0 || exec.cpu_ms < 0 || exec.output_bytes < 0)
     return refuse(ErrorKind::kInvalidArgument, "limits: a negative value");
-  std::thread last;
   {
     std::lock_guard lock(mu_);
     CheckLimitsLocked();
@@ -94,12 +93,14 @@ bool SessionImpl::Start(ExecOptions exec, std::function<void(Result)> on_result,
     running_ = true;
     eventfd_t drained;
     (void)eventfd_read(cancel_.get(), &drained);
-    last = std::move(watch_);
-    watch_ = std::thread([this, exec = std::move(exec), cb = std::move(on_result)]() mutable {
+    ++watchers_;
+    std::thread([this, exec = std::move(exec), cb = std::move(on_result)]() mutable {
       RunExec(std::move(exec), std::move(cb));
-    });
+      std::lock_guard lock(mu_);
+      --watchers_;
+      watchers_gone_.notify_all();  // under the lock: Close may destroy the session right after
+    }).detach();
   }
-  if (last.joinable()) last.join();  // it ended with its result
   return true;
 }
 
@@ -122,8 +123,10 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
   obs.cpu_budget_ms = limits.cpu_ms;
   Stream out, err;
   sys::UniqueFd rep_r;
-  std::unique_ptr<cgroup::Leaf> leaf;
-  cgroup::Usage before;
+  ReadyLeaf ready;
+  // The session's OOM kills and refused forks before the command: none, or it would have ended
+  // (CheckLimitsLocked before every command), so the counters after it are the command's.
+  const cgroup::Usage before;
   cgroup::Group* group = nullptr;
 
   auto fail = [&](const sys::Status& st) {
@@ -135,15 +138,12 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
       std::lock_guard lock(mu_);
       if (!ended_.empty()) return sys::Status::Error(ErrorKind::kCancelled, "the session ended");
       group = group_.get();
-      leaf = std::move(next_leaf_);
-      if (!leaf) {
+      ready = std::move(next_leaf_);
+      next_leaf_ = {};
+      if (!ready.leaf && group) {
         auto made = NewLeaf();
         if (!made.ok()) return made.status();
-        leaf = std::move(made.value());
-      }
-      if (group) {
-        auto u = group->ReadUsage();
-        if (u.ok()) before = *u;
+        ready = std::move(made.value());
       }
     }
     sandbox::TaskSpec spec;
@@ -176,25 +176,14 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
       if (!mem.ok()) return mem.status();
       in = std::move(mem.value());
     }
-    std::vector<sys::UniqueFd> joins;
     sandbox::SessionRequest req;
     req.op = sandbox::SessionOp::kExec;
     req.has_stdin = in.valid();
-    if (leaf) {
-      const cgroup::LeafJoin j = leaf->Join();
-      req.clone_into = j.clone_into;
-      const std::vector<std::string> paths = j.clone_into ? std::vector{j.dir} : j.procs;
-      for (const std::string& p : paths) {
-        sys::UniqueFd fd(
-            open(p.c_str(), (j.clone_into ? O_PATH | O_DIRECTORY : O_WRONLY) | O_CLOEXEC));
-        if (!fd) return sys::PosixError("open(" + p + ")");
-        joins.push_back(std::move(fd));
-      }
-    }
-    req.leaf_fds = static_cast<uint32_t>(joins.size());
+    req.clone_into = ready.clone_into;
+    req.leaf_fds = static_cast<uint32_t>(ready.joins.size());
     std::vector<int> fds = {spec_fd->get(), o->w.get(), e->w.get(), r->w.get()};
     if (in) fds.push_back(in.get());
-    for (const auto& j : joins) fds.push_back(j.get());
+    for (const auto& j : ready.joins) fds.push_back(j.get());
     auto reply = Ask(req, fds);
     if (!reply.ok()) return reply.status();
     if (reply->err != 0) return sys::PosixError("session init: starting the command", reply->err);
@@ -204,6 +193,8 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
     return sys::OkStatus();
   };
   if (sys::Status st = start(); !st.ok()) fail(st);
+  ready.joins.clear();
+  cgroup::Leaf* leaf = ready.leaf.get();
 
   int64_t exec_ns = 0, end_ns = 0, next_cpu_check = 0;
   auto kill = [&](KillReason why) {
@@ -320,17 +311,19 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
   }
   {
     std::lock_guard lock(mu_);
-    if (leaf && !leaf->Empty() && group_) left_.push_back(std::move(leaf));
-    leaf.reset();
-    std::erase_if(left_, [](const auto& l) { return l->Empty(); });
+    if (ready.leaf && group_) left_.push_back(std::move(ready.leaf));  // swept after the result
     running_ = false;
     CheckLimitsLocked();
-    if (ended_.empty() && !next_leaf_) {
-      auto made = NewLeaf();
-      if (made.ok()) next_leaf_ = std::move(made.value());
-    }
   }
   on_result(std::move(res));
+  // Off the next command's critical path: the leaves of commands whose processes are all gone
+  // are removed, and the next command's leaf is made ahead.
+  std::lock_guard lock(mu_);
+  std::erase_if(left_, [](const auto& l) { return l->Empty(); });
+  if (ended_.empty() && !next_leaf_.leaf) {
+    auto made = NewLeaf();
+    if (made.ok()) next_leaf_ = std::move(made.value());
+  }
 }
 
 }  // namespace brood::session

@@ -144,9 +144,20 @@ SessionImpl::~SessionImpl() {
   if (on_gone_) on_gone_();
 }
 
-sys::StatusOr<std::unique_ptr<cgroup::Leaf>> SessionImpl::NewLeaf() {
-  if (!group_) return std::unique_ptr<cgroup::Leaf>();
-  return group_->MakeLeaf("c" + std::to_string(++execs_), seat_.host_uid, seat_.host_gid);
+sys::StatusOr<SessionImpl::ReadyLeaf> SessionImpl::NewLeaf() {
+  ReadyLeaf r;
+  if (!group_) return r;
+  auto leaf = group_->MakeLeaf("c" + std::to_string(++execs_), seat_.host_uid, seat_.host_gid);
+  if (!leaf.ok()) return leaf.status();
+  r.leaf = std::move(leaf.value());
+  const cgroup::LeafJoin j = r.leaf->Join();
+  r.clone_into = j.clone_into;
+  for (const std::string& p : j.clone_into ? std::vector{j.dir} : j.procs) {
+    sys::UniqueFd fd(open(p.c_str(), (j.clone_into ? O_PATH | O_DIRECTORY : O_WRONLY) | O_CLOEXEC));
+    if (!fd) return sys::PosixError("open(" + p + ")");
+    r.joins.push_back(std::move(fd));
+  }
+  return r;
 }
 
 sys::StatusOr<sandbox::SessionReply> SessionImpl::Ask(const sandbox::SessionRequest& req,
@@ -299,15 +310,11 @@ void SessionImpl::CancelExec() {
 }
 
 void SessionImpl::Close(const std::string& reason) {
-  std::thread watch;
-  {
-    std::lock_guard lock(mu_);
-    closing_ = true;
-    if (running_ && cancel_) (void)eventfd_write(cancel_.get(), 1);
-    watch = std::move(watch_);
-  }
-  if (watch.joinable()) watch.join();  // the command's result is given first
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  closing_ = true;
+  if (running_ && cancel_) (void)eventfd_write(cancel_.get(), 1);
+  // The command's result is given first, and its watch thread is done with the session.
+  watchers_gone_.wait(lock, [this] { return watchers_ == 0; });
   TearDownLocked(reason);
 }
 
@@ -321,7 +328,7 @@ void SessionImpl::TearDownLocked(const std::string& reason) {
   if (init_.valid()) init_.WaitExited(2000);
   init_ = {};
   if (group_) (void)group_->KillAll();  // whatever left the namespace's reach (none should)
-  next_leaf_.reset();
+  next_leaf_ = {};
   left_.clear();
   if (zygote_.process) zygote::EndZygote(zygote_, /*kill=*/true);
   group_.reset();

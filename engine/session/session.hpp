@@ -10,6 +10,7 @@
 // its result; output its leftover processes write afterwards is drained on the reactor.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -82,8 +83,14 @@ class SessionImpl final : public Session {
   // Everything of the session gone; `reason` kept. Under mu_; never joins the exec thread.
   void TearDownLocked(const std::string& reason);
   void RunExec(ExecOptions exec, std::function<void(Result)> on_result);  // exec.cpp
-  // A new leaf for the next command (off its critical path, after the last one's result).
-  sys::StatusOr<std::unique_ptr<cgroup::Leaf>> NewLeaf();
+  // A command's cgroup leaf and the fds its main process joins it through (opened by root: v1
+  // checks the opener), made ahead, off the command's critical path.
+  struct ReadyLeaf {
+    std::unique_ptr<cgroup::Leaf> leaf;  // null without cgroups
+    std::vector<sys::UniqueFd> joins;
+    bool clone_into = false;
+  };
+  sys::StatusOr<ReadyLeaf> NewLeaf();
 
   Host host_;
   Seat seat_;
@@ -98,9 +105,12 @@ class SessionImpl final : public Session {
   std::string ended_;     // "" while running
   bool running_ = false;  // a command runs (its watch thread is on)
   bool closing_ = false;  // Close has begun: no new command
-  std::thread watch_;     // the last command's watch thread
+  // Watch threads still on (detached: a command's result may start the next command from its
+  // own watch thread); Close waits until none is left.
+  int watchers_ = 0;
+  std::condition_variable watchers_gone_;
   sys::UniqueFd cancel_;  // eventfd: wakes the watch thread to kill its command
-  std::unique_ptr<cgroup::Leaf> next_leaf_;
+  ReadyLeaf next_leaf_;
   std::vector<std::unique_ptr<cgroup::Leaf>> left_;  // leaves with leftover processes
   uint64_t execs_ = 0;
 
