@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1013,13 +1014,14 @@ s.recv(1)
 print("given")
 )";
 
+// This process's open fds.
 int OpenFds() {
   int n = 0;
   DIR* d = opendir("/proc/self/fd");
   if (!d) return -1;
-  while (readdir(d)) ++n;
+  while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
   closedir(d);
-  return n;
+  return n - 1;  // the directory's own
 }
 
 // What a session's processes hold must cost the supervisor nothing that grows with it: a
@@ -1053,6 +1055,32 @@ for i in $(seq 2000); do test -e collecting && break; sleep 0.01; done; ls colle
       << "the supervisor holds " << after - before << " more fds after " << kCommands
       << " commands whose output pipes a session process keeps (" << after << " open)";
   s.reset();
+}
+
+// A session that could not start (here: the supervisor out of fds for a moment, as the test
+// above shows a session can make it) must leave nothing behind, and its seat (sandbox user and
+// cgroup name) must serve the next session once the moment has passed: at every step of the
+// start that can fail so.
+//
+// Fails today: a start that fails after the session's cgroup group is made tears down out of fds
+// too, its group's directories stay, and every later CreateSession that gets that seat (the
+// lowest free one) fails with "mkdir(.../e<N>x<seat>): EEXIST": no session starts again for the
+// engine's life.
+TEST_F(SessionHostile, ASessionThatFailedToStartLeavesItsSeatUsable) {
+  rlimit normal;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &normal), 0);
+  for (int spare = 0; spare < 64; ++spare) {
+    rlimit scarce = normal;
+    scarce.rlim_cur = OpenFds() + spare;
+    SessionError why, next;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &scarce), 0);
+    auto s = engine_->CreateSession({}, &why);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &normal), 0);
+    if (s) break;  // enough fds: every step that can fail so came before
+    s = engine_->CreateSession({}, &next);
+    ASSERT_TRUE(s) << "a start failed for want of fds (" << spare << " spare: " << why.message
+                   << "), and then one with all it needs failed: " << next.message;
+  }
 }
 
 // ---- the supervisor SIGKILLed -------------------------------------------------------------------
