@@ -8,7 +8,8 @@
 // mount of theirs left.
 //
 // Outcomes only: each assertion holds under any interleaving (bounded polling where a process
-// has to be seen first, never a duration).
+// has to be seen first, never a duration). What the sandbox does that the contract leaves open
+// (which errno, what Landlock's scoping refuses between commands) is printed as "[ OBSERVED ]".
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -911,7 +912,7 @@ TEST_F(SessionHostile, ClosingASessionDuringACommandCancelsItAndLeavesNothing) {
   auto s = Open();
   ASSERT_TRUE(s);
   ASSERT_EQ(Sh(*s, "cp probe p_holder && cp probe p_main").status, TaskStatus::kOk);
-  // The command's stdout is held open by a process of its own that outlives nothing.
+  // A process the command started holds its stdout open too.
   ExecOptions x;
   x.argv = {"sh", "-c", "./p_holder sleep 600000 & echo started; exec ./p_main sleep 600000"};
   x.wall_ms = kForeverMs;
