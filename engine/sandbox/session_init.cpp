@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 
+#include "sandbox/landlock.hpp"
 #include "sandbox/task_steps.hpp"
 #include "sandbox/workspace_files.hpp"
 #include "sys/clock.hpp"
@@ -74,6 +76,7 @@ class SessionInit {
   void Serve(const SessionRequest& req, int* got, size_t n);
   void Exec(const SessionRequest& req, int* got, size_t n);
   void Reap();
+  void Discard(int fd);  // reads what a drained pipe has; closes it at its end
   [[noreturn]] void End();
 
   const TaskSpec& spec_;
@@ -82,8 +85,9 @@ class SessionInit {
   int sock_;
   int sfd_ = -1;
   uint64_t used_at_start_ = 0;
-  pid_t main_ = -1;    // the running command's main process
-  int main_rep_ = -1;  // its report pipe
+  pid_t main_ = -1;          // the running command's main process
+  int main_rep_ = -1;        // its report pipe
+  std::vector<int> drains_;  // ended commands' output pipes, oldest first
 };
 
 [[noreturn]] void SessionInit::Run(int handed) {
@@ -95,6 +99,18 @@ class SessionInit {
   if (!spec_.files.empty()) {
     if (int err = AsSandboxUser([this] { return WriteFiles(spec_); }))
       Fail(rep, Stage::kFiles, err);
+  }
+  // One Landlock domain for the whole session, entered by the init itself: its commands inherit
+  // it and restrict themselves no further (Exec), so that they can signal each other and reach
+  // each other's abstract sockets, as processes of one sandbox do (ABI 6 scopes both to a
+  // domain). The init's own work is within it: the workspace, fds it holds, its children.
+  if (spec_.landlock_abi > 0) {
+    const int err = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ? errno
+                    : base_.landlock_ruleset.valid()
+                        ? RestrictLandlock(base_.landlock_ruleset.get(), spec_.landlock_abi)
+                        : ApplyLandlock(spec_.landlock_abi);
+    base_.landlock_ruleset = -1;
+    if (err != 0) Fail(rep, Stage::kLandlock, err);
   }
   // Commands join leaves of their own: the slot's task leaf fds and the creation's pipes go.
   for (sys::BorrowedFd fd :
@@ -116,13 +132,17 @@ class SessionInit {
   close(rep);
   close(handed);  // the zygote's: it has nothing more to do for this session
 
+  std::vector<pollfd> p;
   for (;;) {
-    pollfd p[2] = {{sock_, POLLIN, 0}, {sfd_, POLLIN, 0}};
-    if (poll(p, 2, -1) < 0) {
+    p.assign({{sock_, POLLIN, 0}, {sfd_, POLLIN, 0}});
+    for (int fd : drains_) p.push_back({fd, POLLIN, 0});
+    if (poll(p.data(), p.size(), -1) < 0) {
       if (errno == EINTR) continue;
       End();
     }
     if (p[1].revents) Reap();
+    for (size_t i = 2; i < p.size(); ++i)
+      if (p[i].revents) Discard(p[i].fd);
     if (!p[0].revents) continue;
     SessionRequest req;
     int got[sys::kMaxFdsPerMessage];
@@ -158,6 +178,18 @@ void SessionInit::Serve(const SessionRequest& req, int* got, size_t n) {
       close(fd);
       return Reply(sock_, err);
     }
+    case SessionOp::kDrain: {
+      if (n < 1 || n > 2) break;
+      for (size_t i = 0; i < n; ++i) {
+        fcntl(got[i], F_SETFL, O_NONBLOCK);
+        drains_.push_back(got[i]);
+      }
+      while (drains_.size() > kMaxDrains) {
+        close(drains_.front());
+        drains_.erase(drains_.begin());
+      }
+      return Reply(sock_, 0);
+    }
     case SessionOp::kStat: {
       if (n != 0) break;
       const uint64_t used = UsedBytes();
@@ -181,6 +213,7 @@ void SessionInit::Exec(const SessionRequest& req, int* got, size_t n) {
   if (!bytes.ok()) return refuse(EIO);
   auto spec = DecodeTaskSpec(bytes.value());
   if (!spec || spec->session) return refuse(EINVAL);
+  spec->landlock_abi = 0;  // the session's domain, the init's, is the command's (Run)
   TaskFds t = base_;
   t.stdout_fd = got[1];
   t.stderr_fd = got[2];
@@ -203,6 +236,16 @@ void SessionInit::Exec(const SessionRequest& req, int* got, size_t n) {
     main_rep_ = got[3];
   }
   Reply(sock_, err);
+}
+
+void SessionInit::Discard(int fd) {
+  char buf[16384];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  close(fd);
+  std::erase(drains_, fd);
 }
 
 // Reaps every child that exited: the command's main process (then its end is reported), and

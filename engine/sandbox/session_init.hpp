@@ -11,6 +11,10 @@
 //  - kRead, kWrite: a file below /workspace, by a child with the sandbox user's ids and no
 //    capabilities (sandbox/workspace_files.hpp: openat2 beneath, regular files only).
 //  - kStat: bytes used in the workspace since the session began.
+//  - kDrain: the read ends of an ended command's stdout and stderr, which processes it left
+//    running may still write to: the init reads and drops what comes until they close them, at
+//    most kMaxDrains at once (the oldest is closed beyond: its writers get EPIPE). The init's
+//    CPU is the session's (its group's CPU bandwidth), not brood's.
 //
 // When the socket closes (the session's end), it kills every process of its namespace and exits.
 // Every request gets one SessionReply (its `err` an errno value).
@@ -24,15 +28,16 @@
 
 namespace brood::sandbox {
 
-enum class SessionOp : uint32_t { kExec = 1, kRead = 2, kWrite = 3, kStat = 4 };
+enum class SessionOp : uint32_t { kExec = 1, kRead = 2, kWrite = 3, kStat = 4, kDrain = 5 };
 
 constexpr uint32_t kSessionMagic = 0x73657373;  // "sess"
 constexpr size_t kSessionPathMax = 4096;
+constexpr size_t kMaxDrains = 64;
 
 // One request; its fds: kExec: the command's spec (a memfd), stdout, stderr, report, [stdin],
 // then `leaf_fds` of its cgroup leaf (LeafJoin: v1 the cgroup.procs files, the memory leaf's
 // first; v2 the directory, `clone_into`); kRead: the memfd the file goes to; kWrite: the memfd
-// it comes from.
+// it comes from; kDrain: one or two pipes' read ends.
 struct SessionRequest {
   uint32_t magic = kSessionMagic;
   SessionOp op = SessionOp::kStat;

@@ -48,16 +48,6 @@ bool ReadAvailable(Stream& s, uint64_t cap) {
   }
 }
 
-// Output a command's leftover processes write after its end is read and dropped, on the
-// reactor, until they close it (at the latest when the session ends).
-void DrainLater(reactor::Reactor* reactor, sys::UniqueFd fd) {
-  auto* held = new sys::UniqueFd(std::move(fd));
-  reactor->Post([reactor, held] {
-    reactor->ReadStream(
-        held->get(), [](std::span<const char>) {}, [held](int) { delete held; });
-  });
-}
-
 struct Pipe {
   sys::UniqueFd r, w;
 };
@@ -306,8 +296,15 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
   res.limits_hit = std::move(v.limits_hit);
   res.error = std::move(v.error);
   res.error_kind = v.error_kind;
-  for (Stream* s : {&out, &err}) {
-    if (s->fd && !s->eof && host_.reactor) DrainLater(host_.reactor, std::move(s->fd));
+  // What leftover processes write later is the session's init's to read and drop (its CPU is
+  // the session's): not the supervisor's, whose fds and CPU a session must not be able to pin.
+  std::vector<int> left_open;
+  for (Stream* s : {&out, &err})
+    if (s->fd && !s->eof) left_open.push_back(s->fd.get());
+  if (!left_open.empty()) {
+    sandbox::SessionRequest req;
+    req.op = sandbox::SessionOp::kDrain;
+    (void)Ask(req, left_open);  // the fds are the init's now (or closed here, the init gone)
   }
   {
     std::lock_guard lock(mu_);

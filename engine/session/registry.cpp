@@ -6,6 +6,7 @@ namespace brood::session {
 
 std::unique_ptr<Session> Registry::Create(const SessionOptions& options, SessionError* error) {
   Seat seat;
+  uint64_t serial = 0;
   {
     std::lock_guard lock(mu_);
     if (closed_) {
@@ -21,11 +22,15 @@ std::unique_ptr<Session> Registry::Create(const SessionOptions& options, Session
     }
     *free = true;
     seat.index = static_cast<int>(free - used_.begin());
+    serial = ++serial_;
   }
   const auto i = static_cast<uint32_t>(seat.index);
   seat.host_uid = config_.same_uid_for_all ? config_.uid_base : config_.uid_base + i;
   seat.host_gid = config_.same_uid_for_all ? config_.gid_base : config_.gid_base + i;
-  seat.group_name = config_.group_prefix + std::to_string(seat.index);
+  // A name of its own per session, not per seat: a group a failed teardown could not remove
+  // (out of fds, say) must not make the seat unusable.
+  seat.group_name =
+      config_.group_prefix + std::to_string(seat.index) + "." + std::to_string(serial);
   // The session's end gives the seat back, whenever it comes (the registry lives until then).
   auto self = shared_from_this();
   std::shared_ptr<SessionImpl*> slot = std::make_shared<SessionImpl*>(nullptr);

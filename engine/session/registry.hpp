@@ -18,7 +18,7 @@ struct RegistryConfig {
   uint32_t uid_base = 0, gid_base = 0;  // seat i's sandbox user: uid_base + i (root) ...
   bool same_uid_for_all = false;        // ... or this one for every seat (unprivileged)
   int max_sessions = 16;
-  std::string group_prefix;  // seat i's cgroup: <prefix><i>
+  std::string group_prefix;  // a session's cgroup: <prefix><seat>.<serial>
 };
 
 class Registry : public std::enable_shared_from_this<Registry> {
@@ -39,6 +39,7 @@ class Registry : public std::enable_shared_from_this<Registry> {
   std::vector<bool> used_;
   std::set<SessionImpl*> live_;
   bool closed_ = false;
+  uint64_t serial_ = 0;  // under mu_
 };
 
 }  // namespace brood::session

@@ -129,6 +129,20 @@ TEST(Session, BackgroundProcessesLiveOnAndDieWithTheSession) {
   EXPECT_EQ(engine->Sessions(), 0);
 }
 
+TEST(Session, ALaterCommandCanStopWhatAnEarlierOneLeftRunning) {
+  SESSION_ENGINE_OR_SKIP(engine);
+  auto s = Open(engine.get());
+  ASSERT_TRUE(s);
+  Result r = Cmd(*s, {"sh", "-c", "./probe sleep 600000 & echo $!"});
+  ASSERT_EQ(r.status, TaskStatus::kOk) << Why(r);
+  ASSERT_EQ(Count(*s, "probe"), 1);
+  // One Landlock domain for the session: a signal from a later command reaches it.
+  Result k = Cmd(*s, {"kill", r.stdout_data.substr(0, r.stdout_data.size() - 1)});
+  EXPECT_EQ(k.status, TaskStatus::kOk) << Why(k);
+  for (int i = 0; i < 500 && Count(*s, "probe") > 0; ++i) usleep(10000);
+  EXPECT_EQ(Count(*s, "probe"), 0);
+}
+
 TEST(Session, ATimedOutCommandEndsWithEverythingItStartedAndTheSessionLivesOn) {
   SESSION_ENGINE_OR_SKIP(engine);
   auto s = Open(engine.get());
