@@ -277,13 +277,7 @@ void TaskRun::Finish() {
     res.wall_ms = static_cast<double>(end_ns_ - exec_ns_) / 1e6;
     res.start_latency_us = (exec_ns_ - p_.admitted_ns) / 1000;
   }
-  Verdict v = Decide(obs_);
-  res.status = v.status;
-  res.exit_code = v.exit_code;
-  res.signal = v.signal;
-  res.limits_hit = std::move(v.limits_hit);
-  res.error = std::move(v.error);
-  res.error_kind = v.error_kind;
+  DecideInto(obs_, &res);
   if (!res.error && !collect_error_.empty()) res.error = collect_error_;
   Report(std::move(res));
 }

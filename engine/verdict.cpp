@@ -112,4 +112,14 @@ Verdict Decide(const Observation& o) {
   return v;
 }
 
+void DecideInto(const Observation& o, Result* res) {
+  Verdict v = Decide(o);
+  res->status = v.status;
+  res->exit_code = v.exit_code;
+  res->signal = v.signal;
+  res->limits_hit = std::move(v.limits_hit);
+  res->error = std::move(v.error);
+  res->error_kind = v.error_kind;
+}
+
 }  // namespace brood

@@ -42,6 +42,8 @@ struct Verdict {
 };
 
 Verdict Decide(const Observation& o);
+// Decide(o) into the result's status, exit code, signal, limits hit and error.
+void DecideInto(const Observation& o, Result* res);
 
 // A setup that failed at `stage` with errno `err`: the job's own mistake (its cwd or files,
 // unless they did not fit) or the host's, and the message saying which.

@@ -136,7 +136,7 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
         ready = std::move(made.value());
       }
     }
-    sandbox::TaskSpec spec;
+    sandbox::TaskSpec spec = BaseSpec(limits);
     spec.argv = exec.argv;
     std::map<std::string, std::string> env = {
         {"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/workspace"}, {"LANG", "C.UTF-8"}};
@@ -144,14 +144,6 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
     for (const auto& [k, v] : exec.env) env[k] = v;
     for (const auto& [k, v] : env) spec.envp.push_back(k + "=" + v);
     spec.cwd = exec.cwd;
-    spec.disk_mb = limits.disk_mb;
-    spec.disk_inodes = WorkspaceInodes(limits.disk_mb);
-    spec.memory_mb = limits.memory_mb;
-    spec.cpu_ms = limits.cpu_ms;
-    spec.pids = limits.pids;
-    spec.rlimit_mode = host_.enforcement == Enforcement::kRlimit;
-    spec.workspace_disk = host_.use_disk;
-    spec.landlock_abi = host_.landlock;
     auto spec_fd = sys::MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
     if (!spec_fd.ok()) return spec_fd.status();
     auto o = MakePipe(O_NONBLOCK), e = MakePipe(O_NONBLOCK), r = MakePipe(O_DIRECT);
@@ -289,13 +281,7 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
     res.wall_ms = static_cast<double>(end_ns - exec_ns) / 1e6;
     res.start_latency_us = (exec_ns - admitted_ns) / 1000;
   }
-  Verdict v = Decide(obs);
-  res.status = v.status;
-  res.exit_code = v.exit_code;
-  res.signal = v.signal;
-  res.limits_hit = std::move(v.limits_hit);
-  res.error = std::move(v.error);
-  res.error_kind = v.error_kind;
+  DecideInto(obs, &res);
   // What leftover processes write later is the session's init's to read and drop (its CPU is
   // the session's): not the supervisor's, whose fds and CPU a session must not be able to pin.
   std::vector<int> left_open;

@@ -97,17 +97,9 @@ sys::Status SessionImpl::Begin() {
   if (!z.ok()) return z.status();
   zygote_ = std::move(z.value());
 
-  sandbox::TaskSpec spec;
+  sandbox::TaskSpec spec = BaseSpec(l);
   spec.session = true;
   spec.files = options_.files;
-  spec.disk_mb = l.disk_mb;
-  spec.disk_inodes = WorkspaceInodes(l.disk_mb);
-  spec.memory_mb = l.memory_mb;
-  spec.cpu_ms = l.cpu_ms;
-  spec.pids = l.pids;
-  spec.rlimit_mode = host_.enforcement == Enforcement::kRlimit;
-  spec.workspace_disk = host_.use_disk;
-  spec.landlock_abi = host_.landlock;
   auto spec_fd = sys::MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-session");
   if (!spec_fd.ok()) return spec_fd.status();
   int sv[2], rep[2];
@@ -137,6 +129,19 @@ sys::Status SessionImpl::Begin() {
   if (!leaf.ok()) return leaf.status();
   next_leaf_ = std::move(leaf.value());
   return sys::OkStatus();
+}
+
+sandbox::TaskSpec SessionImpl::BaseSpec(const Limits& l) const {
+  sandbox::TaskSpec spec;
+  spec.disk_mb = l.disk_mb;
+  spec.disk_inodes = WorkspaceInodes(l.disk_mb);
+  spec.memory_mb = l.memory_mb;
+  spec.cpu_ms = l.cpu_ms;
+  spec.pids = l.pids;
+  spec.rlimit_mode = host_.enforcement == Enforcement::kRlimit;
+  spec.workspace_disk = host_.use_disk;
+  spec.landlock_abi = host_.landlock;
+  return spec;
 }
 
 SessionImpl::~SessionImpl() {

@@ -25,6 +25,7 @@
 #include "cgroup/cgroup.hpp"
 #include "reactor/reactor.hpp"
 #include "sandbox/session_init.hpp"
+#include "sandbox/task_spec.hpp"
 #include "sys/fd.hpp"
 #include "sys/process.hpp"
 #include "workspace/disk.hpp"
@@ -73,6 +74,8 @@ class SessionImpl final : public Session {
   SessionImpl(const Host& host, const Seat& seat, const SessionOptions& options)
       : host_(host), seat_(seat), options_(options) {}
   sys::Status Begin();  // Create's work
+  // The spec fields every process of the session shares (its limits, disk, Landlock).
+  sandbox::TaskSpec BaseSpec(const Limits& limits) const;
   // One request to the init and its reply (fds sent with it stay the caller's).
   sys::StatusOr<sandbox::SessionReply> Ask(const sandbox::SessionRequest& req,
                                            std::span<const int> fds);
