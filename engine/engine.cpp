@@ -276,7 +276,6 @@ sys::Status EngineImpl::Init() {
   rc.host.use_disk = info_.shared_disk_reason.empty();
   rc.host.landlock = info_.landlock;
   rc.host.enforcement = info_.enforcement;
-  rc.host.reactor = reactor_.get();
   rc.uid_base = host_uid_ + static_cast<uint32_t>(pc.slots);
   rc.gid_base = host_gid_ + static_cast<uint32_t>(pc.slots);
   rc.same_uid_for_all = geteuid() != 0;

@@ -17,15 +17,6 @@ namespace {
 
 constexpr size_t kSpareDisks = 2;  // per slot, beside its current workspace disk
 
-struct Pipe {
-  sys::UniqueFd r, w;
-};
-sys::StatusOr<Pipe> MakePipe(int flags = 0) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC | flags) != 0) return sys::PosixError("pipe2");
-  return Pipe{sys::UniqueFd(p[0]), sys::UniqueFd(p[1])};
-}
-
 // Whether EnsureDisk would make a new disk for a task of `disk_mb`.
 bool NeedsNewDisk(const zygote::Slot& slot, int64_t disk_mb) {
   if (slot.disk && slot.disk_clean && slot.disk->disk_mb() == disk_mb) return false;
@@ -146,13 +137,13 @@ sys::StatusOr<TaskRunParams> PrepareTask(const TaskSetup& setup, const Job& job,
 
   auto spec_fd = sys::MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
   if (!spec_fd.ok()) return spec_fd.status();
-  auto out = MakePipe(), err = MakePipe(), report = MakePipe(O_DIRECT);
+  auto out = sys::MakePipe(), err = sys::MakePipe(), report = sys::MakePipe(O_DIRECT);
   for (const auto* pipe : {&out, &err, &report}) {
     if (!pipe->ok()) return pipe->status();  // its own errno, not a later one
   }
   sys::UniqueFd stdin_task;
   if (job.stdin_fd >= 0) {
-    auto in = MakePipe();
+    auto in = sys::MakePipe();
     if (!in.ok()) return in.status();
     stdin_task = std::move(in->r);
     p.stdin_w = std::move(in->w);

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <thread>
 
-#include "reactor/reactor.hpp"
+#include "reactor/reactor.hpp"  // NowNs
 #include "sandbox/task_spec.hpp"
 #include "session/session.hpp"
 #include "sys/file.hpp"
@@ -46,15 +46,6 @@ bool ReadAvailable(Stream& s, uint64_t cap) {
       s.data.append(buf, std::min<uint64_t>(static_cast<uint64_t>(n), cap - s.data.size()));
     if (s.bytes > cap) s.truncated = true;
   }
-}
-
-struct Pipe {
-  sys::UniqueFd r, w;
-};
-sys::StatusOr<Pipe> MakePipe(int flags) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC | flags) != 0) return sys::PosixError("pipe2");
-  return Pipe{sys::UniqueFd(p[0]), sys::UniqueFd(p[1])};
 }
 
 }  // namespace
@@ -146,7 +137,7 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
     spec.cwd = exec.cwd;
     auto spec_fd = sys::MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
     if (!spec_fd.ok()) return spec_fd.status();
-    auto o = MakePipe(O_NONBLOCK), e = MakePipe(O_NONBLOCK), r = MakePipe(O_DIRECT);
+    auto o = sys::MakePipe(O_NONBLOCK), e = sys::MakePipe(O_NONBLOCK), r = sys::MakePipe(O_DIRECT);
     for (auto* p : {&o, &e, &r})
       if (!p->ok()) return p->status();
     // Only the read ends are ours to poll without blocking.

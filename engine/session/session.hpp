@@ -7,7 +7,7 @@
 // below the group's task leaf (cgroup::Leaf), made ahead of the command: the session's limits
 // hold over all of them, and a command past its wall or CPU limit is killed with everything it
 // started. A command is watched by a thread of its own (ExecWatch, exec.cpp) from its start to
-// its result; output its leftover processes write afterwards is drained on the reactor.
+// its result; output its leftover processes write afterwards is drained by the session's init.
 #pragma once
 
 #include <condition_variable>
@@ -23,7 +23,6 @@
 #include "brood/engine.hpp"
 #include "brood/session.hpp"
 #include "cgroup/cgroup.hpp"
-#include "reactor/reactor.hpp"
 #include "sandbox/session_init.hpp"
 #include "sandbox/task_spec.hpp"
 #include "sys/fd.hpp"
@@ -43,7 +42,6 @@ struct Host {
   bool use_disk = true;  // workspace disks (else a tmpfs that counts against memory_mb)
   int landlock = 0;
   Enforcement enforcement = Enforcement::kCgroup;
-  reactor::Reactor* reactor = nullptr;
 };
 
 // Which sandbox user and cgroup name a session gets.

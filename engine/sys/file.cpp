@@ -42,4 +42,10 @@ StatusOr<UniqueFd> MemfdWith(const std::string& bytes, const char* name, bool se
   return fd;
 }
 
+StatusOr<Pipe> MakePipe(int flags) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC | flags) != 0) return PosixError("pipe2");
+  return Pipe{UniqueFd(p[0]), UniqueFd(p[1])};
+}
+
 }  // namespace brood::sys

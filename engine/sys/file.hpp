@@ -14,6 +14,12 @@ namespace brood::sys {
 StatusOr<std::string> ReadWholeFd(int fd);
 
 // A memfd `name` holding `bytes`, read from its start; sealed against any change unless !seal.
+// A pipe, both ends O_CLOEXEC, plus `flags` (O_DIRECT, O_NONBLOCK) on both.
+struct Pipe {
+  UniqueFd r, w;
+};
+StatusOr<Pipe> MakePipe(int flags = 0);
+
 StatusOr<UniqueFd> MemfdWith(const std::string& bytes, const char* name, bool seal = true);
 
 }  // namespace brood::sys
