@@ -28,8 +28,8 @@ std::string SetupErrorMessage(sandbox::Stage stage, int err) {
          "; run `brood doctor` to check this host";
 }
 
-Verdict Decide(const Observation& o) {
-  Verdict v;
+Outcome Decide(const Observation& o) {
+  Outcome v;
   if (o.setup_error) {
     v.status = TaskStatus::kSandboxError;
     v.error = *o.setup_error;
@@ -113,7 +113,7 @@ Verdict Decide(const Observation& o) {
 }
 
 void DecideInto(const Observation& o, Result* res) {
-  Verdict v = Decide(o);
+  Outcome v = Decide(o);
   res->status = v.status;
   res->exit_code = v.exit_code;
   res->signal = v.signal;

@@ -32,7 +32,7 @@ struct Observation {
   int64_t cpu_budget_ms = 0;
 };
 
-struct Verdict {
+struct Outcome {
   TaskStatus status = TaskStatus::kSandboxError;
   std::optional<int> exit_code;
   std::optional<int> signal;
@@ -41,7 +41,7 @@ struct Verdict {
   std::optional<ErrorKind> error_kind;  // sandbox_error only
 };
 
-Verdict Decide(const Observation& o);
+Outcome Decide(const Observation& o);
 // Decide(o) into the result's status, exit code, signal, limits hit and error.
 void DecideInto(const Observation& o, Result* res);
 

@@ -135,7 +135,7 @@ std::string ReadExpect(Json& v, Job& job) {
       return "expect: unknown field " + Quote(name);
     }
   }
-  if (!has_stdout) return "expect.stdout: required field is missing";
+  (void)has_stdout;
   job.expect = std::move(expect);
   return {};
 }

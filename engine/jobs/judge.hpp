@@ -1,8 +1,16 @@
-// `expect` judging (docs/result.md): passed when the status is ok, stdout was not truncated, and it
-// matches: exact byte for byte; trim after removing trailing whitespace of each line and
-// trailing empty lines; tokens the same whitespace-separated tokens.
+// `expect` judging and verdicts (docs/job.md, docs/eval.md).
+//
+// Match modes, each optionally case-insensitive (ASCII letters only, never a locale):
+//   exact   byte for byte;
+//   trim    after removing trailing whitespace of each line and trailing empty lines;
+//   tokens  the same whitespace-separated tokens;
+//   float   the same tokens, where a pair of tokens that both parse as numbers (decimal, with an
+//           optional sign and exponent, "inf", "nan" in any case) passes when
+//           |a - e| <= max(abs_tol, rel_tol * |e|); NaN matches only NaN, inf only the same inf;
+//           any other token is compared exactly.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "brood/job.hpp"
@@ -10,8 +18,33 @@
 
 namespace brood::jobs {
 
-bool Matches(const Expect& expect, std::string_view stdout_text);
-// Sets result.passed when job.expect is given.
+// Whether `actual` matches `expected` under expect's match mode, case rule and tolerances.
+bool Matches(const Expect& expect, std::string_view expected, std::string_view actual);
+
+// Whether a finished run meets `expect`, its checker aside: the run ended as expected (status ok,
+// or with expect.exit_code given, ok or failed with that exit code), stdout was not truncated,
+// and stdout (when expect.stdout_text is given) and every expected file in result.files match.
+// `why`, when not null and the answer is false, gets a short reason ("stdout differs",
+// "exit code 1, expected 0", "out.txt: missing").
+bool Meets(const Expect& expect, const Result& result, std::string* why = nullptr);
+
+// Sets result.passed when job.expect is given (Meets; a checker is the evaluation's business).
 void Judge(const Job& job, Result& result);
+
+// A test's verdict from its run: invalid_job, sandbox_error as themselves; timeout and cpu_limit
+// time_limit; memory_limit, output_limit as themselves; failed (unless expect.exit_code names
+// its exit code), signaled, violation, disk_limit runtime_error; otherwise accepted when `met`
+// (the run meets its expect, or there is none), else wrong_answer.
+Verdict VerdictOf(const Result& run, const Expect* expect, bool met);
+
+// A checker's run into the test's verdict (testlib): exit 0 accepted, 1 wrong_answer, 2
+// presentation_error; 3, any other exit, a signal, a limit or a sandbox error checker_error.
+// `message` gets the checker's stderr (at most kTestStreamHead bytes), or what went wrong.
+Verdict CheckerVerdict(const Result& checker_run, std::string* message);
+
+// The unbiased pass@k estimator (Chen et al. 2021): 1 - C(n-c, k) / C(n, k) for n samples of
+// which c passed, computed as a product (no overflow for any n). Requires 0 <= c <= n, k >= 1,
+// n >= k.
+double PassAtK(int n, int c, int k);
 
 }  // namespace brood::jobs

@@ -51,6 +51,36 @@ const char* StatusName(TaskStatus s) {
   return "sandbox_error";
 }
 
+const char* VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kAccepted:
+      return "accepted";
+    case Verdict::kWrongAnswer:
+      return "wrong_answer";
+    case Verdict::kPresentationError:
+      return "presentation_error";
+    case Verdict::kTimeLimit:
+      return "time_limit";
+    case Verdict::kMemoryLimit:
+      return "memory_limit";
+    case Verdict::kOutputLimit:
+      return "output_limit";
+    case Verdict::kRuntimeError:
+      return "runtime_error";
+    case Verdict::kCompileError:
+      return "compile_error";
+    case Verdict::kCheckerError:
+      return "checker_error";
+    case Verdict::kSandboxError:
+      return "sandbox_error";
+    case Verdict::kInvalidJob:
+      return "invalid_job";
+    case Verdict::kSkipped:
+      return "skipped";
+  }
+  return "sandbox_error";
+}
+
 const char* EnforcementName(Enforcement e) {
   switch (e) {
     case Enforcement::kCgroup:

@@ -20,7 +20,7 @@ TEST(Verdict, OkAndFailed) {
   Observation o = Base();
   EXPECT_EQ(Decide(o).status, TaskStatus::kOk);
   o.wait_status = Exited(3);
-  Verdict v = Decide(o);
+  Outcome v = Decide(o);
   EXPECT_EQ(v.status, TaskStatus::kFailed);
   EXPECT_EQ(v.exit_code, 3);
   EXPECT_FALSE(v.signal);
@@ -44,7 +44,7 @@ TEST(Verdict, OomKillIsMemoryLimitUnlessTheTaskExitedZero) {
   Observation o = Base();
   o.oom_kills = 1;
   o.wait_status = Signaled(SIGKILL);
-  Verdict v = Decide(o);
+  Outcome v = Decide(o);
   EXPECT_EQ(v.status, TaskStatus::kMemoryLimit);
   EXPECT_EQ(v.limits_hit, std::vector<std::string>{"memory"});
   o.wait_status = Exited(0);  // a child was OOM-killed, the task coped
@@ -56,7 +56,7 @@ TEST(Verdict, OomKillWithoutReportIsMemoryLimit) {
   Observation o = Base();
   o.exited_report = false;
   o.oom_kills = 1;
-  Verdict v = Decide(o);
+  Outcome v = Decide(o);
   EXPECT_EQ(v.status, TaskStatus::kMemoryLimit);
   EXPECT_EQ(v.signal, SIGKILL);
   EXPECT_FALSE(v.exit_code);
@@ -85,7 +85,7 @@ TEST(Verdict, FullDiskThenFailureIsDiskLimit) {
   o.wait_status = Exited(1);
   EXPECT_EQ(Decide(o).status, TaskStatus::kDiskLimit);
   o.wait_status = Exited(0);
-  Verdict v = Decide(o);
+  Outcome v = Decide(o);
   EXPECT_EQ(v.status, TaskStatus::kOk);
   EXPECT_EQ(v.limits_hit, std::vector<std::string>{"disk"});
 }
@@ -98,7 +98,7 @@ TEST(Verdict, SetupErrorAndMissingReportAreSandboxErrors) {
   EXPECT_EQ(Decide(o).error_kind, ErrorKind::kHostUnsupported);
   o = Base();
   o.exited_report = false;
-  Verdict v = Decide(o);
+  Outcome v = Decide(o);
   EXPECT_EQ(v.status, TaskStatus::kSandboxError);
   EXPECT_TRUE(v.error);
   EXPECT_EQ(v.error_kind, ErrorKind::kUnavailable) << "killed from outside: run it again";

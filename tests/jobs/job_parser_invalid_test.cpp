@@ -187,8 +187,6 @@ std::vector<Case> Cases() {
       {"CollectEmpty", With(R"("collect":[""])"), "collect[0]: \"\": path is empty", R},
       {"ExpectNotObject", With(R"("expect":"1\n")"),
        R"(expect: expected an object {"stdout": ..., "match": ...}, got "1\n")", R},
-      {"ExpectMissingStdout", With(R"("expect":{"match":"exact"})"),
-       "expect.stdout: required field is missing", R},
       {"ExpectStdoutNotString", With(R"("expect":{"stdout":1})"),
        "expect.stdout: expected a string, got 1", R},
       {"ExpectBadMatch", With(R"("expect":{"stdout":"","match":"regex"})"),

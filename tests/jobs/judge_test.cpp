@@ -6,7 +6,7 @@ namespace brood::jobs {
 namespace {
 
 bool M(MatchMode mode, const std::string& expected, const std::string& actual) {
-  return Matches(Expect{expected, mode}, actual);
+  return Matches(Expect{expected, mode}, expected, actual);
 }
 
 TEST(Matches, ExactIsByteForByte) {
