@@ -229,8 +229,6 @@ class Outcome:
         tests = record.get("tests") if isinstance(record.get("tests"), list) else []
         self.tests_passed = record.get("tests_passed")
         self.tests_total = record.get("tests_total")
-        if tests and not isinstance(self.tests_total, int):
-            self.tests_total = len(tests)
         if tests and not isinstance(self.tests_passed, int):
             self.tests_passed = sum(1 for t in tests
                                     if isinstance(t, dict) and t.get("verdict") == "accepted")
