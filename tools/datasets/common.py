@@ -57,9 +57,10 @@ def language(name, where):
 def _open(path, mode):
     if path == "-":
         return sys.stdin if "r" in mode else sys.stdout
+    encoding = "utf-8-sig" if "r" in mode else "utf-8"  # a byte order mark is no JSON error
     if path.endswith(".gz"):
-        return gzip.open(path, mode + "t", encoding="utf-8")
-    return open(path, mode, encoding="utf-8")
+        return gzip.open(path, mode + "t", encoding=encoding)
+    return open(path, mode, encoding=encoding)
 
 
 def read_jsonl(path, what="line"):

@@ -92,12 +92,13 @@ class Harness:
     def to_jobs(self, args):
         problems = self.load(args.problems)
         lim = common.limits(args.timeout_s, args.memory_mb)
-        jobs = [{"id": job_id, "group": group, "language": "python",
+        numbered = self.samples(args, problems)
+        jobs = ({"id": job_id, "group": group, "language": "python",
                  "files": {"main.py": self.program(problem, sample["completion"], args)},
                  "limits": dict(lim)}
-                for job_id, group, sample, problem in self.samples(args, problems)]
+                for job_id, group, sample, problem in numbered)  # written as made
         common.write_jsonl(args.output, jobs)
-        print(f"{len(jobs)} jobs for {len({j['group'] for j in jobs})} problems",
+        print(f"{len(numbered)} jobs for {len({s[1] for s in numbered})} problems",
               file=sys.stderr)
 
     def from_results(self, args):

@@ -145,17 +145,19 @@ def to_jobs(args):
     expect = {"match": args.match}
     if args.match == "float":
         expect.update(abs_tol=args.abs_tol, rel_tol=args.rel_tol)
-    jobs = []
-    for job_id, group, sample, problem, lang in load_samples(args, problems):
-        seconds = (problem["_time_s"] or args.default_time_s) * args.time_scale
-        lim = common.limits(seconds, problem["_memory_mb"] or args.default_memory_mb)
-        tests = [{"id": str(i), "stdin": given, "expect": dict(stdout=wanted, **expect)}
-                 for i, (given, wanted) in enumerate(problem["_tests"])]
-        jobs.append({"id": job_id, "group": group, "language": lang,
-                     "files": {common.SOURCES[lang]: sample["code"]}, "limits": lim,
-                     "tests": tests, "stop": args.stop})
-    common.write_jsonl(args.output, jobs)
-    print(f"{len(jobs)} jobs for {len({j['group'] for j in jobs})} problems", file=sys.stderr)
+    numbered = load_samples(args, problems)
+
+    def jobs():  # written as made: each job holds its problem's tests, which may be large
+        for job_id, group, sample, problem, lang in numbered:
+            seconds = (problem["_time_s"] or args.default_time_s) * args.time_scale
+            lim = common.limits(seconds, problem["_memory_mb"] or args.default_memory_mb)
+            tests = [{"id": str(i), "stdin": given, "expect": dict(stdout=wanted, **expect)}
+                     for i, (given, wanted) in enumerate(problem["_tests"])]
+            yield {"id": job_id, "group": group, "language": lang,
+                   "files": {common.SOURCES[lang]: sample["code"]}, "limits": lim,
+                   "tests": tests, "stop": args.stop}
+    common.write_jsonl(args.output, jobs())
+    print(f"{len(numbered)} jobs for {len({s[1] for s in numbered})} problems", file=sys.stderr)
 
 
 def from_results(args):
