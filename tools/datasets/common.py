@@ -171,7 +171,7 @@ def read_results(path):
     Tolerant: lines that are not JSON objects (a run stopped mid-line) and records without
     a string id (invalid job lines) are skipped with a warning; a repeated id keeps its last
     record. A job whose record is missing is the caller's to report."""
-    out, skipped = {}, 0
+    out = {}
     try:
         f = _open(path, "r")
         try:
@@ -191,7 +191,6 @@ def read_results(path):
         except json.JSONDecodeError:
             record = None
         if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-            skipped += 1
             print(f"warning: {path}:{number}: not a result record with an id: skipped",
                   file=sys.stderr)
             continue
