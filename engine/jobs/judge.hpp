@@ -4,10 +4,17 @@
 //   exact   byte for byte;
 //   trim    after removing trailing whitespace of each line and trailing empty lines;
 //   tokens  the same whitespace-separated tokens;
-//   float   the same tokens, where a pair of tokens that both parse as numbers (decimal, with an
-//           optional sign and exponent, "inf", "nan" in any case) passes when
-//           |a - e| <= max(abs_tol, rel_tol * |e|); NaN matches only NaN, inf only the same inf;
-//           any other token is compared exactly.
+//   float   the same number of tokens, where a pair of tokens that both parse as numbers passes
+//           when |a - e| <= max(abs_tol, rel_tol * |e|), in doubles (e the expected one; equal
+//           numbers pass whatever the tolerances, so "1.0" matches "1" and "1e0", and "-0.0"
+//           matches "0"); NaN matches only NaN, inf only the same inf; any other pair (neither or
+//           only one a number) is compared as text, with the case rule.
+// Whitespace is ASCII: space, \t, \n, \v, \f, \r. A number is a whole token: an optional sign
+// (+ or -), then "inf", "infinity" or "nan" in any case, or decimal digits with an optional
+// fraction and an optional exponent ("5", "-5.", ".5", "1e5", "1E+05"). Not numbers: hex
+// ("0x10", "0x1p3"), "nan(1)", "1_000", "1,5", "1.2.3", "1e". A number whose magnitude overflows
+// a double ("1e400") is not one either: it is text, so never "inf" or "1e401". One that
+// underflows to zero ("1e-400") is a zero of its sign.
 #pragma once
 
 #include <string>
