@@ -179,18 +179,18 @@ bool Meets(const Expect& expect, const Result& result, std::string* why) {
     if (why) *why = std::move(reason);
     return false;
   };
+  // ok, or failed: both ended by an exit, whose code is then the question.
+  if (result.status != TaskStatus::kOk && result.status != TaskStatus::kFailed)
+    return fail(std::string("status ") + StatusName(result.status));
   const int want_exit = expect.exit_code.value_or(0);
-  const bool ended = result.status == TaskStatus::kOk ||
-                     (result.status == TaskStatus::kFailed && expect.exit_code.has_value());
-  if (!ended) return fail(std::string("status ") + StatusName(result.status));
   const int got_exit = result.exit_code.value_or(result.status == TaskStatus::kOk ? 0 : -1);
-  if (got_exit != want_exit)
+  // A failed run never meets an expect without exit_code, whatever code it reports.
+  if (got_exit != want_exit || (result.status == TaskStatus::kFailed && !expect.exit_code))
     return fail("exit code " + std::to_string(got_exit) + ", expected " +
                 std::to_string(want_exit));
-  if (expect.stdout_text) {
-    if (result.stdout_truncated) return fail("stdout was truncated");
-    if (!Matches(expect, *expect.stdout_text, result.stdout_data)) return fail("stdout differs");
-  }
+  if (result.stdout_truncated) return fail("stdout was truncated");
+  if (expect.stdout_text && !Matches(expect, *expect.stdout_text, result.stdout_data))
+    return fail("stdout differs");
   for (const auto& [path, content] : expect.files) {
     auto it = result.files.find(path);
     if (it == result.files.end()) return fail(path + ": missing");
@@ -232,7 +232,9 @@ Verdict VerdictOf(const Result& run, const Expect* expect, bool met) {
 }
 
 Verdict CheckerVerdict(const Result& checker_run, std::string* message) {
-  std::string msg = checker_run.stderr_data.substr(0, kTestStreamHead);
+  const std::string stderr_head = checker_run.stderr_data.substr(0, kTestStreamHead);
+  const std::string tail = stderr_head.empty() ? std::string() : ": " + stderr_head;
+  std::string msg = stderr_head;
   Verdict v = Verdict::kCheckerError;
   if (checker_run.status == TaskStatus::kOk) {
     v = Verdict::kAccepted;
@@ -241,20 +243,23 @@ Verdict CheckerVerdict(const Result& checker_run, std::string* message) {
   } else if (checker_run.status == TaskStatus::kFailed && checker_run.exit_code == 2) {
     v = Verdict::kPresentationError;
   } else if (checker_run.status == TaskStatus::kFailed) {
-    msg = "checker exited " + std::to_string(checker_run.exit_code.value_or(-1)) +
-          (msg.empty() ? "" : ": " + msg);
+    msg = "checker exited " + std::to_string(checker_run.exit_code.value_or(-1)) + tail;
   } else {
-    msg = std::string("checker ended as ") + StatusName(checker_run.status) +
-          (checker_run.error ? ": " + *checker_run.error : std::string());
+    msg = std::string("checker ended as ") + StatusName(checker_run.status);
+    if (checker_run.signal) msg += " (signal " + std::to_string(*checker_run.signal) + ")";
+    msg += checker_run.error ? ": " + *checker_run.error : tail;
   }
   if (message) *message = std::move(msg);
   return v;
 }
 
 double PassAtK(int n, int c, int k) {
-  if (n - c < k) return 1.0;
-  double miss = 1.0;  // C(n-c, k) / C(n, k) = prod_{i=n-c+1}^{n} (1 - k / i)
-  for (int i = n - c + 1; i <= n; ++i) miss *= 1.0 - static_cast<double>(k) / i;
+  if (k < 1 || n < k || c < 0 || c > n) return std::numeric_limits<double>::quiet_NaN();
+  if (n - c < k) return 1.0;  // every draw of k holds a passing sample
+  // C(n-c, k) / C(n, k) = prod_{i=n-c+1}^{n} (1 - k / i): each factor in [0, 1), no overflow.
+  double miss = 1.0;
+  for (int64_t i = int64_t{n} - c + 1; i <= n && miss > 0; ++i)
+    miss *= 1.0 - static_cast<double>(k) / static_cast<double>(i);
   return 1.0 - miss;
 }
 

@@ -502,5 +502,332 @@ TEST(Judge, FailsWhenStdoutWasTruncated) {
   EXPECT_EQ(r.passed, false);
 }
 
+TEST(JudgeMeets, ExpectedNonZeroExitWithStatusFailed) {
+  Expect e;
+  e.exit_code = 3;
+  Result r = Finished(TaskStatus::kFailed, "");
+  r.exit_code = 3;
+  std::string why;
+  EXPECT_TRUE(Meets(e, r, &why)) << why;
+  r.exit_code = 4;
+  EXPECT_FALSE(Meets(e, r, &why));
+  EXPECT_EQ(why, "exit code 4, expected 3");
+}
+
+TEST(JudgeMeets, StatusOkFailsAnExpectedNonZeroExit) {
+  Expect e;
+  e.exit_code = 3;
+  Result r = Finished(TaskStatus::kOk, "");
+  r.exit_code = 0;
+  std::string why;
+  EXPECT_FALSE(Meets(e, r, &why));
+  EXPECT_EQ(why, "exit code 0, expected 3");
+  e.exit_code = 0;
+  EXPECT_TRUE(Meets(e, r, &why)) << why;
+}
+
+TEST(JudgeMeets, FailedWithoutAnExpectedExitCode) {
+  Expect e{"1\n"};
+  Result r = Finished(TaskStatus::kFailed, "1\n");
+  r.exit_code = 1;
+  std::string why;
+  EXPECT_FALSE(Meets(e, r, &why));
+  EXPECT_EQ(why, "exit code 1, expected 0");
+  EXPECT_FALSE(Meets(e, r));  // no `why`: the answer alone
+}
+
+TEST(JudgeMeets, OtherStatusesFailWhateverTheExitCode) {
+  for (TaskStatus s : {TaskStatus::kInvalidJob, TaskStatus::kSandboxError, TaskStatus::kTimeout,
+                       TaskStatus::kCpuLimit, TaskStatus::kOutputLimit, TaskStatus::kMemoryLimit,
+                       TaskStatus::kViolation, TaskStatus::kSignaled, TaskStatus::kDiskLimit}) {
+    Expect e{"1\n"};
+    e.exit_code = 0;
+    Result r = Finished(s, "1\n");
+    r.exit_code = 0;
+    std::string why;
+    EXPECT_FALSE(Meets(e, r, &why)) << StatusName(s);
+    EXPECT_EQ(why, std::string("status ") + StatusName(s));
+  }
+}
+
+TEST(JudgeMeets, TruncatedStdoutFailsEvenWhenNotCompared) {
+  std::string why;
+  EXPECT_FALSE(Meets(Expect{"1 2", MatchMode::kTokens},
+                     Finished(TaskStatus::kOk, "1 2", /*truncated=*/true), &why));
+  EXPECT_EQ(why, "stdout was truncated");
+  why.clear();
+  EXPECT_FALSE(Meets(Expect{}, Finished(TaskStatus::kOk, "x", /*truncated=*/true), &why));
+  EXPECT_EQ(why, "stdout was truncated");
+  Result stderr_cut = Finished(TaskStatus::kOk, "1 2");
+  stderr_cut.stderr_truncated = true;  // stderr is not judged
+  EXPECT_TRUE(Meets(Expect{"1 2", MatchMode::kTokens}, stderr_cut, &why)) << why;
+}
+
+TEST(JudgeMeets, StdoutIsNotComparedWithoutStdoutText) {
+  Expect e;
+  e.match = MatchMode::kTokens;
+  std::string why;
+  EXPECT_TRUE(Meets(e, Finished(TaskStatus::kOk, "anything at all\n"), &why)) << why;
+  EXPECT_TRUE(Meets(e, Finished(TaskStatus::kOk, ""), &why)) << why;
+  EXPECT_FALSE(Meets(Expect{""}, Finished(TaskStatus::kOk, "anything at all\n"), &why));
+  EXPECT_EQ(why, "stdout differs");
+}
+
+TEST(JudgeMeets, StdoutIsComparedWithTheExpectsMode) {
+  Expect e{"YES\n", MatchMode::kTrim};
+  std::string why;
+  EXPECT_FALSE(Meets(e, Finished(TaskStatus::kOk, "yes  \n"), &why));
+  EXPECT_EQ(why, "stdout differs");
+  e.case_insensitive = true;
+  EXPECT_TRUE(Meets(e, Finished(TaskStatus::kOk, "yes  \n"), &why)) << why;
+  Expect f{"0.5\n", MatchMode::kFloat};
+  f.abs_tol = 1e-3;
+  EXPECT_TRUE(Meets(f, Finished(TaskStatus::kOk, "0.5004"), &why)) << why;
+  EXPECT_FALSE(Meets(f, Finished(TaskStatus::kOk, "0.502"), &why));
+}
+
+TEST(JudgeMeets, ExpectedFiles) {
+  Expect e;
+  e.match = MatchMode::kTrim;
+  e.files = {{"out.txt", "42\n"}, {"dir/b.txt", "B"}};
+  Result r = Finished(TaskStatus::kOk, "");
+  r.files = {{"out.txt", "42"}, {"dir/b.txt", "B\n\n"}, {"extra.txt", "ignored"}};
+  std::string why;
+  EXPECT_TRUE(Meets(e, r, &why)) << why;
+
+  Result missing = r;
+  missing.files.erase("out.txt");
+  EXPECT_FALSE(Meets(e, missing, &why));
+  EXPECT_EQ(why, "out.txt: missing");
+
+  Result different = r;
+  different.files["dir/b.txt"] = "b";
+  EXPECT_FALSE(Meets(e, different, &why));
+  EXPECT_EQ(why, "dir/b.txt: differs");
+  e.case_insensitive = true;  // files follow the case rule too
+  EXPECT_TRUE(Meets(e, different, &why)) << why;
+
+  // Files are checked after stdout.
+  e.stdout_text = "x";
+  EXPECT_FALSE(Meets(e, missing, &why));
+  EXPECT_EQ(why, "stdout differs");
+}
+
+TEST(Judge, PassesANonZeroExitWhenExpected) {
+  Job job = Expecting("bad input\n");
+  job.expect->exit_code = 2;
+  Result r = Finished(TaskStatus::kFailed, "bad input\n");
+  r.exit_code = 2;
+  Judge(job, r);
+  EXPECT_EQ(r.passed, true);
+  r.exit_code = 1;
+  Judge(job, r);
+  EXPECT_EQ(r.passed, false);
+}
+
+TEST(VerdictOf, EveryStatus) {
+  struct Case {
+    TaskStatus status;
+    Verdict met, not_met;  // with `met` true, and false
+  };
+  const Case cases[] = {
+      {TaskStatus::kInvalidJob, Verdict::kInvalidJob, Verdict::kInvalidJob},
+      {TaskStatus::kSandboxError, Verdict::kSandboxError, Verdict::kSandboxError},
+      {TaskStatus::kTimeout, Verdict::kTimeLimit, Verdict::kTimeLimit},
+      {TaskStatus::kCpuLimit, Verdict::kTimeLimit, Verdict::kTimeLimit},
+      {TaskStatus::kOutputLimit, Verdict::kOutputLimit, Verdict::kOutputLimit},
+      {TaskStatus::kMemoryLimit, Verdict::kMemoryLimit, Verdict::kMemoryLimit},
+      {TaskStatus::kViolation, Verdict::kRuntimeError, Verdict::kRuntimeError},
+      {TaskStatus::kSignaled, Verdict::kRuntimeError, Verdict::kRuntimeError},
+      {TaskStatus::kDiskLimit, Verdict::kRuntimeError, Verdict::kRuntimeError},
+      {TaskStatus::kFailed, Verdict::kRuntimeError, Verdict::kRuntimeError},
+      {TaskStatus::kOk, Verdict::kAccepted, Verdict::kWrongAnswer},
+  };
+  static_assert(sizeof(cases) / sizeof(cases[0]) == static_cast<size_t>(TaskStatus::kOk) + 1);
+  const Expect plain{"1\n"};
+  for (const Case& c : cases) {
+    Result run = Finished(c.status, "1\n");
+    run.exit_code = c.status == TaskStatus::kOk ? 0 : 1;
+    for (const Expect* expect : {static_cast<const Expect*>(nullptr), &plain}) {
+      EXPECT_EQ(VerdictOf(run, expect, true), c.met) << StatusName(c.status);
+      EXPECT_EQ(VerdictOf(run, expect, false), c.not_met) << StatusName(c.status);
+    }
+  }
+}
+
+TEST(VerdictOf, FailedWithTheExpectedExitCodeIsJudgedByItsOutput) {
+  Expect e{"usage\n"};
+  e.exit_code = 2;
+  Result run = Finished(TaskStatus::kFailed, "usage\n");
+  run.exit_code = 2;
+  EXPECT_EQ(VerdictOf(run, &e, true), Verdict::kAccepted);
+  EXPECT_EQ(VerdictOf(run, &e, false), Verdict::kWrongAnswer);
+  run.exit_code = 1;
+  EXPECT_EQ(VerdictOf(run, &e, true), Verdict::kRuntimeError);
+  run.exit_code = std::nullopt;
+  EXPECT_EQ(VerdictOf(run, &e, true), Verdict::kRuntimeError);
+  // An expected exit code does not excuse a signal or a limit.
+  Result killed = Finished(TaskStatus::kSignaled, "usage\n");
+  killed.signal = 9;
+  EXPECT_EQ(VerdictOf(killed, &e, true), Verdict::kRuntimeError);
+  EXPECT_EQ(VerdictOf(Finished(TaskStatus::kTimeout, ""), &e, true), Verdict::kTimeLimit);
+}
+
+TEST(VerdictOf, OkIsJudgedByMetAlone) {
+  Expect e{"x"};
+  e.exit_code = 3;
+  Result run = Finished(TaskStatus::kOk, "x");
+  run.exit_code = 0;
+  // Meets says no for this pair (exit 0, expected 3); VerdictOf takes that answer.
+  EXPECT_FALSE(Meets(e, run));
+  EXPECT_EQ(VerdictOf(run, &e, Meets(e, run)), Verdict::kWrongAnswer);
+  EXPECT_EQ(VerdictOf(run, nullptr, true), Verdict::kAccepted);
+}
+
+Result CheckerRun(TaskStatus status, std::optional<int> exit_code, const std::string& err) {
+  Result r;
+  r.status = status;
+  r.exit_code = exit_code;
+  r.stderr_data = err;
+  return r;
+}
+
+TEST(CheckerVerdict, TestlibExitCodes) {
+  std::string msg;
+  EXPECT_EQ(CheckerVerdict(CheckerRun(TaskStatus::kOk, 0, "ok 3 numbers"), &msg),
+            Verdict::kAccepted);
+  EXPECT_EQ(msg, "ok 3 numbers");
+  EXPECT_EQ(CheckerVerdict(CheckerRun(TaskStatus::kFailed, 1, "wrong answer 2nd"), &msg),
+            Verdict::kWrongAnswer);
+  EXPECT_EQ(msg, "wrong answer 2nd");
+  EXPECT_EQ(CheckerVerdict(CheckerRun(TaskStatus::kFailed, 2, "wrong output format"), &msg),
+            Verdict::kPresentationError);
+  EXPECT_EQ(msg, "wrong output format");
+  EXPECT_EQ(CheckerVerdict(CheckerRun(TaskStatus::kFailed, 3, "FAIL no answer file"), &msg),
+            Verdict::kCheckerError);
+  EXPECT_EQ(msg, "checker exited 3: FAIL no answer file");
+  EXPECT_EQ(CheckerVerdict(CheckerRun(TaskStatus::kFailed, 4, ""), &msg), Verdict::kCheckerError);
+  EXPECT_EQ(msg, "checker exited 4");
+  EXPECT_EQ(CheckerVerdict(CheckerRun(TaskStatus::kFailed, 7, "points 0.5"), &msg),
+            Verdict::kCheckerError);
+  EXPECT_EQ(msg, "checker exited 7: points 0.5");
+  EXPECT_EQ(CheckerVerdict(CheckerRun(TaskStatus::kOk, 0, ""), &msg), Verdict::kAccepted);
+  EXPECT_EQ(msg, "");
+  EXPECT_EQ(CheckerVerdict(CheckerRun(TaskStatus::kFailed, 1, "x"), nullptr),
+            Verdict::kWrongAnswer);
+}
+
+TEST(CheckerVerdict, SignalsLimitsAndSandboxErrorsAreCheckerErrors) {
+  std::string msg;
+  Result killed = CheckerRun(TaskStatus::kSignaled, std::nullopt, "partial");
+  killed.signal = 11;
+  EXPECT_EQ(CheckerVerdict(killed, &msg), Verdict::kCheckerError);
+  EXPECT_EQ(msg, "checker ended as signaled (signal 11): partial");
+  EXPECT_EQ(CheckerVerdict(CheckerRun(TaskStatus::kTimeout, std::nullopt, ""), &msg),
+            Verdict::kCheckerError);
+  EXPECT_EQ(msg, "checker ended as timeout");
+  for (TaskStatus s : {TaskStatus::kCpuLimit, TaskStatus::kMemoryLimit, TaskStatus::kOutputLimit,
+                       TaskStatus::kViolation, TaskStatus::kDiskLimit, TaskStatus::kInvalidJob}) {
+    EXPECT_EQ(CheckerVerdict(CheckerRun(s, std::nullopt, ""), &msg), Verdict::kCheckerError)
+        << StatusName(s);
+    EXPECT_EQ(msg, std::string("checker ended as ") + StatusName(s));
+  }
+  Result broken = CheckerRun(TaskStatus::kSandboxError, std::nullopt, "");
+  broken.error = "clone: out of memory";
+  EXPECT_EQ(CheckerVerdict(broken, &msg), Verdict::kCheckerError);
+  EXPECT_EQ(msg, "checker ended as sandbox_error: clone: out of memory");
+}
+
+TEST(CheckerVerdict, MessageIsTheStderrHead) {
+  std::string err(3 * kTestStreamHead, 'e');
+  err[kTestStreamHead - 1] = 'L';
+  err[kTestStreamHead] = 'X';
+  std::string msg;
+  for (int code : {0, 1, 2}) {
+    const TaskStatus s = code == 0 ? TaskStatus::kOk : TaskStatus::kFailed;
+    CheckerVerdict(CheckerRun(s, code, err), &msg);
+    EXPECT_EQ(msg, err.substr(0, kTestStreamHead)) << code;
+  }
+  EXPECT_EQ(CheckerVerdict(CheckerRun(TaskStatus::kFailed, 3, err), &msg), Verdict::kCheckerError);
+  EXPECT_EQ(msg, "checker exited 3: " + err.substr(0, kTestStreamHead));
+  CheckerVerdict(CheckerRun(TaskStatus::kFailed, 1, "short"), &msg);
+  EXPECT_EQ(msg, "short");
+}
+
+TEST(PassAtK, HandComputedValues) {
+  EXPECT_NEAR(PassAtK(10, 3, 1), 0.3, 1e-12);
+  EXPECT_NEAR(PassAtK(5, 2, 2), 0.7, 1e-12);  // 1 - C(3,2)/C(5,2) = 1 - 3/10
+  EXPECT_NEAR(PassAtK(100, 1, 10), 0.1, 1e-12);
+  EXPECT_NEAR(PassAtK(10, 5, 5), 1 - 1.0 / 252, 1e-12);  // 1 - C(5,5)/C(10,5)
+  EXPECT_NEAR(PassAtK(4, 1, 2), 0.5, 1e-12);             // 1 - C(3,2)/C(4,2) = 1 - 3/6
+  EXPECT_EQ(PassAtK(200, 0, 1), 0.0);
+  EXPECT_EQ(PassAtK(200, 0, 100), 0.0);
+  EXPECT_EQ(PassAtK(200, 200, 1), 1.0);
+  EXPECT_EQ(PassAtK(200, 200, 200), 1.0);
+  EXPECT_EQ(PassAtK(10, 5, 6), 1.0);  // n - c < k: every 6 of 10 holds a pass
+  EXPECT_EQ(PassAtK(5, 1, 5), 1.0);
+  EXPECT_EQ(PassAtK(5, 0, 5), 0.0);
+  EXPECT_EQ(PassAtK(1, 1, 1), 1.0);
+  EXPECT_EQ(PassAtK(1, 0, 1), 0.0);
+}
+
+// C(a, b) exactly, 0 when b > a (small arguments only).
+uint64_t Choose(int a, int b) {
+  if (b < 0 || b > a) return 0;
+  uint64_t r = 1;
+  for (int i = 1; i <= b; ++i) r = r * static_cast<uint64_t>(a - b + i) / static_cast<uint64_t>(i);
+  return r;
+}
+
+TEST(PassAtK, AgreesWithExactBinomialsForSmallN) {
+  for (int n = 1; n <= 30; ++n)
+    for (int c = 0; c <= n; ++c)
+      for (int k = 1; k <= n; ++k) {
+        const double want =
+            1.0 - static_cast<double>(Choose(n - c, k)) / static_cast<double>(Choose(n, k));
+        EXPECT_NEAR(PassAtK(n, c, k), want, 1e-12) << n << " " << c << " " << k;
+      }
+  EXPECT_EQ(Choose(30, 15), 155117520u);  // the reference itself
+}
+
+TEST(PassAtK, LargeNWithoutOverflow) {
+  // 1 - C(990, 50) / C(1000, 50), by logarithms of factorials.
+  auto log_choose = [](double a, double b) {
+    return std::lgamma(a + 1) - std::lgamma(b + 1) - std::lgamma(a - b + 1);
+  };
+  const double want = 1 - std::exp(log_choose(990, 50) - log_choose(1000, 50));
+  EXPECT_GT(want, 0.4);
+  EXPECT_LT(want, 0.41);
+  EXPECT_NEAR(PassAtK(1000, 10, 50), want, 1e-9);
+  EXPECT_NEAR(PassAtK(1000, 500, 1), 0.5, 1e-12);
+  EXPECT_NEAR(PassAtK(1000, 1, 100), 0.1, 1e-12);
+  // 1 - C(900, 100) / C(1000, 100): about 1 - 2e-5, so the product's value shows.
+  const double miss = std::exp(log_choose(900, 100) - log_choose(1000, 100));
+  EXPECT_GT(miss, 1e-5);
+  EXPECT_LT(miss, 1e-4);
+  EXPECT_NEAR(1 - PassAtK(1000, 100, 100), miss, 1e-13);
+  EXPECT_EQ(PassAtK(1000, 500, 100), 1.0);  // 1 - C(500,100)/C(1000,100), below double's epsilon
+  EXPECT_NEAR(PassAtK(1'000'000, 1000, 1), 0.001, 1e-12);
+  EXPECT_EQ(PassAtK(INT_MAX, 0, 1), 0.0);
+  EXPECT_NEAR(PassAtK(INT_MAX, 1, 1), 1.0 / INT_MAX, 1e-15);
+  EXPECT_GT(PassAtK(INT_MAX, 1, 1), 0.0);
+  EXPECT_EQ(PassAtK(INT_MAX, 0, INT_MAX), 0.0);
+  EXPECT_EQ(PassAtK(INT_MAX, INT_MAX, INT_MAX), 1.0);
+  EXPECT_EQ(PassAtK(INT_MAX, INT_MAX - 1, 2), 1.0);
+}
+
+TEST(PassAtK, OutsideItsDomainIsNan) {
+  EXPECT_TRUE(std::isnan(PassAtK(10, 3, 0)));
+  EXPECT_TRUE(std::isnan(PassAtK(10, 3, -1)));
+  EXPECT_TRUE(std::isnan(PassAtK(5, 0, 6)));  // n < k
+  EXPECT_TRUE(std::isnan(PassAtK(5, 5, 6)));
+  EXPECT_TRUE(std::isnan(PassAtK(5, -1, 1)));
+  EXPECT_TRUE(std::isnan(PassAtK(5, 6, 1)));
+  EXPECT_TRUE(std::isnan(PassAtK(0, 0, 1)));
+  EXPECT_TRUE(std::isnan(PassAtK(-3, -3, 1)));
+  EXPECT_TRUE(std::isnan(PassAtK(INT_MIN, 0, 1)));
+  EXPECT_TRUE(std::isnan(PassAtK(1, INT_MIN, 1)));
+}
+
 }  // namespace
 }  // namespace brood::jobs
