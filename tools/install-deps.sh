@@ -5,6 +5,7 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config git          # toolchain
   liburing-dev libseccomp-dev libtbb-dev         # engine: io_uring, seccomp, scheduling
   libboost-dev nlohmann-json3-dev libcli11-dev   # Asio, JSON, command line
+  libssl-dev                                     # libcrypto: SHA-256 (the build cache's keys)
   libgtest-dev libbenchmark-dev                  # tests and benchmarks
   python3 python3-jsonschema                     # example programs; schema checks in tests
   bubblewrap                                     # the comparison in bench/
