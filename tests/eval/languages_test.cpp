@@ -1,12 +1,14 @@
 // The language presets (eval/languages.hpp, docs/languages.md): what each makes of a job, and,
 // for every toolchain this host's sandbox root has, a hello world and a memory hog built and run
 // in the sandbox as an evaluation runs them (build, then run, in the job's workspace).
+#include "brood/languages.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 
 #include "eval/languages.hpp"
@@ -340,6 +342,61 @@ std::vector<std::string> PresetNames() {
 
 INSTANTIATE_TEST_SUITE_P(Presets, Languages, ::testing::ValuesIn(PresetNames()),
                          [](const auto& info) { return info.param; });
+
+// `brood languages`' probe: one entry per preset, in order; a tool the host's /usr has is
+// available in the default root (the host's), with its version's first line.
+TEST(LanguagesProbe, ListsEveryPresetWithTheVersionsTheRootHas) {
+  BROOD_ENGINE_OR_SKIP(engine);
+  const std::vector<LanguageInfo> got = ProbeLanguages(*engine);
+  ASSERT_EQ(got.size(), Presets().size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    const Preset& p = Presets()[i];
+    EXPECT_EQ(got[i].name, p.name);
+    EXPECT_EQ(got[i].source, p.source);
+    EXPECT_EQ(got[i].build, p.build);
+    EXPECT_EQ(got[i].run, p.run);
+    EXPECT_EQ(got[i].version.empty(), !got[i].available) << p.name << ": " << got[i].reason;
+    EXPECT_EQ(got[i].reason.empty(), got[i].available) << p.name;
+    const std::string tool = p.version[0][0] == '/' ? p.version[0] : "/usr/bin/" + p.version[0];
+    const bool rlimits = engine->Info().enforcement == Enforcement::kRlimit;
+    if (access(tool.c_str(), X_OK) == 0 && !(rlimits && NeedsCgroups(p.name))) {
+      EXPECT_TRUE(got[i].available) << p.name << ": " << got[i].reason;
+      EXPECT_EQ(got[i].version.find('\n'), std::string::npos) << got[i].version;
+    }
+  }
+  const auto& gcc = got[0];
+  if (gcc.available) {
+    EXPECT_EQ(gcc.version.rfind("gcc", 0), 0u) << gcc.version;
+  }
+}
+
+// A root without the toolchains: each preset is missing, and says which program it lacks.
+TEST(LanguagesProbe, ARootWithoutToolchainsNamesWhatIsMissing) {
+  BROOD_ENGINE_OR_SKIP(shared);  // skips where the host cannot sandbox at all
+  char tmpl[] = "/tmp/brood-empty-root-XXXXXX";
+  ASSERT_TRUE(mkdtemp(tmpl));
+  const std::filesystem::path root = tmpl;
+  for (const char* dir : {"usr/bin", "bin", "lib", "etc"})
+    std::filesystem::create_directories(root / dir);
+  std::filesystem::permissions(root, std::filesystem::perms(0755));
+  EngineOptions o;
+  o.slots = 1;
+  o.warm = false;
+  o.root_dir = root.string();
+  std::vector<LanguageInfo> got;
+  {
+    auto engine = MakeEngine(o);
+    ASSERT_TRUE(engine);
+    got = ProbeLanguages(*engine);
+  }
+  std::filesystem::remove_all(root);
+  ASSERT_EQ(got.size(), Presets().size());
+  for (const LanguageInfo& l : got) {
+    EXPECT_FALSE(l.available) << l.name << ": " << l.version;
+    const std::string tool = FindPreset(l.name)->version[0];
+    EXPECT_EQ(l.reason, tool + ": not found in the sandbox's root") << l.name;
+  }
+}
 
 }  // namespace
 }  // namespace brood::testing
