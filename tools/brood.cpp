@@ -20,6 +20,7 @@
 #include "brood/doctor.hpp"
 #include "brood/engine.hpp"
 #include "brood/run.hpp"
+#include "languages_cmd.hpp"
 #include "serve_cmd.hpp"
 #include "stop_signals.hpp"
 
@@ -250,6 +251,12 @@ int main(int argc, char** argv) {
   doctor->add_option("--cgroup-root", doctor_opts.cgroup_root, "as for exec/run");
   doctor->add_option("--disk-dir", doctor_opts.disk_dir, "as for exec/run")->capture_default_str();
 
+  bool languages_json = false;
+  CLI::App* languages = app.add_subcommand(
+      "languages", "the language presets, and whether each toolchain is in the sandbox's root");
+  AddEngineOptions(languages, opts, roots, on_violation);
+  languages->add_flag("--json", languages_json, "one JSON object per preset");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -273,6 +280,7 @@ int main(int argc, char** argv) {
   }
   if (*serve) return RunServe(opts, serve_args);
   if (*doctor) return brood::RunDoctor(doctor_opts, std::cout);
+  if (*languages) return RunLanguages(opts, languages_json, std::cout);
   std::cout << app.help();
   return 2;
 }
