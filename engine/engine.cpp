@@ -30,6 +30,9 @@
 
 #include "brood/profile.hpp"
 #include "cgroup/cgroup.hpp"
+#include "eval/build_cache.hpp"
+#include "eval/evaluation.hpp"
+#include "jobs/judge.hpp"
 #include "reactor/reactor.hpp"
 #include "sandbox/landlock.hpp"
 #include "sandbox/seccomp.hpp"
@@ -93,7 +96,10 @@ class EngineImpl final : public Engine {
   ~EngineImpl() override;
   sys::Status Init();
   Result Run(const Job& job) override;
-  Submission Submit(Job job, std::function<void(Result)> on_result, SubmitOptions options) override;
+  Submission Submit(Job job, std::function<void(Result)> on_result,
+                    SubmitOptions options) override {
+    return SubmitJob(std::move(job), std::move(on_result), options.group, /*task=*/false);
+  }
   uint64_t NewGroup() override { return next_group_++; }
   void Cancel(JobHandle job) override;
   void CancelGroup(uint64_t group) override;
@@ -107,6 +113,14 @@ class EngineImpl final : public Engine {
  private:
   // A starter thread: takes queued jobs as slots free up and starts them.
   void StartLoop();
+  // Submit, and an evaluation's tasks (`task`: never refused for a full queue, since the job
+  // they belong to was admitted, and never judged: the evaluation judges them).
+  Submission SubmitJob(Job job, std::function<void(Result)> on_result, uint64_t group, bool task);
+  // An evaluated job (eval/evaluation.hpp): its tasks are the engine's, in its group.
+  void StartEvaluation(Pending p);
+  class EvalPort;
+  // The evaluations `job` or `group` names (every one when both are 0), marked cancelled.
+  std::vector<std::shared_ptr<eval::Evaluation>> EvalsToCancel(JobHandle job, uint64_t group);
   void Start(Pending job, zygote::Lease lease);
   // PrepareTask (task_setup.hpp) for a queued job, stamped with when its slot was free.
   sys::StatusOr<TaskRunParams> Prepare(const Pending& job, zygote::Slot& slot,
@@ -167,7 +181,77 @@ class EngineImpl final : public Engine {
   std::unordered_set<JobHandle> live_jobs_;  // submitted, not yet done
   std::unordered_set<JobHandle> cancelled_jobs_;
   std::unordered_set<uint64_t> cancelled_groups_;
+
+  // Evaluations not yet done, by their job's handle (for Cancel). Taken before mu_.
+  std::mutex evals_mu_;
+  struct EvalEntry {
+    uint64_t group = 0;
+    std::shared_ptr<eval::Evaluation> eval;  // null while it starts
+    bool cancel = false;                     // cancelled while it started
+  };
+  std::unordered_map<JobHandle, EvalEntry> evals_;
+  std::unique_ptr<eval::BuildCache> build_cache_;
 };
+
+// What an evaluation's tasks are: jobs of the engine, in the evaluated job's group.
+class EngineImpl::EvalPort final : public eval::TaskPort {
+ public:
+  EvalPort(EngineImpl* e, uint64_t group) : e_(e), group_(group) {}
+  uint64_t SubmitTask(Job job, std::function<void(Result)> done) override {
+    return e_->SubmitJob(std::move(job), std::move(done), group_, /*task=*/true).handle;
+  }
+  void CancelTask(uint64_t handle) override { e_->Cancel(handle); }
+  void Post(std::function<void()> fn) override { e_->reactor_->Post(std::move(fn)); }
+
+ private:
+  EngineImpl* e_;
+  uint64_t group_;
+};
+
+void EngineImpl::StartEvaluation(Pending p) {
+  const JobHandle handle = p.handle;
+  auto port = std::make_shared<EvalPort>(this, p.group);
+  auto done = [this, port, cb = std::move(p.on_result), handle](Result r) {
+    cb(std::move(r));
+    {
+      std::lock_guard lock(evals_mu_);
+      evals_.erase(handle);
+    }
+    Done(handle);
+  };
+  eval::EvalOptions o;
+  o.parallel = info_.slots;
+  o.cache = build_cache_.get();
+  o.profile = "root=" + p.job.root + ";network=" + std::to_string(static_cast<int>(p.job.network));
+  {
+    std::lock_guard lock(evals_mu_);
+    evals_[handle] = {p.group, nullptr, false};
+  }
+  auto e = eval::Evaluation::Start(std::move(p.job), *port, std::move(o), std::move(done));
+  bool cancel = false;
+  {
+    std::lock_guard lock(evals_mu_);
+    auto it = evals_.find(handle);  // gone: it has ended already
+    if (it == evals_.end()) return;
+    it->second.eval = e;
+    cancel = it->second.cancel;
+  }
+  if (cancel) e->Cancel();
+}
+
+std::vector<std::shared_ptr<eval::Evaluation>> EngineImpl::EvalsToCancel(JobHandle job,
+                                                                         uint64_t group) {
+  std::vector<std::shared_ptr<eval::Evaluation>> out;
+  std::lock_guard lock(evals_mu_);
+  for (auto& [handle, entry] : evals_) {
+    const bool match = (job != 0 && handle == job) || (group != 0 && entry.group == group) ||
+                       (job == 0 && group == 0);
+    if (!match) continue;
+    entry.cancel = true;
+    if (entry.eval) out.push_back(entry.eval);
+  }
+  return out;
+}
 
 sys::Status EngineImpl::Init() {
   // Each slot holds ~9 fds (zygote socket and pidfd, OOM event fd, counter files) and each
@@ -401,6 +485,7 @@ void EngineImpl::CancelQueued(Pred pred) {
 
 void EngineImpl::CancelAll() {
   cancelled_ = true;
+  for (auto& e : EvalsToCancel(0, 0)) e->Cancel();
   CancelQueued([](const Pending&) { return true; });
   reactor_->Post([this] { CancelRunning(0, 0); });
 }
@@ -421,6 +506,17 @@ void EngineImpl::CancelRunning(JobHandle job, uint64_t group) {
 
 void EngineImpl::Cancel(JobHandle job) {
   if (job == 0) return;
+  {
+    bool is_eval = false;
+    {
+      std::lock_guard lock(evals_mu_);
+      is_eval = evals_.contains(job);
+    }
+    if (is_eval) {
+      for (auto& e : EvalsToCancel(job, 0)) e->Cancel();
+      return;
+    }
+  }
   {
     std::lock_guard lock(cancel_mu_);
     if (!live_jobs_.contains(job)) return;  // done already (or never submitted): nothing to end
@@ -451,6 +547,7 @@ void EngineImpl::CancelGroup(uint64_t group) {
     std::lock_guard lock(cancel_mu_);
     cancelled_groups_.insert(group);
   }
+  for (auto& e : EvalsToCancel(0, group)) e->Cancel();
   CancelQueued([group](const Pending& p) { return p.group == group; });
   reactor_->Post([this, group] { CancelRunning(0, group); });
 }
@@ -479,11 +576,11 @@ EngineStats EngineImpl::Stats() {
   return st;
 }
 
-Submission EngineImpl::Submit(Job job, std::function<void(Result)> on_result,
-                              SubmitOptions options) {
+Submission EngineImpl::SubmitJob(Job job, std::function<void(Result)> on_result, uint64_t group,
+                                 bool task) {
   Pending p;
   p.handle = next_handle_++;
-  p.group = options.group;
+  p.group = group;
   p.limits = job.limits.Resolved();
   p.profile = ProfileOf(job);
   p.on_result = std::move(on_result);
@@ -492,7 +589,8 @@ Submission EngineImpl::Submit(Job job, std::function<void(Result)> on_result,
 
   // What cannot run ends at once, but its result still goes out on an engine thread.
   std::string invalid = CheckLimits(p.limits, opts_.maxima);
-  if (invalid.empty() && p.job.argv.empty()) invalid = "cmd: empty";
+  const bool evaluated = !task && eval::IsEvaluation(p.job);
+  if (invalid.empty() && p.job.argv.empty() && !evaluated) invalid = "cmd: empty";
   // The job parser checks these for job files; an embedder's or `brood exec`'s Job comes here
   // unchecked, and the zygote would refuse the spec (and be recycled for it).
   if (invalid.empty() && (!p.job.cwd.starts_with('/') || p.job.cwd.find('\0') != std::string::npos))
@@ -507,10 +605,20 @@ Submission EngineImpl::Submit(Job job, std::function<void(Result)> on_result,
   } else if (!tree_ && !opts_.allow_no_cgroups) {
     not_run.emplace("cgroup limits unavailable: " + cgroup_error_, ErrorKind::kHostUnsupported);
   }
+  // A job's own expect is judged here (an evaluation judges its tests itself).
+  if (!task && !evaluated && p.job.expect && invalid.empty() && !not_run) {
+    for (const auto& [path, content] : p.job.expect->files) p.job.collect.push_back(path);
+    p.on_result = [cb = std::move(p.on_result),
+                   expect = std::make_shared<Expect>(std::move(*p.job.expect))](Result r) {
+      if (r.status != TaskStatus::kInvalidJob) r.passed = jobs::Meets(*expect, r);
+      cb(std::move(r));
+    };
+    p.job.expect.reset();
+  }
   {
     std::lock_guard lock(mu_);
     const bool queued = invalid.empty() && !not_run;
-    if (queued && queue_.size() >= static_cast<size_t>(std::max(1, opts_.queue))) {
+    if (queued && !task && queue_.size() >= static_cast<size_t>(std::max(1, opts_.queue))) {
       return {0, ErrorKind::kResourceExhausted,
               "queue full: " + std::to_string(queue_.size()) + " jobs are waiting for a slot"};
     }
@@ -519,14 +627,18 @@ Submission EngineImpl::Submit(Job job, std::function<void(Result)> on_result,
       std::lock_guard cancel(cancel_mu_);
       live_jobs_.insert(handle);
     }
-    if (queued) {
+    if (queued && evaluated) {
+      // In flight from here like any job; its tasks queue as they are due.
+    } else if (queued) {
       queue_.push_back(std::move(p));
       queued_[handle] = std::prev(queue_.end());
       work_.notify_one();
       return {handle};
     }
   }
-  if (!invalid.empty()) {
+  if (invalid.empty() && !not_run && evaluated) {
+    StartEvaluation(std::move(p));
+  } else if (!invalid.empty()) {
     FinishOnReactor(std::move(p), TaskStatus::kInvalidJob, std::move(invalid));
   } else {
     FinishOnReactor(std::move(p), TaskStatus::kSandboxError, std::move(not_run->first),

@@ -126,6 +126,7 @@ sys::StatusOr<TaskRunParams> PrepareTask(const TaskSetup& setup, const Job& job,
   spec.cwd = job.cwd;
   spec.files = job.files;
   spec.collect = job.collect;
+  spec.snapshot = job.snapshot;
   spec.disk_mb = limits.disk_mb;
   spec.disk_inodes = WorkspaceInodes(limits.disk_mb);
   spec.memory_mb = limits.memory_mb;
@@ -157,7 +158,7 @@ sys::StatusOr<TaskRunParams> PrepareTask(const TaskSetup& setup, const Job& job,
     (void)p.group->ResetPeak();  // peak memory is per task; the other counters are deltas
     if (auto u = p.group->ReadUsage(); u.ok()) p.baseline = *u;
   }
-  if (!job.collect.empty()) {
+  if (!job.collect.empty() || job.snapshot) {
     auto mem = sys::MemfdWith("", "brood-collect", /*seal=*/false);
     if (!mem.ok()) return mem.status();
     p.collect = std::move(mem.value());

@@ -207,7 +207,8 @@ std::string ApplyPreset(std::string_view language, const std::map<std::string, s
     return "files: language \"" + known->name + "\" needs \"" + known->source + "\"";
   const Preset sized = kMakers[known - Presets().data()](limits);
   out->build.reset();
-  if (!sized.build.empty()) out->build = Build{sized.build, sized.build_limits};
+  // Its limits: the preset's build_limits, under what the job gives (the evaluation's to apply).
+  if (!sized.build.empty()) out->build = Build{sized.build, {}};
   out->argv = sized.run;
   out->env = sized.env;
   return "";

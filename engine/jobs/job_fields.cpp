@@ -15,12 +15,12 @@ constexpr char kBlobShape[] = "expected a string or {\"base64\": \"...\"}, got "
 
 struct IntLimit {
   std::string_view name;
-  int64_t Limits::*member;
+  std::optional<int64_t> LimitOverrides::*member;
 };
 constexpr IntLimit kIntLimits[] = {
-    {"wall_ms", &Limits::wall_ms},     {"cpu_ms", &Limits::cpu_ms},
-    {"memory_mb", &Limits::memory_mb}, {"disk_mb", &Limits::disk_mb},
-    {"pids", &Limits::pids},           {"output_bytes", &Limits::output_bytes},
+    {"wall_ms", &LimitOverrides::wall_ms},     {"cpu_ms", &LimitOverrides::cpu_ms},
+    {"memory_mb", &LimitOverrides::memory_mb}, {"disk_mb", &LimitOverrides::disk_mb},
+    {"pids", &LimitOverrides::pids},           {"output_bytes", &LimitOverrides::output_bytes},
 };
 
 }  // namespace
@@ -125,25 +125,35 @@ std::string ReadFiles(Json& v, Job& job) {
   return {};
 }
 
-std::string ReadLimits(Json& v, Job& job) {
-  if (!v.is_object()) return "limits: expected an object, got " + Describe(v);
+std::string ReadLimitOverrides(Json& v, std::string_view field, LimitOverrides& limits) {
+  const std::string f(field);
+  if (!v.is_object()) return f + ": expected an object, got " + Describe(v);
   for (const auto& [name, value] : v.get_ref<const Json::object_t&>()) {
     if (name == "cpus") {
       // is_number() is false for booleans, which JSON Schema does not count as numbers either.
       if (!value.is_number() || !(value.get<double>() > 0))
-        return "limits.cpus: expected a positive number, got " + Describe(value);
-      job.limits.cpus = value.get<double>();
+        return f + ".cpus: expected a positive number, got " + Describe(value);
+      limits.cpus = value.get<double>();
       continue;
     }
     const IntLimit* limit = nullptr;
     for (const IntLimit& l : kIntLimits) {
       if (l.name == name) limit = &l;
     }
-    if (limit == nullptr) return "limits: unknown field " + Quote(name);
-    if (!PositiveInteger(value, job.limits.*(limit->member)))
-      return "limits." + name + ": expected a positive integer, got " + Describe(value);
+    if (limit == nullptr) return f + ": unknown field " + Quote(name);
+    int64_t n = 0;
+    if (!PositiveInteger(value, n))
+      return f + "." + name + ": expected a positive integer, got " + Describe(value);
+    limits.*(limit->member) = n;
   }
   return {};
+}
+
+std::string ReadLimits(Json& v, Job& job) {
+  LimitOverrides given;
+  std::string problem = ReadLimitOverrides(v, "limits", given);
+  if (problem.empty()) job.limits = given.Over(job.limits);
+  return problem;
 }
 
 }  // namespace brood::jobs

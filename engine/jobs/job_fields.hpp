@@ -31,5 +31,7 @@ std::string ReadEnv(Json& v, Job& job);
 std::string ReadFiles(Json& v, Job& job);
 // Types and positivity only; the caller checks the maxima once the whole job is read.
 std::string ReadLimits(Json& v, Job& job);
+// The limit fields given in `v` (its name in errors: "build.limits").
+std::string ReadLimitOverrides(Json& v, std::string_view field, LimitOverrides& limits);
 
 }  // namespace brood::jobs

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <utility>
 
+#include "jobs/eval_fields.hpp"
 #include "jobs/job_fields.hpp"
 #include "jobs/strict_json.hpp"
 
@@ -111,41 +112,30 @@ std::string ReadCollect(Json& v, Job& job) {
 }
 
 std::string ReadExpect(Json& v, Job& job) {
-  if (!v.is_object())
-    return "expect: expected an object {\"stdout\": ..., \"match\": ...}, got " + Describe(v);
   Expect expect;
-  bool has_stdout = false;
-  for (auto& [name, value] : v.get_ref<Json::object_t&>()) {
-    if (name == "stdout") {
-      if (!value.is_string()) return "expect.stdout: expected a string, got " + Describe(value);
-      expect.stdout_text = std::move(value.get_ref<std::string&>());
-      has_stdout = true;
-    } else if (name == "match") {
-      const std::string* mode = AsString(value);
-      if (mode != nullptr && *mode == "exact") {
-        expect.match = MatchMode::kExact;
-      } else if (mode != nullptr && *mode == "trim") {
-        expect.match = MatchMode::kTrim;
-      } else if (mode != nullptr && *mode == "tokens") {
-        expect.match = MatchMode::kTokens;
-      } else {
-        return "expect.match: expected \"exact\", \"trim\" or \"tokens\", got " + Describe(value);
-      }
-    } else {
-      return "expect: unknown field " + Quote(name);
-    }
-  }
-  (void)has_stdout;
-  job.expect = std::move(expect);
-  return {};
+  std::string problem = ReadExpectOver(v, "expect", expect);
+  if (problem.empty()) job.expect = std::move(expect);
+  return problem;
 }
+
+std::string ReadBuildField(Json& v, Job& job) {
+  Build build;
+  std::string problem = ReadBuild(v, build);
+  if (problem.empty()) job.build = std::move(build);
+  return problem;
+}
+
+// Read last (ParseJobLine): a test's limits and expect are given over the job's.
+std::string ReadTestsField(Json& v, Job& job) { return ReadTests(v, job, job.tests); }
 
 // Every field but id, which is read first; a scan over a dozen names beats hashing them.
 constexpr Field kFields[] = {
-    {"cmd", ReadCmd},       {"shell", ReadShell},     {"stdin", ReadStdin},
-    {"env", ReadEnv},       {"files", ReadFiles},     {"cwd", ReadCwd},
-    {"limits", ReadLimits}, {"network", ReadNetwork}, {"collect", ReadCollect},
-    {"expect", ReadExpect}, {"root", ReadRoot},
+    {"cmd", ReadCmd},          {"shell", ReadShell},     {"stdin", ReadStdin},
+    {"env", ReadEnv},          {"files", ReadFiles},     {"cwd", ReadCwd},
+    {"limits", ReadLimits},    {"network", ReadNetwork}, {"collect", ReadCollect},
+    {"expect", ReadExpect},    {"root", ReadRoot},       {"language", ReadLanguage},
+    {"build", ReadBuildField}, {"stop", ReadStop},       {"group", ReadGroup},
+    {"tests", ReadTestsField},
 };
 
 std::string CheckId(const Json* v) {
@@ -202,17 +192,23 @@ ParsedJob ParseJobLine(std::string_view line, const LimitMaxima& maxima) {
 
   Job job;
   job.id = *out.id;
-  for (auto& [name, value] : fields) {
-    if (name == "id") continue;
-    if (auto problem = ReadJobField(name, value, job); !problem.empty()) {
-      out.error = std::move(problem);
-      return out;
+  // "tests" last: its limits and expect are read over the job's.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto& [name, value] : fields) {
+      if (name == "id" || (name == "tests") != (pass == 1)) continue;
+      if (auto problem = ReadJobField(name, value, job); !problem.empty()) {
+        out.error = std::move(problem);
+        return out;
+      }
     }
   }
   bool has_cmd = fields.contains("cmd"), has_shell = fields.contains("shell");
-  if (has_cmd == has_shell) {
-    out.error = std::string("cmd, shell: a job needs exactly one of them, got ") +
-                (has_cmd ? "both" : "neither");
+  if (has_cmd && has_shell) {
+    out.error = "cmd, shell: a job needs exactly one of them, got both";
+    return out;
+  }
+  if (!has_cmd && !has_shell && job.language.empty()) {
+    out.error = "cmd, shell: a job needs exactly one of them (or a language), got neither";
     return out;
   }
   if (auto problem = CheckLimits(job.limits, maxima); !problem.empty()) {

@@ -21,6 +21,43 @@ Json OrNull(const std::optional<T>& v) {
   return v ? Json(*v) : Json(nullptr);
 }
 
+Json BuildJson(const BuildResult& b) {
+  Json j;
+  j["status"] = StatusName(b.status);
+  j["exit_code"] = OrNull(b.exit_code);
+  j["signal"] = OrNull(b.signal);
+  j["stdout"] = Blob(b.stdout_data);
+  j["stderr"] = Blob(b.stderr_data);
+  j["stdout_truncated"] = b.stdout_truncated;
+  j["stderr_truncated"] = b.stderr_truncated;
+  j["wall_ms"] = b.wall_ms;
+  j["cpu_ms"] = b.cpu_ms;
+  j["peak_memory_bytes"] = b.peak_memory_bytes;
+  j["cached"] = b.cached;
+  j["error"] = b.error ? Json(*b.error) : Json(nullptr);
+  return j;
+}
+
+Json TestJson(const TestResult& t) {
+  Json j;
+  j["id"] = t.id;
+  j["verdict"] = VerdictName(t.verdict);
+  if (t.verdict == Verdict::kSkipped) return j;  // not reported as run
+  j["status"] = StatusName(t.status);
+  j["exit_code"] = OrNull(t.exit_code);
+  j["signal"] = OrNull(t.signal);
+  j["wall_ms"] = t.wall_ms;
+  j["cpu_ms"] = t.cpu_ms;
+  j["peak_memory_bytes"] = t.peak_memory_bytes;
+  j["stdout_bytes"] = t.stdout_bytes;
+  j["stderr_bytes"] = t.stderr_bytes;
+  j["stdout"] = Blob(t.stdout_head);
+  j["stderr"] = Blob(t.stderr_head);
+  j["checker_message"] = t.checker_message ? Json(*t.checker_message) : Json(nullptr);
+  j["error"] = t.error ? Json(*t.error) : Json(nullptr);
+  return j;
+}
+
 }  // namespace
 
 const char* StatusName(TaskStatus s) {
@@ -157,6 +194,19 @@ std::string ResultToJson(const Result& r) {
     j["files"] = Json(std::move(files));
   }
   if (r.passed) j["passed"] = *r.passed;
+  if (r.verdict) {
+    j["verdict"] = VerdictName(*r.verdict);
+    if (!r.group.empty()) j["group"] = r.group;
+    if (r.build) j["build"] = BuildJson(*r.build);
+    if (r.has_tests) {
+      j["tests_passed"] = r.tests_passed;
+      j["tests_total"] = r.tests_total;
+      Json::array_t tests;
+      tests.reserve(r.tests.size());
+      for (const TestResult& t : r.tests) tests.push_back(TestJson(t));
+      j["tests"] = Json(std::move(tests));
+    }
+  }
   j["error"] = r.error ? Json(*r.error) : Json(nullptr);
   // Every sandbox_error says what kind of failure it was; one nobody classified is brood's own.
   if (r.status == TaskStatus::kSandboxError)

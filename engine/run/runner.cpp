@@ -21,7 +21,6 @@
 #include <mutex>
 #include <thread>
 
-#include "jobs/judge.hpp"
 #include "reactor/reactor.hpp"
 #include "run/admission.hpp"
 #include "run/output.hpp"
@@ -169,7 +168,6 @@ int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
       gw.release_wait();
       return;
     }
-    item->expect = item->parsed.job->expect;
     std::string id = item->parsed.job->id;
     Submission taken = engine.Submit(std::move(*item->parsed.job),
                                      [item, &gw](Result r) {
@@ -196,9 +194,6 @@ int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
       item->result.line = item->result.status == TaskStatus::kInvalidJob
                               ? std::optional<int64_t>(item->line.number)
                               : std::nullopt;
-      Job judged;
-      judged.expect = std::move(item->expect);
-      jobs::Judge(judged, item->result);
     }
     if (item->kind == Work::kRun || item->kind == Work::kResult)
       item->json = ResultToJson(item->result);

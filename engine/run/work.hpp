@@ -21,7 +21,6 @@ struct Work {
   jobs::ParsedJob parsed;
   Kind kind = kSkip;
   bool not_started = false;      // a stop came before the engine took it
-  std::optional<Expect> expect;  // kept aside: the job itself is moved into the engine
   Result result;
   std::string json;  // the serialized record
 };

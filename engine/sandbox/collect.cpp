@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "brood/job.hpp"
 #include "jobs/codec.hpp"
 #include "zygote/wire.hpp"
 
@@ -22,6 +23,8 @@ constexpr size_t kLeftOutMax = 64u << 10;
 
 struct Walk {
   const std::vector<std::string>& patterns;
+  bool snapshot = false;  // every regular file, silently skipping the rest
+  size_t file_max = kCollectFileMax, task_max = kCollectTaskMax;
   Collected out;
   size_t total = 0;  // bytes of names and contents collected
   size_t left_out_bytes = 0, left_out_uncounted = 0;
@@ -38,6 +41,7 @@ struct Walk {
   }
 
   bool Matches(const std::string& rel) const {
+    if (snapshot) return true;
     for (const auto& p : patterns)
       if (fnmatch(p.c_str(), rel.c_str(), FNM_PATHNAME) == 0) return true;
     return false;
@@ -53,16 +57,17 @@ struct Walk {
     int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      LeaveOut(rel, "not a regular file");
+      if (!snapshot) LeaveOut(rel, "not a regular file");
       if (fd >= 0) close(fd);
       return;
     }
     // Names count towards the task's 8 MiB too: thousands of empty files with long paths would
     // otherwise make a result of any size.
-    if (static_cast<size_t>(st.st_size) > kCollectFileMax) {
-      LeaveOut(rel, "larger than 1 MiB (" + std::to_string(st.st_size) + " bytes)");
-    } else if (total + rel.size() + static_cast<size_t>(st.st_size) > kCollectTaskMax) {
-      LeaveOut(rel, "over the 8 MiB a task may return");
+    if (static_cast<size_t>(st.st_size) > file_max) {
+      LeaveOut(rel, "larger than " + std::to_string(file_max >> 20) + " MiB (" +
+                        std::to_string(st.st_size) + " bytes)");
+    } else if (total + rel.size() + static_cast<size_t>(st.st_size) > task_max) {
+      LeaveOut(rel, "over the " + std::to_string(task_max >> 20) + " MiB a task may return");
     } else {
       std::string data(static_cast<size_t>(st.st_size), '\0');
       ssize_t n = pread(fd, data.data(), data.size(), 0);
@@ -89,7 +94,9 @@ struct Walk {
         if (depth >= kMaxDepth) continue;
         int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sub >= 0) Dir(sub, rel, depth + 1);
-      } else if (Matches(rel)) {
+      } else if (S_ISREG(st.st_mode) && Matches(rel)) {
+        File(dirfd(d), e->d_name, rel);
+      } else if (!snapshot && Matches(rel)) {
         File(dirfd(d), e->d_name, rel);
       }
     }
@@ -99,10 +106,11 @@ struct Walk {
 
 }  // namespace
 
-int CollectInto(int out_fd, const std::vector<std::string>& patterns) {
+namespace {
+
+int WalkInto(int out_fd, Walk& walk) {
   int ws = open("/workspace", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (ws < 0) return errno;
-  Walk walk{patterns, {}};
   walk.Dir(ws, "", 0);
   if (walk.left_out_uncounted > 0)
     walk.out.left_out.push_back("and " + std::to_string(walk.left_out_uncounted) + " more");
@@ -119,6 +127,19 @@ int CollectInto(int out_fd, const std::vector<std::string>& patterns) {
     off += static_cast<size_t>(n);
   }
   return 0;
+}
+
+}  // namespace
+
+int CollectInto(int out_fd, const std::vector<std::string>& patterns) {
+  Walk walk{patterns};
+  return WalkInto(out_fd, walk);
+}
+
+int SnapshotInto(int out_fd) {
+  static const std::vector<std::string> kAll;
+  Walk walk{kAll, /*snapshot=*/true, kSnapshotMax, kSnapshotMax};
+  return WalkInto(out_fd, walk);
 }
 
 std::optional<Collected> DecodeCollected(std::string_view bytes) {

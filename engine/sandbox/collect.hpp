@@ -21,6 +21,12 @@ constexpr size_t kCollectTaskMax = 8u << 20;
 // symlink. Returns 0 or an errno.
 int CollectInto(int out_fd, const std::vector<std::string>& patterns);
 
+// The whole workspace (an evaluation's build, Job::snapshot): every regular file, at most
+// kSnapshotMax bytes in all (names included). What is not a regular file or a directory
+// (symlinks, FIFOs, devices, sockets) is left out silently: a snapshot becomes a later task's
+// `files`, which are regular files only. A file past the bound is named in left_out.
+int SnapshotInto(int out_fd);
+
 struct Collected {
   std::map<std::string, std::string> files;
   std::vector<std::string> left_out;  // "out/big.bin: larger than 1 MiB"

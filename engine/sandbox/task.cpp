@@ -239,7 +239,8 @@ void Collect(const TaskSpec& spec, int out_fd) {
     if (setresgid(kSandboxGid, kSandboxGid, kSandboxGid) != 0 ||
         setresuid(kSandboxUid, kSandboxUid, kSandboxUid) != 0 || DropCapabilities() != 0)
       _exit(1);
-    _exit(CollectInto(out_fd, spec.collect) == 0 ? 0 : 1);
+    const int err = spec.snapshot ? SnapshotInto(out_fd) : CollectInto(out_fd, spec.collect);
+    _exit(err == 0 ? 0 : 1);
   }
   if (pid > 0) waitpid(pid, nullptr, 0);
 }
@@ -430,7 +431,8 @@ namespace {
   kill(-1, SIGKILL);
   while (wait4(-1, nullptr, 0, nullptr) > 0 || errno == EINTR) {
   }
-  if (fds.collect_fd.valid() && !spec.collect.empty()) Collect(spec, fds.collect_fd.get());
+  if (fds.collect_fd.valid() && (spec.snapshot || !spec.collect.empty()))
+    Collect(spec, fds.collect_fd.get());
   Report out{};
   out.kind = ReportKind::kExited;
   out.time_ns = end.end_ns ? end.end_ns : sys::MonotonicNs();

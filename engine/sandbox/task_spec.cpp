@@ -26,6 +26,7 @@ std::string EncodeTaskSpec(const TaskSpec& s) {
   w.U32(s.workspace_disk);
   w.U32(static_cast<uint32_t>(s.landlock_abi));
   w.U32(s.session);
+  w.U32(s.snapshot);
   return std::move(w.bytes());
 }
 
@@ -48,6 +49,7 @@ std::optional<TaskSpec> DecodeTaskSpec(std::string_view bytes) {
   s.workspace_disk = r.U32() != 0;
   s.landlock_abi = static_cast<int>(r.U32());
   s.session = r.U32() != 0;
+  s.snapshot = r.U32() != 0;
   if (!r.done() || s.argv.empty() != s.session || s.cwd.empty() || s.cwd[0] != '/' ||
       s.disk_mb <= 0 || s.memory_mb <= 0 || s.cpu_ms <= 0 || s.pids <= 0)
     return std::nullopt;

@@ -21,6 +21,7 @@ struct TaskSpec {
   std::string cwd = "/workspace";
   std::map<std::string, std::string> files;  // relative path -> bytes, written as the sandbox user
   std::vector<std::string> collect;          // workspace globs returned after the task
+  bool snapshot = false;  // return every regular file of the workspace (an evaluation's build)
   bool has_stdin = false;                    // else the task's stdin is /dev/null
   int64_t disk_mb = 256;                     // the tmpfs for /workspace, /tmp and /dev/shm
   uint64_t disk_inodes = 4096;

@@ -5,7 +5,6 @@
 #include <cctype>
 #include <charconv>
 
-#include "jobs/judge.hpp"
 #include "server/connection.hpp"
 #include "sys/fd.hpp"
 
@@ -113,7 +112,6 @@ net::awaitable<bool> Connection::Run(Request& req) {
                                  " jobs are waiting or running (brood serve --queue)");
   }
   Job job = std::move(*jr.job);
-  std::optional<Expect> expect = job.expect;
   auto wait = std::make_shared<RunWait>(ctx_.io);
   Submission taken = ctx_.engine.Submit(std::move(job), RunWait::Deliver(ctx_.io, wait),
                                         {.group = ctx_.run_group});
@@ -131,11 +129,6 @@ net::awaitable<bool> Connection::Run(Request& req) {
   Result result = std::move(*wait->result);
   ctx_.metrics.ObserveTask(result);  // a task that ended, whether or not its client is there
   if (!body_read_) co_return false;  // the client left: nobody to answer
-  if (expect) {
-    Job judged;
-    judged.expect = std::move(expect);
-    jobs::Judge(judged, result);
-  }
   co_return co_await Reply(req, 200, ResultToJson(result));
 }
 

@@ -39,7 +39,7 @@ struct Expect {
 // `build`: run once in the job's workspace after `files` are written (docs/eval.md).
 struct Build {
   std::vector<std::string> argv;  // cmd, or {"/bin/sh", "-c", shell}
-  Limits limits;                  // fields not given: the preset's build limits, else the job's
+  LimitOverrides limits;          // over the preset's build limits, else over the job's limits
 };
 
 // One test of a job with `tests`: runs `cmd + args` in a fresh sandbox whose workspace is the
@@ -49,8 +49,9 @@ struct TestCase {
   std::string stdin_data;
   std::map<std::string, std::string> files;
   std::vector<std::string> args;
-  std::optional<Expect> expect;  // fields not given: the job's `expect`
-  Limits limits;                 // fields not given: the job's
+  // nullopt: the job's expect. (The job record's parser merges: a test's fields over the job's.)
+  std::optional<Expect> expect;
+  LimitOverrides limits;  // over the job's limits
 };
 
 enum class StopMode { kFirstFailure, kAll };

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace brood {
@@ -19,6 +20,24 @@ struct Limits {
   Limits Resolved() const {
     Limits l = *this;
     if (l.cpu_ms == 0) l.cpu_ms = l.wall_ms;
+    return l;
+  }
+};
+
+// Limits given in part (a build's, a test's): each field set overrides a base's.
+struct LimitOverrides {
+  std::optional<int64_t> wall_ms, cpu_ms, memory_mb, disk_mb, pids, output_bytes;
+  std::optional<double> cpus;
+
+  Limits Over(const Limits& base) const {
+    Limits l = base;
+    if (wall_ms) l.wall_ms = *wall_ms;  // a base's unset cpu_ms (0) follows the new wall_ms
+    if (cpu_ms) l.cpu_ms = *cpu_ms;
+    if (memory_mb) l.memory_mb = *memory_mb;
+    if (disk_mb) l.disk_mb = *disk_mb;
+    if (pids) l.pids = *pids;
+    if (output_bytes) l.output_bytes = *output_bytes;
+    if (cpus) l.cpus = *cpus;
     return l;
   }
 };

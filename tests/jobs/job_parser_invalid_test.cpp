@@ -62,7 +62,7 @@ std::vector<Case> Cases() {
       {"CmdAndShell", With(R"("shell":"ls")"),
        "cmd, shell: a job needs exactly one of them, got both", R},
       {"NeitherCmdNorShell", R"({"id":"a"})",
-       "cmd, shell: a job needs exactly one of them, got neither", R},
+       "cmd, shell: a job needs exactly one of them (or a language), got neither", R},
       {"CmdEmpty", R"({"id":"a","cmd":[]})", "cmd: expected a non-empty array of strings, got []",
        R},
       {"CmdString", R"({"id":"a","cmd":"ls"})",
@@ -190,7 +190,7 @@ std::vector<Case> Cases() {
       {"ExpectStdoutNotString", With(R"("expect":{"stdout":1})"),
        "expect.stdout: expected a string, got 1", R},
       {"ExpectBadMatch", With(R"("expect":{"stdout":"","match":"regex"})"),
-       "expect.match: expected \"exact\", \"trim\" or \"tokens\", got \"regex\"", R},
+       "expect.match: expected \"exact\", \"trim\", \"tokens\" or \"float\", got \"regex\"", R},
       {"ExpectUnknownField", With(R"("expect":{"stdout":"","stderr":""})"),
        "expect: unknown field \"stderr\"", R},
   };

@@ -1,0 +1,104 @@
+#include "eval/tasks.hpp"
+
+namespace brood::eval {
+namespace {
+
+// A `collect` pattern naming exactly `path` (fnmatch's special characters escaped).
+std::string Literal(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '*' || c == '?' || c == '[' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+Job Base(const Job& job, const std::string& suffix) {
+  Job t;
+  t.id = job.id + "#" + suffix;
+  t.cwd = job.cwd;
+  t.network = job.network;
+  t.root = job.root;
+  return t;
+}
+
+}  // namespace
+
+Job BuildJob(const Job& job, const std::string& suffix, const Program& sources,
+             const std::vector<std::string>& argv, const Limits& limits) {
+  Job b = Base(job, suffix);
+  b.argv = argv;
+  b.env = sources.env;
+  b.files = sources.files;
+  b.limits = limits;
+  b.snapshot = true;
+  return b;
+}
+
+Job TestJob(const Job& job, const Program& program, const TestCase& test) {
+  Job t = Base(job, "test:" + test.id);
+  t.argv = program.argv;
+  t.argv.insert(t.argv.end(), test.args.begin(), test.args.end());
+  t.env = program.env;
+  t.files = program.files;
+  for (const auto& [path, content] : test.files) t.files.insert_or_assign(path, content);
+  t.stdin_data = test.stdin_data;
+  t.limits = test.limits.Over(job.limits);
+  if (test.expect)
+    for (const auto& [path, content] : test.expect->files) t.collect.push_back(Literal(path));
+  return t;
+}
+
+Job CheckerJob(const Job& job, const TestCase& test, const Program& checker, const Limits& limits,
+               const Result& run) {
+  Job c = Base(job, "checker:" + test.id);
+  c.argv = checker.argv;
+  for (const char* f : {kCheckerInput, kCheckerOutput, kCheckerAnswer})
+    c.argv.push_back(std::string("/workspace/") + f);
+  c.env = checker.env;
+  c.files = checker.files;
+  c.files.insert_or_assign(kCheckerInput, test.stdin_data);
+  c.files.insert_or_assign(kCheckerOutput, run.stdout_data);
+  c.files.insert_or_assign(kCheckerAnswer,
+                           test.expect ? test.expect->stdout_text.value_or("") : std::string());
+  c.cwd = "/workspace";
+  c.network = Network::kNone;  // a checker never needs the network the task may have had
+  c.limits = limits;
+  return c;
+}
+
+BuildResult BuildRecord(const Result& r) {
+  BuildResult b;
+  b.status = r.status;
+  b.exit_code = r.exit_code;
+  b.signal = r.signal;
+  b.stdout_data = r.stdout_data;
+  b.stderr_data = r.stderr_data;
+  b.stdout_truncated = r.stdout_truncated;
+  b.stderr_truncated = r.stderr_truncated;
+  b.wall_ms = r.wall_ms;
+  b.cpu_ms = r.cpu_ms;
+  b.peak_memory_bytes = r.peak_memory_bytes;
+  b.error = r.error;
+  return b;
+}
+
+TestResult TestRecord(const std::string& id, const Result& r, Verdict verdict) {
+  TestResult t;
+  t.id = id;
+  t.status = r.status;
+  t.verdict = verdict;
+  t.exit_code = r.exit_code;
+  t.signal = r.signal;
+  t.wall_ms = r.wall_ms;
+  t.cpu_ms = r.cpu_ms;
+  t.peak_memory_bytes = r.peak_memory_bytes;
+  t.stdout_bytes = r.stdout_bytes;
+  t.stderr_bytes = r.stderr_bytes;
+  t.stdout_head = r.stdout_data.substr(0, kTestStreamHead);
+  t.stderr_head = r.stderr_data.substr(0, kTestStreamHead);
+  t.error = r.error;
+  return t;
+}
+
+}  // namespace brood::eval
