@@ -98,7 +98,8 @@ class EngineImpl final : public Engine {
   Result Run(const Job& job) override;
   Submission Submit(Job job, std::function<void(Result)> on_result,
                     SubmitOptions options) override {
-    return SubmitJob(std::move(job), std::move(on_result), options.group, /*task=*/false);
+    return SubmitJob(std::move(job), std::move(on_result), options.group, /*task=*/false,
+                     std::move(options.cache_partition));
   }
   uint64_t NewGroup() override { return next_group_++; }
   void Cancel(JobHandle job) override;
@@ -115,9 +116,10 @@ class EngineImpl final : public Engine {
   void StartLoop();
   // Submit, and an evaluation's tasks (`task`: never refused for a full queue, since the job
   // they belong to was admitted, and never judged: the evaluation judges them).
-  Submission SubmitJob(Job job, std::function<void(Result)> on_result, uint64_t group, bool task);
+  Submission SubmitJob(Job job, std::function<void(Result)> on_result, uint64_t group, bool task,
+                       std::string cache_partition = {});
   // An evaluated job (eval/evaluation.hpp): its tasks are the engine's, in its group.
-  void StartEvaluation(Pending p);
+  void StartEvaluation(Pending p, std::string cache_partition);
   class EvalPort;
   // The evaluations `job` or `group` names (every one when both are 0), marked cancelled.
   std::vector<std::shared_ptr<eval::Evaluation>> EvalsToCancel(JobHandle job, uint64_t group);
@@ -208,7 +210,7 @@ class EngineImpl::EvalPort final : public eval::TaskPort {
   uint64_t group_;
 };
 
-void EngineImpl::StartEvaluation(Pending p) {
+void EngineImpl::StartEvaluation(Pending p, std::string cache_partition) {
   const JobHandle handle = p.handle;
   auto port = std::make_shared<EvalPort>(this, p.group);
   auto done = [this, port, cb = std::move(p.on_result), handle](Result r) {
@@ -222,6 +224,7 @@ void EngineImpl::StartEvaluation(Pending p) {
   eval::EvalOptions o;
   o.parallel = info_.slots;
   o.cache = build_cache_.get();
+  o.cache_partition = std::move(cache_partition);
   o.profile = "root=" + p.job.root + ";network=" + std::to_string(static_cast<int>(p.job.network));
   {
     std::lock_guard lock(evals_mu_);
@@ -293,6 +296,11 @@ sys::Status EngineImpl::Init() {
   if (tree_ && !info_.shared_disk_reason.empty())
     info_.enforcement = Enforcement::kCgroupSharedDisk;
 
+  if (!opts_.build_cache_dir.empty()) {
+    auto cache = eval::BuildCache::Open(opts_.build_cache_dir, opts_.build_cache_mb << 20);
+    if (!cache.ok()) return cache.status().Wrap("--build-cache-dir " + opts_.build_cache_dir);
+    build_cache_ = std::move(cache.value());
+  }
   if (geteuid() == 0) {
     auto block = ClaimUidBlock(opts_.uid_base);
     if (!block.ok()) return block.status();
@@ -577,7 +585,7 @@ EngineStats EngineImpl::Stats() {
 }
 
 Submission EngineImpl::SubmitJob(Job job, std::function<void(Result)> on_result, uint64_t group,
-                                 bool task) {
+                                 bool task, std::string cache_partition) {
   Pending p;
   p.handle = next_handle_++;
   p.group = group;
@@ -637,7 +645,7 @@ Submission EngineImpl::SubmitJob(Job job, std::function<void(Result)> on_result,
     }
   }
   if (invalid.empty() && !not_run && evaluated) {
-    StartEvaluation(std::move(p));
+    StartEvaluation(std::move(p), std::move(cache_partition));
   } else if (!invalid.empty()) {
     FinishOnReactor(std::move(p), TaskStatus::kInvalidJob, std::move(invalid));
   } else {

@@ -75,6 +75,11 @@ void AddEngineOptions(CLI::App* app, brood::EngineOptions& o, std::vector<std::s
   app->add_option("--disk-dir", o.disk_dir, "where the workspace disks' (unnamed) image files live")
       ->check(CLI::ExistingDirectory)
       ->capture_default_str();
+  app->add_option("--build-cache-dir", o.build_cache_dir,
+                  "keep evaluated jobs' builds here and do identical builds once (made 0700)");
+  app->add_option("--build-cache-mb", o.build_cache_mb,
+                  "the build cache's size at most (least recently used entries go)")
+      ->capture_default_str();
 }
 
 void AddLimitOptions(CLI::App* app, brood::Limits& l) {

@@ -175,7 +175,7 @@ int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
                                        gw.try_put(item);
                                        gw.release_wait();
                                      },
-                                     {.group = group});
+                                     {.group = group, .cache_partition = opts.cache_partition});
     if (!taken.ok()) {  // an engine shared with others whose queue is full: the job's result
       item->result.id = std::move(id);
       item->result.status = TaskStatus::kSandboxError;

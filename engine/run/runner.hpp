@@ -25,6 +25,7 @@ struct RunnerOptions {
   bool progress = false;     // a progress line on the log (for a terminal)
   std::string summary_json;  // also write the summary here (JSON)
   LimitMaxima maxima;
+  std::string cache_partition;  // SubmitOptions::cache_partition of every job
   // More checks a valid job must pass (the server's: no "network": "host" over HTTP): a
   // non-empty answer makes the line invalid_job with it as the error. Called on TBB threads.
   std::function<std::string(const Job&)> check_job;

@@ -113,8 +113,9 @@ net::awaitable<bool> Connection::Run(Request& req) {
   }
   Job job = std::move(*jr.job);
   auto wait = std::make_shared<RunWait>(ctx_.io);
-  Submission taken = ctx_.engine.Submit(std::move(job), RunWait::Deliver(ctx_.io, wait),
-                                        {.group = ctx_.run_group});
+  Submission taken =
+      ctx_.engine.Submit(std::move(job), RunWait::Deliver(ctx_.io, wait),
+                         {.group = ctx_.run_group, .cache_partition = "serve:" + ctx_.opts.token});
   if (!taken.ok()) {
     if (taken.error_kind == ErrorKind::kResourceExhausted) {
       ctx_.metrics.QueueRejected();

@@ -334,6 +334,7 @@ void BatchStore::RunBatch(std::shared_ptr<Batch> b) {
   if (source.ok() && sink.ok()) {
     run::RunnerOptions ro;
     ro.maxima = opts_.policy.maxima;
+    ro.cache_partition = opts_.cache_partition;
     ro.check_job = [policy = opts_.policy](const Job& job) { return CheckPolicy(job, policy); };
     ro.on_record = [this, b](const Result& r) {
       metrics_.ObserveTask(r);

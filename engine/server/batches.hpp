@@ -86,6 +86,7 @@ struct BatchOptions {
   int64_t ttl_s = 24 * 3600;
   int max_running = 4;
   uint64_t max_bytes = 4ull << 30;
+  std::string cache_partition;  // the clients' (SubmitOptions::cache_partition)
 };
 
 class BatchStore {

@@ -155,6 +155,8 @@ sys::Status ServerImpl::Init() {
   bo.ttl_s = opts_.batch_ttl_s;
   bo.max_running = opts_.max_running_batches;
   bo.max_bytes = opts_.max_batch_bytes;
+  // Over HTTP the build cache is the token's: a hit would tell what another client built.
+  bo.cache_partition = "serve:" + opts_.token;
   batches_ = std::make_unique<BatchStore>(
       engine_, bo, metrics_, [io = io_.get()](std::function<void()> f) { net::post(*io, f); },
       log_);

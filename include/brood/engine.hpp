@@ -46,6 +46,11 @@ struct EngineOptions {
   // slots: each has a sandbox user, a cgroup and a workspace of its own. At most 1,024 together
   // with `slots`.
   int max_sessions = 16;
+  // The build cache of evaluated jobs (docs/build-cache.md): identical builds are done once.
+  // "": none (every build runs). The directory is made (0700) if absent; Create fails on one
+  // that is a symlink, another user's, or writable by others.
+  std::string build_cache_dir;
+  uint64_t build_cache_mb = 2048;  // the entries' total size at most (least recently used go)
 };
 
 // What the engine found on this host at Create().
@@ -79,6 +84,9 @@ struct SubmitOptions {
   // The group the job belongs to (a `brood run`, later a batch or a session), from NewGroup();
   // 0: none. CancelGroup ends every job of a group, and no other.
   uint64_t group = 0;
+  // Whose build cache entries an evaluated job may use (a hit would tell what another built):
+  // "" for the engine's owner; brood serve passes its client's.
+  std::string cache_partition;
 };
 
 // What Submit did: took the job (a handle), or refused it (why; on_result is never called).
