@@ -1,5 +1,7 @@
 #include "run/summary.hpp"
 
+#include "jobs/judge.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
@@ -7,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
+
+#include "jobs/judge.hpp"
 
 namespace brood::run {
 namespace {
@@ -117,10 +121,38 @@ void Summary::Add(const Result& r) {
     ++judged_;
     passed_ += *r.passed;
   }
+  if (r.verdict) {
+    ++evaluated_;
+    ++verdicts_[static_cast<size_t>(*r.verdict)];
+    if (!r.group.empty()) {
+      if (*r.verdict == Verdict::kSandboxError || *r.verdict == Verdict::kInvalidJob) {
+        ++pass_at_k_left_out_;
+      } else {
+        auto& [n, c] = groups_[r.group];
+        ++n;
+        c += *r.verdict == Verdict::kAccepted;
+      }
+    }
+  }
   // Only a task that ran has a start latency and a wall time; the others would pull p50 to 0.
   if (r.status == TaskStatus::kInvalidJob || r.status == TaskStatus::kSandboxError) return;
   start_latency_us_.Add(static_cast<double>(r.start_latency_us));
   wall_ms_.Add(r.wall_ms);
+}
+
+std::vector<std::pair<int, double>> Summary::PassAtK() const {
+  std::vector<std::pair<int, double>> out;
+  for (int k : {1, 10, 100}) {
+    double sum = 0;
+    int64_t groups = 0;
+    for (const auto& [name, nc] : groups_) {
+      if (nc.first < k) continue;
+      sum += jobs::PassAtK(static_cast<int>(nc.first), static_cast<int>(nc.second), k);
+      ++groups;
+    }
+    if (groups > 0) out.emplace_back(k, sum / static_cast<double>(groups));
+  }
+  return out;
 }
 
 uint64_t Summary::done() const {
@@ -182,6 +214,23 @@ std::string Summary::Text(double elapsed_s) const {
   if (!counts.empty()) out += counts + "\n";
   if (judged_ > 0)  // what a code-evaluation run is for: how many answers were right
     out += "  expect: " + std::to_string(passed_) + " of " + std::to_string(judged_) + " passed\n";
+  if (evaluated_ > 0) {
+    out += "  verdicts:";
+    for (size_t v = 0; v < verdicts_.size(); ++v)
+      if (verdicts_[v] > 0)
+        out += " " + std::string(VerdictName(static_cast<Verdict>(v))) + " " +
+               std::to_string(verdicts_[v]);
+    out += "\n";
+  }
+  if (auto pass = PassAtK(); !pass.empty() || pass_at_k_left_out_ > 0) {
+    out += "  pass@k:";
+    for (const auto& [k, p] : pass) out += " pass@" + std::to_string(k) + " " + Format("%.4f", p);
+    out += " (" + std::to_string(groups_.size()) + " groups";
+    if (pass_at_k_left_out_ > 0)
+      out += "; " + std::to_string(pass_at_k_left_out_) +
+             " samples left out: sandbox_error or invalid_job";
+    out += ")\n";
+  }
   const std::pair<const char*, const Histogram*> hists[] = {
       {"start_latency_us", &start_latency_us_}, {"wall_ms", &wall_ms_}};
   for (const auto& [name, h] : hists) {
@@ -200,11 +249,20 @@ std::string Summary::Json(double elapsed_s) const {
     return Json{{"p50", h.Quantile(0.5)}, {"p99", h.Quantile(0.99)}};
   };
   const double elapsed = std::isfinite(elapsed_s) ? elapsed_s : 0;  // JSON has no NaN
+  Json verdicts = Json::object();
+  for (size_t v = 0; v + 1 < verdicts_.size(); ++v)  // every verdict but "skipped" (a test's)
+    verdicts[VerdictName(static_cast<Verdict>(v))] = verdicts_[v];
+  Json pass_at_k = Json::object();
+  for (const auto& [k, p] : PassAtK()) pass_at_k[std::to_string(k)] = p;
   Json j{{"total", done()},
          {"elapsed_s", elapsed},
          {"tasks_per_s", PerSecond(done(), elapsed)},
          {"statuses", std::move(statuses)},
          {"expect", Json{{"passed", passed_}, {"judged", judged_}}},
+         {"verdicts", std::move(verdicts)},
+         {"pass_at_k", std::move(pass_at_k)},
+         {"pass_at_k_groups", groups_.size()},
+         {"pass_at_k_left_out", pass_at_k_left_out_},
          {"start_latency_us", quantiles(start_latency_us_)},
          {"wall_ms", quantiles(wall_ms_)}};
   return j.dump();

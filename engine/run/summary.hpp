@@ -5,8 +5,11 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "brood/result.hpp"
 
@@ -56,6 +59,14 @@ class Summary {
  private:
   std::array<uint64_t, 11> counts_{};
   uint64_t passed_ = 0, judged_ = 0;  // results of jobs with `expect`
+  // Evaluated jobs (docs/eval.md): counts per verdict, and per group the samples and how many
+  // passed, for pass@k. Samples that did not run as themselves (sandbox_error, invalid_job)
+  // are left out of pass@k and counted apart.
+  std::array<uint64_t, 12> verdicts_{};
+  uint64_t evaluated_ = 0, pass_at_k_left_out_ = 0;
+  std::map<std::string, std::pair<int64_t, int64_t>> groups_;  // group -> {n, c}
+  // pass@k for k = 1, 10, 100: the mean over the groups with n >= k (absent when none has).
+  std::vector<std::pair<int, double>> PassAtK() const;
   Histogram start_latency_us_, wall_ms_;
 };
 
