@@ -215,6 +215,23 @@ ParsedJob ParseJobLine(std::string_view line, const LimitMaxima& maxima) {
     out.error = std::move(problem);
     return out;
   }
+  // The limits of the job's other tasks, as given (a preset's build limits are the engine's).
+  auto check = [&](const std::string& where, const Limits& l) {
+    std::string problem = CheckLimits(l.Resolved(), maxima);
+    if (!problem.empty()) out.error = where + "." + problem;
+    return problem.empty();
+  };
+  if (job.build && !check("build", job.build->limits.Over(job.limits))) return out;
+  for (size_t i = 0; i < job.tests.size(); ++i) {
+    const TestCase& t = job.tests[i];
+    const std::string place = "tests[" + std::to_string(i) + "]";
+    if (!check(place, t.limits.Over(job.limits))) return out;
+    if (t.expect && t.expect->checker &&
+        !check(place + ".expect.checker", t.expect->checker->limits))
+      return out;
+  }
+  if (job.expect && job.expect->checker && !check("expect.checker", job.expect->checker->limits))
+    return out;
   out.job = std::move(job);
   return out;
 }

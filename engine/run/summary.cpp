@@ -1,7 +1,5 @@
 #include "run/summary.hpp"
 
-#include "jobs/judge.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdarg>
