@@ -31,6 +31,7 @@
 #include "brood/profile.hpp"
 #include "cgroup/cgroup.hpp"
 #include "eval/build_cache.hpp"
+#include "eval/build_flights.hpp"
 #include "eval/evaluation.hpp"
 #include "jobs/judge.hpp"
 #include "reactor/reactor.hpp"
@@ -193,6 +194,7 @@ class EngineImpl final : public Engine {
   };
   std::unordered_map<JobHandle, EvalEntry> evals_;
   std::unique_ptr<eval::BuildCache> build_cache_;
+  eval::BuildFlights build_flights_;
 };
 
 // What an evaluation's tasks are: jobs of the engine, in the evaluated job's group.
@@ -224,6 +226,7 @@ void EngineImpl::StartEvaluation(Pending p, std::string cache_partition) {
   eval::EvalOptions o;
   o.parallel = info_.slots;
   o.cache = build_cache_.get();
+  o.flights = &build_flights_;
   o.cache_partition = std::move(cache_partition);
   o.profile = "root=" + p.job.root + ";network=" + std::to_string(static_cast<int>(p.job.network));
   {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "eval/build_cache.hpp"
+#include "eval/build_flights.hpp"
 #include "eval/languages.hpp"
 #include "eval/tasks.hpp"
 #include "jobs/judge.hpp"
@@ -66,7 +67,8 @@ class EvaluationImpl final : public Evaluation,
   std::string Prepare();  // presets, implicit test, checkers; "" or why the job is invalid
   void Invalid(std::string error);
   // Under mu_:
-  void LaunchBuild(int which, Actions& a);  // which: -1 the job's, else a checker
+  // which: -1 the job's, else a checker. may_wait: join the same build in flight for another job.
+  void LaunchBuild(int which, Actions& a, bool may_wait = true);
   void OnBuilt(int which, Result r, Actions& a);
   void Pump(Actions& a);
   void OnRun(size_t i, Result r, Actions& a);
@@ -196,7 +198,7 @@ void EvaluationImpl::Begin() {
   Run(std::move(a));
 }
 
-void EvaluationImpl::LaunchBuild(int which, Actions& a) {
+void EvaluationImpl::LaunchBuild(int which, Actions& a, bool may_wait) {
   Built& b = BuiltOf(which);
   if (!b.build) {
     b.done = true;
@@ -207,6 +209,9 @@ void EvaluationImpl::LaunchBuild(int which, Actions& a) {
     BuildKey key{opts_.cache_partition, opts_.profile,  b.build->argv, b.program.env,
                  b.program.files,       b.build_limits, job_.cwd};
     digest = BuildCache::Digest(key);
+    if (digest->empty()) digest.reset();  // libcrypto failed: no cache for this build
+  }
+  if (digest) {
     if (auto entry = opts_.cache->Lookup(*digest)) {
       Result r;  // as the build ran, from the cache
       r.status = entry->build.status;
@@ -223,28 +228,55 @@ void EvaluationImpl::LaunchBuild(int which, Actions& a) {
       BuiltOf(which).record->cached = true;
       return;
     }
+    // The same build running for another job: wait for it rather than build it twice.
+    if (may_wait && opts_.flights) {
+      const uint64_t wait_key = NewKey();
+      running_[wait_key] = 0;  // keeps the evaluation open; nothing to cancel
+      auto self = shared_from_this();
+      auto waiter = [self, which, wait_key](const Result* landed) {
+        Actions next;
+        {
+          std::lock_guard lock(self->mu_);
+          self->running_.erase(wait_key);
+          if (landed) {
+            self->OnBuilt(which, *landed, next);
+            self->BuiltOf(which).record->cached = true;
+          } else if (!self->cancelled_) {
+            self->LaunchBuild(which, next, /*may_wait=*/false);  // it did not end as itself
+          }
+          self->Pump(next);
+          self->MaybeFinish(next);
+        }
+        self->Run(std::move(next));
+      };
+      if (opts_.flights->Join(*digest, std::move(waiter))) return;
+      running_.erase(wait_key);  // this build is the flight: it lands it
+    } else {
+      digest.reset();  // not a flight of its own (it waited for one that did not land)
+    }
   }
   const uint64_t key = NewKey();
   running_[key] = 0;
   auto self = shared_from_this();
-  a.launch.push_back(Launch{key, BuildJob(job_, b.name, b.program, b.build->argv, b.build_limits),
-                            [self, which, key, digest](Result r) {
-                              if (digest && self->opts_.cache &&
-                                  r.status != TaskStatus::kSandboxError &&
-                                  r.status != TaskStatus::kInvalidJob) {
-                                CacheEntry entry{BuildRecord(r), r.files};
-                                self->opts_.cache->Store(*digest, entry);
-                              }
-                              Actions next;
-                              {
-                                std::lock_guard lock(self->mu_);
-                                self->running_.erase(key);
-                                self->OnBuilt(which, std::move(r), next);
-                                self->Pump(next);
-                                self->MaybeFinish(next);
-                              }
-                              self->Run(std::move(next));
-                            }});
+  auto done = [self, which, key, digest](Result r) {
+    if (digest) {
+      const bool itself =
+          r.status != TaskStatus::kSandboxError && r.status != TaskStatus::kInvalidJob;
+      if (itself) self->opts_.cache->Store(*digest, CacheEntry{BuildRecord(r), r.files});
+      self->opts_.flights->Land(*digest, itself ? &r : nullptr);
+    }
+    Actions next;
+    {
+      std::lock_guard lock(self->mu_);
+      self->running_.erase(key);
+      self->OnBuilt(which, std::move(r), next);
+      self->Pump(next);
+      self->MaybeFinish(next);
+    }
+    self->Run(std::move(next));
+  };
+  a.launch.push_back(
+      Launch{key, BuildJob(job_, b.name, b.program, b.build->argv, b.build_limits), done});
 }
 
 void EvaluationImpl::OnBuilt(int which, Result r, Actions& a) {

@@ -19,6 +19,7 @@
 namespace brood::eval {
 
 class BuildCache;
+class BuildFlights;
 
 // What an evaluation needs of the engine.
 class TaskPort {
@@ -33,10 +34,11 @@ class TaskPort {
 };
 
 struct EvalOptions {
-  int parallel = 1;             // tests of this job running at once, at most
-  BuildCache* cache = nullptr;  // null: every build runs
-  std::string cache_partition;  // whose cache entries (BuildKey::partition)
-  std::string profile;          // the sandbox profile's identity (BuildKey::profile)
+  int parallel = 1;                 // tests of this job running at once, at most
+  BuildCache* cache = nullptr;      // null: every build runs
+  BuildFlights* flights = nullptr;  // with a cache: identical builds in flight are run once
+  std::string cache_partition;      // whose cache entries (BuildKey::partition)
+  std::string profile;              // the sandbox profile's identity (BuildKey::profile)
 };
 
 // Whether `job` is evaluated: it has a language, a build, tests or a checker.
