@@ -13,6 +13,19 @@ std::string Literal(const std::string& path) {
   return out;
 }
 
+// The first kTestStreamHead bytes of `s`, not cutting a UTF-8 character in two (a record shows
+// text as text, and a cut character would make it base64).
+std::string Head(const std::string& s) {
+  if (s.size() <= kTestStreamHead) return s;
+  size_t end = kTestStreamHead;
+  // Back over continuation bytes (10xxxxxx) to the start of the character the cut falls in, at
+  // most 3: a longer run is not UTF-8 anyway.
+  for (int i = 0; i < 3 && end > 0 && (static_cast<unsigned char>(s[end]) & 0xc0) == 0x80; ++i)
+    --end;
+  if ((static_cast<unsigned char>(s[end]) & 0xc0) != 0x80) return s.substr(0, end);
+  return s.substr(0, kTestStreamHead);
+}
+
 Job Base(const Job& job, const std::string& suffix) {
   Job t;
   t.id = job.id + "#" + suffix;
@@ -95,8 +108,8 @@ TestResult TestRecord(const std::string& id, const Result& r, Verdict verdict) {
   t.peak_memory_bytes = r.peak_memory_bytes;
   t.stdout_bytes = r.stdout_bytes;
   t.stderr_bytes = r.stderr_bytes;
-  t.stdout_head = r.stdout_data.substr(0, kTestStreamHead);
-  t.stderr_head = r.stderr_data.substr(0, kTestStreamHead);
+  t.stdout_head = Head(r.stdout_data);
+  t.stderr_head = Head(r.stderr_data);
   t.error = r.error;
   return t;
 }

@@ -207,6 +207,20 @@ class Run(unittest.TestCase):
         r = self.client.run({"id": "y", "shell": "echo 41", "expect": {"stdout": "42\n"}})
         self.assertIs(r["passed"], False, r)
 
+    def test_evaluated_job_has_per_test_verdicts(self):
+        # A program and its tests as one job (docs/eval.md): the second test's answer is wrong.
+        r = self.client.run({
+            "id": "double", "language": "python",
+            "files": {"main.py": "print(int(input()) * 2)\n"}, "stop": "all",
+            "tests": [{"id": "a", "stdin": "2", "expect": {"stdout": "4\n"}},
+                      {"id": "b", "stdin": "3", "expect": {"stdout": "7\n"}},
+                      {"id": "c", "stdin": "x"}]})
+        self.assertEqual(r["verdict"], "wrong_answer", r)
+        self.assertEqual([t["verdict"] for t in r["tests"]],
+                         ["accepted", "wrong_answer", "runtime_error"], r)
+        self.assertEqual((r["tests_passed"], r["tests_total"], r["passed"]), (1, 3, False), r)
+        self.assertEqual(r["stdout"], "6\n", r)  # the deciding test's
+
     def test_timeout(self):
         r = self.client.run({"id": "slow", "cmd": ["/bin/sleep", "10"],
                              "limits": {"wall_ms": 300}})
