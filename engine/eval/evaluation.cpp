@@ -411,11 +411,13 @@ Result EvaluationImpl::Assemble() {
     if (c.failed && !bad_checker) bad_checker = &c;
   if (main_.failed) {
     r = std::move(*main_.failed);
+    r.files.clear();  // the build's workspace is no result
     verdict = build_verdict(r, Verdict::kCompileError);
     if (!r.error && verdict == Verdict::kCompileError)
       r.error = "the build failed (" + std::string(StatusName(r.status)) + ")";
   } else if (bad_checker) {
     r = *bad_checker->failed;
+    r.files.clear();
     verdict = build_verdict(r, Verdict::kCheckerError);
     if (verdict == Verdict::kCheckerError)
       r.error = "the checker did not build: " + r.stderr_data.substr(0, kTestStreamHead);
@@ -442,7 +444,7 @@ Result EvaluationImpl::Assemble() {
     }
   }
   r.id = job_.id;
-  r.files.clear();
+  if (job_.collect.empty()) r.files.clear();  // only what the expect's files collected
   r.verdict = verdict;
   r.passed = verdict == Verdict::kAccepted;
   r.group = job_.group;

@@ -57,6 +57,7 @@ Job TestJob(const Job& job, const Program& program, const TestCase& test) {
   for (const auto& [path, content] : test.files) t.files.insert_or_assign(path, content);
   t.stdin_data = test.stdin_data;
   t.limits = test.limits.Over(job.limits);
+  t.collect = job.collect;  // returned with the deciding test's result
   if (test.expect)
     for (const auto& [path, content] : test.expect->files) t.collect.push_back(Literal(path));
   return t;
