@@ -224,7 +224,9 @@ void EngineImpl::StartEvaluation(Pending p, std::string cache_partition) {
     Done(handle);
   };
   eval::EvalOptions o;
-  o.parallel = info_.slots;
+  // Twice the slots, as brood run keeps in flight: a slot never waits for the next test to be
+  // submitted after one ends.
+  o.parallel = 2 * info_.slots;
   o.cache = build_cache_.get();
   o.flights = &build_flights_;
   o.cache_partition = std::move(cache_partition);
