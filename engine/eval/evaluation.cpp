@@ -127,6 +127,10 @@ std::string EvaluationImpl::Prepare() {
     t.expect = job_.expect;
     job_.tests.push_back(std::move(t));
   }
+  // A test without an expect of its own is held to the job's (job.hpp), as the job record's
+  // parser merges them: an embedder's Job comes here unmerged.
+  for (TestCase& t : job_.tests)
+    if (!t.expect) t.expect = job_.expect;
   tests_.resize(job_.tests.size());
   // A checker is built once per distinct checker (tests usually share the job's).
   std::vector<const Checker*> distinct;
