@@ -230,6 +230,7 @@ void EvaluationImpl::LaunchBuild(int which, Actions& a) {
       r.cpu_ms = entry->build.cpu_ms;
       r.peak_memory_bytes = entry->build.peak_memory_bytes;
       r.error = entry->build.error;
+      r.limits = b.build_limits;  // a failed build's run is the job's top level
       r.files = std::move(entry->files);
       OnBuilt(which, std::move(r), a);
       BuiltOf(which).record->cached = true;
