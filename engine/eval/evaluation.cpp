@@ -313,6 +313,18 @@ void EvaluationImpl::OnRun(size_t i, Result r, Actions& a) {
   TestState& t = tests_[i];
   const TestCase& test = job_.tests[i];
   const Expect* expect = test.expect ? &*test.expect : nullptr;
+  if (t.checker >= 0 && cancelled_) {
+    // Cancelled before its checker judged it. Not judged here either (stdout_text is the
+    // checker's answer, not an output to match): it ends cancelled, as if its checker was.
+    Result c;
+    c.id = r.id;
+    c.status = TaskStatus::kSandboxError;
+    c.error_kind = ErrorKind::kCancelled;
+    c.error = "cancelled";
+    c.limits = r.limits;
+    t.run = std::move(c);
+    return Record(i, Verdict::kSandboxError, std::nullopt, a);
+  }
   if (t.checker >= 0 && !cancelled_ && !(job_.stop == StopMode::kFirstFailure && i > first_fail_)) {
     Expect rest = *expect;  // the run's exit code and files; the checker judges stdout
     rest.stdout_text.reset();
