@@ -35,6 +35,14 @@ struct Built {
   std::optional<Result> failed;  // the build's run when it did not succeed
 };
 
+// Whether two checkers' limits are the same: every field, since each holds their runs.
+bool SameLimits(const Limits& a, const Limits& b) {
+  const Limits x = a.Resolved(), y = b.Resolved();
+  return x.wall_ms == y.wall_ms && x.cpu_ms == y.cpu_ms && x.memory_mb == y.memory_mb &&
+         x.disk_mb == y.disk_mb && x.pids == y.pids && x.output_bytes == y.output_bytes &&
+         x.cpus == y.cpus;
+}
+
 struct TestState {
   enum Phase { kWaiting, kRunning, kChecking, kDone } phase = kWaiting;
   std::optional<TestResult> record;
@@ -129,6 +137,10 @@ std::string EvaluationImpl::Prepare() {
     t.expect = job_.expect;
     job_.tests.push_back(std::move(t));
   }
+  // A test without an expect of its own is held to the job's (job.hpp), as the job record's
+  // parser merges them: an embedder's Job comes here unmerged.
+  for (TestCase& t : job_.tests)
+    if (!t.expect) t.expect = job_.expect;
   tests_.resize(job_.tests.size());
   // A checker is built once per distinct checker (tests usually share the job's).
   std::vector<const Checker*> distinct;
@@ -138,7 +150,7 @@ std::string EvaluationImpl::Prepare() {
     const Checker& c = *e->checker;
     auto same = std::find_if(distinct.begin(), distinct.end(), [&](const Checker* d) {
       return d->language == c.language && d->argv == c.argv && d->files == c.files &&
-             d->limits.wall_ms == c.limits.wall_ms && d->limits.memory_mb == c.limits.memory_mb;
+             SameLimits(d->limits, c.limits);
     });
     if (same != distinct.end()) {
       tests_[i].checker = static_cast<int>(same - distinct.begin());
@@ -223,6 +235,7 @@ void EvaluationImpl::LaunchBuild(int which, Actions& a, bool may_wait) {
       r.cpu_ms = entry->build.cpu_ms;
       r.peak_memory_bytes = entry->build.peak_memory_bytes;
       r.error = entry->build.error;
+      r.limits = b.build_limits;  // a failed build's run is the job's top level
       r.files = std::move(entry->files);
       OnBuilt(which, std::move(r), a);
       BuiltOf(which).record->cached = true;
@@ -332,6 +345,18 @@ void EvaluationImpl::OnRun(size_t i, Result r, Actions& a) {
   TestState& t = tests_[i];
   const TestCase& test = job_.tests[i];
   const Expect* expect = test.expect ? &*test.expect : nullptr;
+  if (t.checker >= 0 && cancelled_) {
+    // Cancelled before its checker judged it. Not judged here either (stdout_text is the
+    // checker's answer, not an output to match): it ends cancelled, as if its checker was.
+    Result c;
+    c.id = r.id;
+    c.status = TaskStatus::kSandboxError;
+    c.error_kind = ErrorKind::kCancelled;
+    c.error = "cancelled";
+    c.limits = r.limits;
+    t.run = std::move(c);
+    return Record(i, Verdict::kSandboxError, std::nullopt, a);
+  }
   if (t.checker >= 0 && !cancelled_ && !(job_.stop == StopMode::kFirstFailure && i > first_fail_)) {
     Expect rest = *expect;  // the run's exit code and files; the checker judges stdout
     rest.stdout_text.reset();
