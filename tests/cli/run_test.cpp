@@ -162,6 +162,122 @@ TEST(Run, CollectReturnsRegularFilesWithinBounds) {
     EXPECT_NE(error.find(name), std::string::npos) << name << " not named in: " << error;
 }
 
+// Evaluated jobs (docs/eval.md) through the real binary: every record, with its verdict, tests,
+// build and skipped tests, is valid against the schema. No compiler: builds and checkers are
+// shell scripts, so this stays quick.
+// The build's workspace is the test's start: regular files, 0755; the link is dropped.
+Json Built() {
+  return {{"id", "build"},
+          {"build", {{"shell", "printf 'echo built\\n' > run.sh; ln -s run.sh link"}}},
+          {"shell", "test ! -e link && test -x run.sh && sh run.sh"},
+          {"tests", {{{"expect", {{"stdout", "built\n"}}}}}}};
+}
+
+Json FailedBuild() {
+  return {{"id", "ce"},
+          {"build", {{"shell", "echo oops >&2; exit 1"}}},
+          {"cmd", {"./x"}},
+          {"tests", {Json::object(), Json::object()}}};
+}
+
+TEST(Run, EvaluatedJobsGiveValidRecords) {
+  const Json add = {{"main.sh", "read a b; echo $((a + b))\n"}};
+  const Json three = {{{"id", "a"}, {"stdin", "2 2\n"}, {"expect", {{"stdout", "4\n"}}}},
+                      {{"stdin", "1 2\n"}, {"expect", {{"stdout", "3\n"}}}},
+                      {{"stdin", "5 5\n"}, {"expect", {{"stdout", "10\n"}}}}};
+  const Json mul = {{"main.sh", "read a b; echo $((a * b))\n"}};
+  std::string jobs;
+  for (const Json& job : std::vector<Json>{
+           {{"id", "ok"}, {"group", "add"}, {"language", "sh"}, {"files", add}, {"tests", three}},
+           {{"id", "wa"}, {"group", "add"}, {"language", "sh"}, {"files", mul}, {"tests", three}},
+           {{"id", "wa-all"},
+            {"stop", "all"},
+            {"language", "sh"},
+            {"files", mul},
+            {"tests", three}},
+           {{"id", "implicit"},
+            {"language", "sh"},
+            {"files", add},
+            {"stdin", "1 1\n"},
+            {"expect", {{"stdout", "2\n"}}}},
+           Built(),
+           FailedBuild(),
+           {{"id", "checker"},
+            {"shell", "echo 0.33"},
+            {"expect",
+             {{"stdout", "1/3"}, {"checker", {{"shell", "echo \"$1 vs $2\" >&2; exit 2"}}}}},
+            {"tests", {Json::object()}}},
+           {{"id", "tle"},
+            {"shell", "sleep 5"},
+            {"limits", {{"wall_ms", 200}}},
+            {"tests", {Json::object()}}},
+           {{"id", "unknown"}, {"language", "cobol"}},
+       })
+    jobs += job.dump() + "\n";
+  const std::string cache = TempFile("keep", "") + ".cache";
+  CliRun r = RunBrood({"run", "-", "-j", "2", "--ordered", "--build-cache-dir", cache}, {jobs});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, Json> by_id;
+  for (Json& rec : Records(r.out)) by_id[rec["id"]] = rec;
+  ASSERT_EQ(by_id.size(), 9u) << r.out;
+  auto verdicts = [](const Json& rec) {
+    std::vector<std::string> out;
+    for (const Json& t : rec["tests"]) out.push_back(t["verdict"]);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(by_id["ok"]["verdict"], "accepted");
+  EXPECT_EQ(by_id["ok"]["passed"], true);
+  EXPECT_EQ(by_id["ok"]["group"], "add");
+  EXPECT_EQ(by_id["ok"]["tests_passed"], 3);
+  EXPECT_EQ(by_id["ok"]["stdout"], "10\n") << "all accepted: the last test decides";
+  EXPECT_EQ(by_id["wa"]["verdict"], "wrong_answer");
+  EXPECT_EQ(verdicts(by_id["wa"]), (V{"accepted", "wrong_answer", "skipped"}));
+  EXPECT_EQ(by_id["wa"]["tests"][2], (Json{{"id", "2"}, {"verdict", "skipped"}}));
+  EXPECT_EQ(by_id["wa"]["stdout"], "2\n") << "the earliest failing test decides";
+  EXPECT_EQ(verdicts(by_id["wa-all"]), (V{"accepted", "wrong_answer", "wrong_answer"}));
+  EXPECT_EQ(by_id["implicit"]["verdict"], "accepted");
+  EXPECT_FALSE(by_id["implicit"].contains("tests")) << "no `tests`: no tests in the result";
+  EXPECT_EQ(by_id["build"]["verdict"], "accepted") << by_id["build"].dump();
+  EXPECT_EQ(by_id["build"]["build"]["cached"], false);
+  EXPECT_EQ(by_id["ce"]["verdict"], "compile_error");
+  EXPECT_EQ(by_id["ce"]["build"]["stderr"], "oops\n");
+  EXPECT_EQ(verdicts(by_id["ce"]), (V{"skipped", "skipped"}));
+  EXPECT_EQ(by_id["checker"]["verdict"], "presentation_error");
+  EXPECT_EQ(by_id["checker"]["tests"][0]["checker_message"],
+            "/workspace/judge/output vs /workspace/judge/answer\n");
+  EXPECT_EQ(by_id["tle"]["verdict"], "time_limit");
+  EXPECT_EQ(by_id["unknown"]["status"], "invalid_job");
+  EXPECT_EQ(by_id["unknown"]["verdict"], "invalid_job");
+
+  // The same build again: the cache's, and nothing ran.
+  CliRun again = RunBrood({"run", "-", "--build-cache-dir", cache}, {Built().dump() + "\n"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  std::vector<Json> recs = Records(again.out);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["build"]["cached"], true) << recs[0].dump();
+  EXPECT_EQ(recs[0]["verdict"], "accepted");
+}
+
+// A failed build from the cache: its top-level fields are the build's, and must be a valid record.
+// DISABLED: today the record is rebuilt from the cache entry with unresolved limits ("cpu_ms": 0,
+// against the schema's minimum 1), and stdout_bytes, stderr_bytes, landlock, start_latency_us
+// and limits_enforced are not the build's (0, 0, 0, 0, "cgroup").
+TEST(Run, DISABLED_ACachedFailedBuildGivesAValidRecord) {
+  const std::string cache = TempFile("keep", "") + ".cache";
+  const std::string job = FailedBuild().dump() + "\n";
+  CliRun first = RunBrood({"run", "-", "--build-cache-dir", cache}, {job});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  CliRun again = RunBrood({"run", "-", "--build-cache-dir", cache}, {job});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  std::vector<Json> before = Records(first.out), after = Records(again.out);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0]["build"]["cached"], true);
+  EXPECT_EQ(after[0]["verdict"], "compile_error");
+  for (const char* field : {"limits", "stderr_bytes", "landlock", "limits_enforced"})
+    EXPECT_EQ(after[0][field], before[0][field]) << field;
+}
+
 // --root NAME=DIR gives jobs a root to choose by name; a job never names a directory. The root
 // here holds only the static probe, so which root a task saw shows in what it can run.
 TEST(Run, JobsChooseAmongTheRootsBroodWasGiven) {

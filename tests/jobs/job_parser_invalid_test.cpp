@@ -1,6 +1,7 @@
 // Every way a job line can be invalid, one test each: the error names the field, and where the
 // schema also rejects the line, brood::testing::ValidJob agrees. Where brood is stricter than
-// the schema (maxima, base64, a file that is also a directory), ValidJob accepts.
+// the schema (maxima, base64, a file that is also a directory, a test id given twice), ValidJob
+// accepts.
 #include <gtest/gtest.h>
 
 #include <ostream>
@@ -36,6 +37,8 @@ std::vector<Case> Cases() {
   std::string deep;
   for (int i = 0; i < 100000; ++i) deep += '[';
   deep = R"({"id":"a","cmd":)" + deep + std::string(100000, ']') + "}";
+  std::string too_many_tests = "{}";
+  for (int i = 0; i < 10000; ++i) too_many_tests += ",{}";
   const auto R = Schema::kRejects, A = Schema::kAccepts;
   return {
       // The line as a whole.
@@ -193,6 +196,126 @@ std::vector<Case> Cases() {
        "expect.match: expected \"exact\", \"trim\", \"tokens\" or \"float\", got \"regex\"", R},
       {"ExpectUnknownField", With(R"("expect":{"stdout":"","stderr":""})"),
        "expect: unknown field \"stderr\"", R},
+      {"ExpectCaseUnknown", With(R"("expect":{"stdout":"A","case":"upper"})"),
+       "expect.case: expected \"sensitive\" or \"insensitive\", got \"upper\"", R},
+      {"ExpectAbsTolNegative", With(R"("expect":{"match":"float","abs_tol":-1e-9})"),
+       "expect.abs_tol: expected a finite number >= 0, got -1e-09", R},
+      {"ExpectRelTolString", With(R"("expect":{"match":"float","rel_tol":"1e-6"})"),
+       "expect.rel_tol: expected a finite number >= 0, got \"1e-6\"", R},
+      {"ExpectExitCodeAbove255", With(R"("expect":{"exit_code":256})"),
+       "expect.exit_code: expected an integer from 0 to 255, got 256", R},
+      {"ExpectExitCodeNegative", With(R"("expect":{"exit_code":-1})"),
+       "expect.exit_code: expected an integer from 0 to 255, got -1", R},
+      {"ExpectExitCodeFraction", With(R"("expect":{"exit_code":1.5})"),
+       "expect.exit_code: expected an integer from 0 to 255, got 1.5", R},
+      {"ExpectFilesClimbOut", With(R"("expect":{"files":{"../x":""}})"),
+       "expect.files: \"../x\": path climbs out of the workspace", R},
+      {"ExpectFilesValueNumber", With(R"("expect":{"files":{"out.txt":1}})"),
+       R"(expect.files: "out.txt": expected a string or {"base64": "..."}, got 1)", R},
+      // expect.checker
+      {"CheckerNotObject", With(R"("expect":{"checker":"cmp"})"),
+       R"(expect.checker: expected an object {"cmd" | "shell" | "language", ...}, got "cmp")", R},
+      {"CheckerWithoutCommand", With(R"("expect":{"checker":{"files":{"c.py":""}}})"),
+       "expect.checker: needs cmd, shell or language", R},
+      {"CheckerCmdAndShell", With(R"("expect":{"checker":{"cmd":["c"],"shell":"c"}})"),
+       "expect.checker: cmd, shell: at most one of them", R},
+      {"CheckerUnknownField", With(R"("expect":{"checker":{"shell":"c","build":{}}})"),
+       "expect.checker: unknown field \"build\"", R},
+      {"CheckerLanguageEmpty", With(R"("expect":{"checker":{"language":""}})"),
+       "expect.checker.language: expected the name of a language preset, got \"\"", R},
+      {"CheckerCmdEmpty", With(R"("expect":{"checker":{"cmd":[]}})"),
+       "expect.checker.cmd: expected a non-empty array of strings, got []", R},
+      {"CheckerLimitZero", With(R"("expect":{"checker":{"shell":"c","limits":{"memory_mb":0}}})"),
+       "expect.checker.limits.memory_mb: expected a positive integer, got 0", R},
+      {"CheckerFilesAbsolute", With(R"("expect":{"checker":{"shell":"c","files":{"/c":""}}})"),
+       "expect.checker.files: \"/c\": path is absolute", R},
+      // language (a name the engine knows is the engine's to check: see job_parser_test.cpp)
+      {"LanguageEmpty", With(R"("language":"")"),
+       "language: expected the name of a language preset, got \"\"", R},
+      {"LanguageNotString", With(R"("language":["cpp"])"),
+       "language: expected the name of a language preset, got an array", R},
+      {"LanguageTooLong", With(R"("language":")" + std::string(65, 'l') + R"(")"),
+       "language: expected the name of a language preset, got \"" + std::string(64, 'l') + "...\"",
+       R},
+      {"LanguageWithCmdAndShell", With(R"("language":"sh","shell":"x")"),
+       "cmd, shell: a job needs exactly one of them, got both", R},
+      {"NeitherCmdNorShellWithBuild", R"({"id":"a","build":{"shell":"make"}})",
+       "cmd, shell: a job needs exactly one of them (or a language), got neither", R},
+      // build
+      {"BuildNotObject", With(R"("build":"make")"),
+       R"(build: expected an object {"cmd" | "shell", "limits"}, got "make")", R},
+      {"BuildWithoutCommand", With(R"("build":{"limits":{"wall_ms":1000}})"),
+       "build: cmd, shell: a build needs exactly one of them, got neither", R},
+      {"BuildCmdAndShell", With(R"("build":{"cmd":["make"],"shell":"make"})"),
+       "build: cmd, shell: a build needs exactly one of them, got both", R},
+      {"BuildUnknownField", With(R"("build":{"shell":"make","env":{}})"),
+       "build: unknown field \"env\"", R},
+      {"BuildCmdEmpty", With(R"("build":{"cmd":[]})"),
+       "build.cmd: expected a non-empty array of strings, got []", R},
+      {"BuildShellNul", With(R"("build":{"shell":"make\u0000"})"),
+       "build.shell: contains a NUL byte", R},
+      {"BuildLimitZero", With(R"("build":{"shell":"make","limits":{"wall_ms":0}})"),
+       "build.limits.wall_ms: expected a positive integer, got 0", R},
+      {"BuildLimitUnknown", With(R"("build":{"shell":"make","limits":{"time":1}})"),
+       "build.limits: unknown field \"time\"", R},
+      // stop, group
+      {"StopUnknown", With(R"("stop":"never")"),
+       "stop: expected \"first_failure\" or \"all\", got \"never\"", R},
+      {"GroupEmpty", With(R"("group":"")"),
+       "group: expected a non-empty string (at most 1024 bytes), got \"\"", R},
+      {"GroupNotString", With(R"("group":7)"),
+       "group: expected a non-empty string (at most 1024 bytes), got 7", R},
+      {"GroupTooLong", With(R"("group":")" + long_id + R"(")"),
+       "group: expected a non-empty string (at most 1024 bytes), got \"" + std::string(64, 'i') +
+           "...\"",
+       R},
+      // tests
+      {"TestsNotArray", With(R"("tests":{"id":"0"})"),
+       "tests: expected a non-empty array, got an object", R},
+      {"TestsEmpty", With(R"("tests":[])"), "tests: expected a non-empty array, got []", R},
+      {"TestsTooMany", With(R"("tests":[)" + too_many_tests + "]"),
+       "tests: more than 10000 tests in one job", R},
+      {"TestNotObject", With(R"("tests":["1 2\n"])"),
+       R"(tests[0]: expected an object {"id", "stdin", ...}, got "1 2\n")", R},
+      {"TestUnknownField", With(R"("tests":[{"stdin":""},{"input":"1"}])"),
+       "tests[1]: unknown field \"input\"", R},
+      {"TestIdEmpty", With(R"("tests":[{"id":""}])"),
+       "tests[0].id: expected a non-empty string (at most 1024 bytes), got \"\"", R},
+      {"TestIdNotString", With(R"("tests":[{"id":1}])"),
+       "tests[0].id: expected a non-empty string (at most 1024 bytes), got 1", R},
+      {"TestIdTooLong", With(R"("tests":[{"id":")" + long_id + R"("}])"),
+       "tests[0].id: expected a non-empty string (at most 1024 bytes), got \"" +
+           std::string(64, 'i') + "...\"",
+       R},
+      // Unique ids are beyond a schema (uniqueItems compares whole tests).
+      {"TestIdTwice", With(R"("tests":[{"id":"a"},{"id":"a","stdin":"2"}])"),
+       "tests[1].id: \"a\" is given twice", A},
+      {"TestDefaultIdTwice", With(R"("tests":[{"id":"1"},{}])"),
+       "tests[1].id: \"1\" is given twice", A},
+      {"TestStdinNumber", With(R"("tests":[{"stdin":5}])"),
+       R"(tests[0].stdin: expected a string or {"base64": "..."}, got 5)", R},
+      {"TestStdinBadBase64", With(R"("tests":[{"stdin":{"base64":"A"}}])"),
+       "tests[0].stdin: invalid base64", A},
+      {"TestFilesAbsolute", With(R"("tests":[{"files":{"/etc/x":""}}])"),
+       "tests[0].files: \"/etc/x\": path is absolute", R},
+      {"TestFileAndDirectory", With(R"("tests":[{"files":{"a":"","a/b":""}}])"),
+       "tests[0].files: \"a\" is both a file and a directory of \"a/b\"", A},
+      {"TestArgsNotArray", With(R"("tests":[{"args":"-v"}])"),
+       "tests[0].args: expected an array of strings, got \"-v\"", R},
+      {"TestArgNotString", With(R"("tests":[{"args":["-n",3]}])"),
+       "tests[0].args[1]: expected a string, got 3", R},
+      {"TestArgNul", With(R"("tests":[{"args":["a\u0000"]}])"),
+       "tests[0].args[0]: contains a NUL byte", R},
+      {"TestExpectBadMatch", With(R"("tests":[{"expect":{"match":"regex"}}])"),
+       "tests[0].expect.match: expected \"exact\", \"trim\", \"tokens\" or \"float\", got "
+       "\"regex\"",
+       R},
+      {"TestExpectUnknownField", With(R"("tests":[{"expect":{"stdin":""}}])"),
+       "tests[0].expect: unknown field \"stdin\"", R},
+      {"TestLimitNegative", With(R"("tests":[{"limits":{"wall_ms":-5}}])"),
+       "tests[0].limits.wall_ms: expected a positive integer, got -5", R},
+      {"TestLimitUnknown", With(R"("tests":[{"limits":{"stack_mb":8}}])"),
+       "tests[0].limits: unknown field \"stack_mb\"", R},
   };
 }
 

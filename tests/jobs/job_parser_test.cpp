@@ -209,6 +209,123 @@ TEST(Parser, DeepNestingIsCheap) {
   EXPECT_EQ(ParseJobLine(closed, LimitMaxima{}).error, "line is not a JSON object, got an array");
 }
 
+// An evaluated job with every field of docs/eval.md (a C++ program, three tests, a checker).
+constexpr char kEvaluatedExample[] =
+    R"({"id": "sum/0", "group": "sum", "language": "cpp",)"
+    R"( "files": {"main.cpp": "int main() {}\n", "data.txt": "1"},)"
+    R"( "build": {"shell": "g++ -O2 -o main main.cpp", "limits": {"wall_ms": 30000}},)"
+    R"( "limits": {"wall_ms": 2000, "memory_mb": 256},)"
+    R"( "expect": {"match": "float", "abs_tol": 1e-6, "rel_tol": 0, "case": "insensitive",)"
+    R"(            "checker": {"language": "python", "files": {"main.py": "import sys\n"},)"
+    R"(                        "limits": {"wall_ms": 5000}}},)"
+    R"( "stop": "all",)"
+    R"( "tests": [{"id": "small", "stdin": "1 2\n", "expect": {"stdout": "3\n"}},)"
+    R"(           {"stdin": {"base64": "MiAzCg=="}, "args": ["-v", ""], "files": {"in/x": "5"},)"
+    R"(            "expect": {"stdout": "5\n", "match": "tokens", "exit_code": 3,)"
+    R"(                       "files": {"out.txt": "ok"}},)"
+    R"(            "limits": {"wall_ms": 4000, "cpus": 0.5}},)"
+    R"(           {"id": "big"}]})";
+
+TEST(Parser, EvaluatedJob) {
+  Job job = Valid(kEvaluatedExample);
+  EXPECT_EQ(job.language, "cpp");
+  EXPECT_TRUE(job.argv.empty()) << "the preset's, filled in when the job starts";
+  EXPECT_EQ(job.group, "sum");
+  EXPECT_EQ(job.stop, StopMode::kAll);
+  ASSERT_TRUE(job.build);
+  EXPECT_EQ(job.build->argv,
+            (std::vector<std::string>{"/bin/sh", "-c", "g++ -O2 -o main main.cpp"}));
+  EXPECT_EQ(job.build->limits.wall_ms, 30000);
+  EXPECT_FALSE(job.build->limits.memory_mb) << "a build's limits are only what it gives";
+  ASSERT_TRUE(job.expect);
+  EXPECT_FALSE(job.expect->stdout_text);
+  EXPECT_EQ(job.expect->match, MatchMode::kFloat);
+  EXPECT_EQ(job.expect->abs_tol, 1e-6);
+  EXPECT_TRUE(job.expect->case_insensitive);
+  ASSERT_TRUE(job.expect->checker);
+  EXPECT_EQ(job.expect->checker->language, "python");
+  EXPECT_EQ(job.expect->checker->files.at("main.py"), "import sys\n");
+  EXPECT_EQ(job.expect->checker->limits.wall_ms, 5000);
+  EXPECT_EQ(job.expect->checker->limits.memory_mb, Limits{}.memory_mb)
+      << "a checker's limits are over brood's defaults, not the job's";
+
+  ASSERT_EQ(job.tests.size(), 3u);
+  const TestCase &small = job.tests[0], &second = job.tests[1], &big = job.tests[2];
+  EXPECT_EQ(small.id, "small");
+  EXPECT_EQ(small.stdin_data, "1 2\n");
+  ASSERT_TRUE(small.expect);
+  EXPECT_EQ(small.expect->stdout_text, "3\n");
+  EXPECT_EQ(small.expect->match, MatchMode::kFloat) << "the job's expect, field by field";
+  EXPECT_TRUE(small.expect->checker);
+
+  EXPECT_EQ(second.id, "1") << "a test without an id is its index";
+  EXPECT_EQ(second.stdin_data, "2 3\n");
+  EXPECT_EQ(second.args, (std::vector<std::string>{"-v", ""}));
+  EXPECT_EQ(second.files.at("in/x"), "5");
+  ASSERT_TRUE(second.expect);
+  EXPECT_EQ(second.expect->match, MatchMode::kTokens);
+  EXPECT_EQ(second.expect->exit_code, 3);
+  EXPECT_EQ(second.expect->abs_tol, 1e-6);
+  EXPECT_EQ(second.expect->files.at("out.txt"), "ok");
+  EXPECT_EQ(second.limits.wall_ms, 4000);
+  EXPECT_EQ(second.limits.cpus, 0.5);
+  EXPECT_EQ(second.limits.Over(job.limits).memory_mb, 256) << "over the job's limits";
+
+  EXPECT_EQ(big.id, "big");
+  EXPECT_EQ(big.stdin_data, "");
+  ASSERT_TRUE(big.expect);
+  EXPECT_FALSE(big.expect->stdout_text) << "no test expect: the job's";
+}
+
+// "language" stands in for cmd and shell; the name is the engine's to know (an unknown one is
+// invalid_job when the job starts, docs/eval.md).
+TEST(Parser, LanguageInsteadOfCmd) {
+  Job job = Valid(R"({"id":"p","language":"python","files":{"main.py":"pass"},)"
+                  R"("stdin":"x","expect":{"stdout":"1\n","match":"trim"}})");
+  EXPECT_EQ(job.language, "python");
+  EXPECT_TRUE(job.argv.empty());
+  EXPECT_TRUE(job.tests.empty());
+  EXPECT_EQ(job.stop, StopMode::kFirstFailure);
+  EXPECT_EQ(Valid(R"({"id":"c","language":"cobol"})").language, "cobol");
+  EXPECT_EQ(Valid(R"({"id":"c","language":"sh","cmd":["sh","other.sh"]})").argv,
+            (std::vector<std::string>{"sh", "other.sh"}));
+}
+
+TEST(Parser, ExpectWithoutStdout) {
+  Job job = Valid(R"({"id":"e","cmd":["x"],"expect":{"exit_code":3,"files":{"o":"1"}}})");
+  ASSERT_TRUE(job.expect);
+  EXPECT_FALSE(job.expect->stdout_text);
+  EXPECT_EQ(job.expect->exit_code, 3);
+  EXPECT_EQ(job.expect->files.at("o"), "1");
+  Job empty = Valid(R"({"id":"e","cmd":["x"],"expect":{}})");
+  ASSERT_TRUE(empty.expect);
+  EXPECT_FALSE(empty.expect->stdout_text);
+}
+
+// A test's expect is read over the job's field by field; a map field (files) is replaced whole.
+TEST(Parser, TestExpectOverTheJobs) {
+  Job job = Valid(R"({"id":"t","shell":"x","expect":{"stdout":"a","files":{"f":"1","g":"2"}},)"
+                  R"("tests":[{"expect":{"files":{"h":"3"},"case":"insensitive"}},{}]})");
+  ASSERT_EQ(job.tests.size(), 2u);
+  ASSERT_TRUE(job.tests[0].expect);
+  EXPECT_EQ(job.tests[0].expect->stdout_text, "a");
+  EXPECT_TRUE(job.tests[0].expect->case_insensitive);
+  EXPECT_EQ(job.tests[0].expect->files, (std::map<std::string, std::string>{{"h", "3"}}));
+  ASSERT_TRUE(job.tests[1].expect);
+  EXPECT_EQ(job.tests[1].expect->files.size(), 2u);
+  // Without an expect anywhere, a test has none (its run must end with status ok).
+  Job bare = Valid(R"({"id":"t","shell":"x","tests":[{"stdin":"1"}]})");
+  EXPECT_FALSE(bare.tests[0].expect);
+}
+
+TEST(Parser, TestsUpTo10000) {
+  std::string tests = "{}";
+  for (int i = 1; i < 10000; ++i) tests += ",{}";
+  Job job = Valid(R"({"id":"t","shell":"x","tests":[)" + tests + "]}");
+  ASSERT_EQ(job.tests.size(), 10000u);
+  EXPECT_EQ(job.tests.back().id, "9999");
+}
+
 TEST(Parser, LongNamesAreCutInErrors) {
   std::string name(10000, 'k');
   ParsedJob parsed = ParseJobLine(R"({"id":"x","cmd":["a"],")" + name + R"(":1})", {});

@@ -184,6 +184,129 @@ TEST(JobSchema, PathsAndNames) {
   EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "limits": {"cpus": 0}})"));
 }
 
+// docs/eval.md: an evaluated job's record (brood run's output for a wrong answer at the second of
+// three tests, stop first_failure): verdict, group, the tests, the third skipped.
+constexpr char kWrongAnswer[] =
+    R"({"id": "sh-wa", "status": "ok", "exit_code": 0, "signal": null, "stdout": "2\n",
+ "stderr": "", "stdout_truncated": false, "stderr_truncated": false, "stdout_bytes": 2,
+ "stderr_bytes": 0, "wall_ms": 8.383828, "cpu_ms": 2.064168, "peak_memory_bytes": 442368,
+ "start_latency_us": 1499, "limits_hit": [], "limits_enforced": "cgroup", "landlock": 7,
+ "limits": {"wall_ms": 10000, "cpu_ms": 10000, "memory_mb": 512, "disk_mb": 256, "pids": 128,
+            "output_bytes": 1048576, "cpus": 1.0},
+ "files": {}, "passed": false, "verdict": "wrong_answer", "group": "add",
+ "tests_passed": 1, "tests_total": 3, "tests": [
+  {"id": "a", "verdict": "accepted", "status": "ok", "exit_code": 0, "signal": null,
+   "wall_ms": 12.138719, "cpu_ms": 1.39552, "peak_memory_bytes": 294912, "stdout_bytes": 2,
+   "stderr_bytes": 0, "stdout": "4\n", "stderr": "", "checker_message": null, "error": null},
+  {"id": "1", "verdict": "wrong_answer", "status": "ok", "exit_code": 0, "signal": null,
+   "wall_ms": 8.383828, "cpu_ms": 2.064168, "peak_memory_bytes": 442368, "stdout_bytes": 2,
+   "stderr_bytes": 0, "stdout": "2\n", "stderr": "", "checker_message": null, "error": null},
+  {"id": "2", "verdict": "skipped"}], "error": null})";
+
+// A build that failed: the top-level fields and `build` are the build's, every test skipped.
+constexpr char kCompileError[] =
+    R"rec({"id": "ce", "status": "failed", "exit_code": 1, "signal": null, "stdout": "",
+ "stderr": "oops\n", "stdout_truncated": false, "stderr_truncated": false, "stdout_bytes": 0,
+ "stderr_bytes": 5, "wall_ms": 2.347487, "cpu_ms": 1.831111, "peak_memory_bytes": 446464,
+ "start_latency_us": 521, "limits_hit": [], "limits_enforced": "cgroup", "landlock": 7,
+ "limits": {"wall_ms": 10000, "cpu_ms": 10000, "memory_mb": 512, "disk_mb": 256, "pids": 128,
+            "output_bytes": 1048576, "cpus": 1.0},
+ "files": {}, "passed": false, "verdict": "compile_error",
+ "build": {"status": "failed", "exit_code": 1, "signal": null, "stdout": "", "stderr": "oops\n",
+           "stdout_truncated": false, "stderr_truncated": false, "wall_ms": 2.347487,
+           "cpu_ms": 1.831111, "peak_memory_bytes": 446464, "cached": false, "error": null},
+ "tests_passed": 0, "tests_total": 2,
+ "tests": [{"id": "0", "verdict": "skipped"}, {"id": "1", "verdict": "skipped"}],
+ "error": "the build failed (failed)"})rec";
+
+std::string WaWith(const std::string& from, const std::string& to) {
+  return With(kWrongAnswer, from, to);
+}
+
+TEST(ResultSchema, EvaluatedRecords) {
+  EXPECT_TRUE(ValidResult(kWrongAnswer));
+  EXPECT_TRUE(ValidResult(kCompileError));
+  // A job without `tests` has no tests, tests_passed or tests_total; one without `group` no group.
+  EXPECT_TRUE(ValidResult(OkWith(R"("passed": true)", R"("passed": true, "verdict": "accepted")")));
+  EXPECT_TRUE(ValidResult(
+      R"({"id": "x", "line": 6, "status": "invalid_job", "passed": false, "verdict": "invalid_job",)"
+      R"( "error": "language: unknown preset \"cobol\""})"));
+  EXPECT_TRUE(ValidResult(With(kCompileError, R"("cached": false)", R"("cached": true)")));
+  EXPECT_TRUE(ValidResult(WaWith(R"("checker_message": null, "error": null},
+  {"id": "2")",
+                                 R"("checker_message": "1st words differ", "error": null},
+  {"id": "2")")));
+  EXPECT_TRUE(ValidResult(WaWith(R"("stdout": "2\n", "stderr": "", "checker)",
+                                 R"("stdout": {"base64": "/w=="}, "stderr": "", "checker)")));
+}
+
+TEST(ResultSchema, RejectsMalformedEvaluatedRecords) {
+  EXPECT_FALSE(ValidResult(WaWith(R"("verdict": "wrong_answer")", R"("verdict": "skipped")")));
+  EXPECT_FALSE(ValidResult(WaWith(R"("verdict": "wrong_answer")", R"("verdict": "wrong")")));
+  // passed is the verdict's: true exactly when accepted.
+  EXPECT_FALSE(ValidResult(WaWith(R"("passed": false)", R"("passed": true)")));
+  EXPECT_FALSE(ValidResult(WaWith(R"("passed": false, )", "")));
+  EXPECT_FALSE(
+      ValidResult(OkWith(R"("passed": true)", R"("passed": false, "verdict": "accepted")")));
+  // The evaluation's fields only with a verdict, and tests with both counts.
+  EXPECT_FALSE(ValidResult(OkWith(R"("passed": true)", R"("passed": true, "group": "g")")));
+  EXPECT_FALSE(ValidResult(OkWith(R"("passed": true)", R"("passed": true, "tests_total": 1)")));
+  EXPECT_FALSE(ValidResult(WaWith(R"("tests_total": 3, )", "")));
+  EXPECT_FALSE(ValidResult(WaWith(R"("tests_passed": 1, "tests_total": 3, )", "")));
+  EXPECT_FALSE(ValidResult(WaWith(R"("group": "add")", R"("group": "")")));
+  // A skipped test is its id and verdict alone; a test that ran has every field.
+  EXPECT_FALSE(ValidResult(WaWith(R"({"id": "2", "verdict": "skipped"})",
+                                  R"({"id": "2", "verdict": "skipped", "status": "ok"})")));
+  EXPECT_FALSE(ValidResult(WaWith(R"("checker_message": null, "error": null},
+  {"id": "2")",
+                                  R"("error": null},
+  {"id": "2")")));
+  EXPECT_FALSE(ValidResult(
+      WaWith(R"({"id": "a", "verdict": "accepted")", R"({"id": "a", "verdict": "compile_error")")));
+  EXPECT_FALSE(ValidResult(WaWith(R"("stdout": "4\n", "stderr": "", "checker_message": null)",
+                                  R"("stdout": "4\n", "stderr": "", "checker_message": 1)")));
+  EXPECT_FALSE(ValidResult(With(kCompileError, R"("cached": false, )", "")));
+  EXPECT_FALSE(ValidResult(
+      With(kCompileError,
+           R"("status": "failed", "exit_code": 1, "signal": null, "stdout": "", "stderr": "oops\n",
+           "stdout_truncated")",
+           R"("status": "done", "exit_code": 1, "signal": null, "stdout": "", "stderr": "oops\n",
+           "stdout_truncated")")));
+  EXPECT_FALSE(ValidResult(
+      With(kCompileError,
+           R"("tests": [{"id": "0", "verdict": "skipped"}, {"id": "1", "verdict": "skipped"}])",
+           R"("tests": [])")));
+}
+
+// docs/eval.md's job fields: what the schema takes and refuses (the parser agrees:
+// tests/jobs/job_parser*_test.cpp).
+TEST(JobSchema, EvaluatedJobs) {
+  EXPECT_TRUE(ValidJob(R"({"id": "a", "language": "python", "files": {"main.py": "pass"
+}
+})"));
+  EXPECT_TRUE(ValidJob(
+      R"({"id": "a", "language": "cpp", "files": {"main.cpp": ""}, "group": "p", "stop": "all",
+ "build": {"shell": "g++ -o main main.cpp", "limits": {"wall_ms": 30000}},
+ "expect": {"match": "float", "abs_tol": 1e-6, "rel_tol": 1e-9, "case": "insensitive",
+            "exit_code": 0, "files": {"out.txt": "1"},
+            "checker": {"language": "python", "files": {"main.py": ""}, "limits": {"wall_ms": 5000}}},
+ "tests": [{"id": "t1", "stdin": "1 2\n", "files": {"in.txt": {"base64": "AA=="}}, "args": ["-v"],
+            "expect": {"stdout": "3\n"}, "limits": {"memory_mb": 64}}, {}]})"));
+  EXPECT_TRUE(ValidJob(R"({"id": "a", "shell": "x", "expect": {}})"));
+  EXPECT_TRUE(ValidJob(R"({"id": "a", "shell": "x", "expect": {"checker": {"cmd": ["c"]}}})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "build": {"shell": "make"}})"));  // no command
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "language": "sh", "cmd": ["x"], "shell": "x"})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "language": "sh", "tests": []})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "language": "sh", "tests": [{"input": ""}]})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "language": "sh", "stop": "first"})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "language": "sh", "build": {"cmd": ["m"], "shell": "m"}})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "expect": {"match": "regex"}})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "expect": {"abs_tol": -1}})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "expect": {"exit_code": 256}})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "expect": {"checker": {"files": {}}}})"));
+  EXPECT_FALSE(ValidJob(R"({"id": "a", "shell": "x", "tests": [{"limits": {"wall_ms": 0}}]})"));
+}
+
 // The validator is one long-lived process: hundreds of records must stay cheap.
 TEST(ResultSchema, ManyRecords) {
   for (int i = 0; i < 500; i++) ASSERT_TRUE(ValidResult(kOk)) << i;

@@ -54,7 +54,11 @@ TEST(ServeSchema, SessionRequestsShareTheJobRecordsFields) {
     EXPECT_EQ(session["properties"][field], job["properties"][field]) << field;
   for (const char* field : {"cmd", "shell", "stdin", "env", "cwd"})
     EXPECT_EQ(exec["properties"][field], job["properties"][field]) << field;
-  EXPECT_EQ(exec["oneOf"], job["oneOf"]);
+  // An exec is a command: cmd or shell, exactly one. A job may instead name a language preset
+  // (docs/eval.md), which a session's exec cannot.
+  EXPECT_EQ(exec["oneOf"],
+            nlohmann::json::parse(R"([{"required": ["cmd"]}, {"required": ["shell"]}])"));
+  EXPECT_EQ(job["not"], nlohmann::json::parse(R"({"required": ["cmd", "shell"]})"));
   for (const auto* s : {&session, &exec})
     for (const auto& [name, def] : (*s)["$defs"].items())
       EXPECT_EQ(def, job["$defs"][name]) << name;
@@ -62,7 +66,7 @@ TEST(ServeSchema, SessionRequestsShareTheJobRecordsFields) {
   const auto& limits = exec["properties"]["limits"]["properties"];
   EXPECT_EQ(limits.size(), 3u);
   for (const auto& [name, rule] : limits.items())
-    EXPECT_EQ(rule, job["properties"]["limits"]["properties"][name]) << name;
+    EXPECT_EQ(rule, job["$defs"]["limits"]["properties"][name]) << name;
 }
 
 TEST(ServeSchema, TheSessionListHoldsTheSessionObject) {
