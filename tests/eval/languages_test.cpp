@@ -203,22 +203,15 @@ Limits RunLimits() {
   return l;
 }
 
-// What an evaluation will do, in one task until the orchestration lands: the build, then the
-// run, in the same workspace, with the preset's environment. The build's limits hold for both,
-// but for memory and pids: the run's, so that the run is sized for what it gets.
+// An evaluated job of the preset (docs/eval.md): built once under the preset's build limits,
+// then run once (its implicit test) within RunLimits().
 Job EvalJob(const std::string& language, const std::string& program) {
-  const Preset* p = FindPreset(language);
-  Applied a;
-  EXPECT_EQ(ApplyPreset(language, {{p->source, program}}, RunLimits(), &a), "");
   Job job;
   job.id = language;
-  const std::string run = "exec " + eval::ShellJoin(a.argv);
-  job.argv = {"/bin/sh", "-c", a.build ? eval::ShellJoin(a.build->argv) + " && " + run : run};
-  job.env = a.env;
-  job.files[p->source] = program;
-  job.limits = p->build_limits;
-  job.limits.memory_mb = RunLimits().memory_mb;
-  job.limits.pids = RunLimits().pids;
+  job.language = language;
+  job.files[FindPreset(language)->source] = program;
+  job.limits = RunLimits();
+  job.limits.wall_ms = 30000;
   return job;
 }
 
@@ -309,7 +302,11 @@ TEST_P(Languages, HelloWorldBuildsAndRunsWithin256MbAnd128Pids) {
   TOOLCHAIN_OR_SKIP(engine, preset());
   Result r = RunChecked(engine, EvalJob(GetParam(), programs().hello));
   ASSERT_EQ(r.status, TaskStatus::kOk) << Why(r);
+  EXPECT_EQ(r.verdict, Verdict::kAccepted) << Why(r);
   EXPECT_EQ(r.stdout_data, "hello, brood 7\n") << Why(r);
+  // A compiled preset was built once, and its build's record is in the result.
+  EXPECT_EQ(r.build.has_value(), !preset().build.empty()) << Why(r);
+  if (r.build) EXPECT_EQ(r.build->status, TaskStatus::kOk) << r.build->stderr_data;
   // The build and run together: a figure for docs/languages.md, and for a slow host's log.
   std::cout << "[ timing   ] " << GetParam() << ": build and run " << r.wall_ms << " ms wall, "
             << r.cpu_ms << " ms cpu, peak " << (r.peak_memory_bytes >> 20) << " MiB\n";
@@ -324,6 +321,7 @@ TEST_P(Languages, MemoryHogEndsWithoutHarmingTheEngine) {
   EXPECT_TRUE(r.status == TaskStatus::kMemoryLimit || r.status == TaskStatus::kFailed ||
               r.status == TaskStatus::kSignaled)
       << Why(r);
+  EXPECT_TRUE(r.verdict == Verdict::kMemoryLimit || r.verdict == Verdict::kRuntimeError) << Why(r);
   EXPECT_LE(r.peak_memory_bytes, static_cast<uint64_t>(RunLimits().memory_mb) << 20) << Why(r);
   std::cout << "[ outcome  ] " << GetParam() << ": " << StatusName(r.status) << " after "
             << r.wall_ms << " ms, peak " << (r.peak_memory_bytes >> 20) << " MiB\n";
