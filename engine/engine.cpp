@@ -33,6 +33,7 @@
 #include "eval/build_cache.hpp"
 #include "eval/build_flights.hpp"
 #include "eval/evaluation.hpp"
+#include "eval/tasks.hpp"
 #include "jobs/judge.hpp"
 #include "reactor/reactor.hpp"
 #include "sandbox/landlock.hpp"
@@ -121,6 +122,7 @@ class EngineImpl final : public Engine {
                        std::string cache_partition = {});
   // An evaluated job (eval/evaluation.hpp): its tasks are the engine's, in its group.
   void StartEvaluation(Pending p, std::string cache_partition);
+  std::string CacheProfile(const Job& job) const;
   class EvalPort;
   // The evaluations `job` or `group` names (every one when both are 0), marked cancelled.
   std::vector<std::shared_ptr<eval::Evaluation>> EvalsToCancel(JobHandle job, uint64_t group);
@@ -212,6 +214,22 @@ class EngineImpl::EvalPort final : public eval::TaskPort {
   uint64_t group_;
 };
 
+// What of the sandbox decides a build, for the build cache's key: the root (its name, its
+// directory, and when its /usr/bin and /usr/lib last changed: a toolchain upgrade) and the
+// network.
+std::string EngineImpl::CacheProfile(const Job& job) const {
+  const std::string dir = job.root.empty() ? opts_.root_dir : opts_.roots.at(job.root);
+  std::string out = "root=" + job.root + ";dir=" + dir;
+  for (const char* sub : {"/usr/bin", "/usr/lib"}) {
+    struct stat st {};
+    const std::string path = (dir.empty() ? std::string() : dir) + sub;
+    if (stat(path.c_str(), &st) == 0)
+      out += ";" + std::string(sub) + "=" + std::to_string(st.st_mtim.tv_sec) + "." +
+             std::to_string(st.st_mtim.tv_nsec);
+  }
+  return out + ";network=" + std::to_string(static_cast<int>(job.network));
+}
+
 void EngineImpl::StartEvaluation(Pending p, std::string cache_partition) {
   const JobHandle handle = p.handle;
   auto port = std::make_shared<EvalPort>(this, p.group);
@@ -229,8 +247,11 @@ void EngineImpl::StartEvaluation(Pending p, std::string cache_partition) {
   o.parallel = 2 * info_.slots;
   o.cache = build_cache_.get();
   o.flights = &build_flights_;
+  o.maxima = opts_.maxima;
+  o.landlock = info_.landlock;
+  o.enforcement = info_.enforcement;
   o.cache_partition = std::move(cache_partition);
-  o.profile = "root=" + p.job.root + ";network=" + std::to_string(static_cast<int>(p.job.network));
+  o.profile = CacheProfile(p.job);
   {
     std::lock_guard lock(evals_mu_);
     evals_[handle] = {p.group, nullptr, false};
@@ -620,7 +641,8 @@ Submission EngineImpl::SubmitJob(Job job, std::function<void(Result)> on_result,
   }
   // A job's own expect is judged here (an evaluation judges its tests itself).
   if (!task && !evaluated && p.job.expect && invalid.empty() && !not_run) {
-    for (const auto& [path, content] : p.job.expect->files) p.job.collect.push_back(path);
+    for (const auto& [path, content] : p.job.expect->files)
+      p.job.collect.push_back(eval::LiteralPattern(path));
     p.on_result = [cb = std::move(p.on_result),
                    expect = std::make_shared<Expect>(std::move(*p.job.expect))](Result r) {
       if (r.status != TaskStatus::kInvalidJob) r.passed = jobs::Meets(*expect, r);

@@ -23,6 +23,21 @@ bool IsEvaluation(const Job& job) {
 
 namespace {
 
+// `l` lowered to `max` where it is above (a preset's build limits under a server's --max-limits).
+Limits Within(Limits l, const LimitMaxima& max) {
+  auto cap = [](int64_t& v, int64_t m) {
+    if (m > 0 && v > m) v = m;
+  };
+  cap(l.wall_ms, max.wall_ms);
+  cap(l.cpu_ms, max.cpu_ms);
+  cap(l.memory_mb, max.memory_mb);
+  cap(l.disk_mb, max.disk_mb);
+  cap(l.pids, max.pids);
+  cap(l.output_bytes, max.output_bytes);
+  if (max.cpus > 0 && l.cpus > max.cpus) l.cpus = max.cpus;
+  return l;
+}
+
 // A program to build once: the job's own, or a checker.
 struct Built {
   std::string name;            // "build", "checker-build:N"
@@ -122,7 +137,7 @@ std::string EvaluationImpl::Prepare() {
     if (main_.program.argv.empty()) main_.program.argv = std::move(applied.argv);
     for (auto& [k, v] : applied.env) main_.program.env.emplace(k, v);  // the job's own win
     if (!job_.build && applied.build) job_.build = std::move(applied.build);
-    preset_build = FindPreset(job_.language)->build_limits;
+    preset_build = Within(FindPreset(job_.language)->build_limits, opts_.maxima);
   }
   if (main_.program.argv.empty()) return "cmd, shell: a job needs one of them, or a language";
   if (job_.build) {
@@ -169,7 +184,9 @@ std::string EvaluationImpl::Prepare() {
       b.program.env = std::move(applied.env);
       if (applied.build) {
         b.build = std::move(applied.build);
-        b.build_limits = b.build->limits.Over(FindPreset(c.language)->build_limits).Resolved();
+        b.build_limits =
+            b.build->limits.Over(Within(FindPreset(c.language)->build_limits, opts_.maxima))
+                .Resolved();
       }
     }
     tests_[i].checker = static_cast<int>(distinct.size());
@@ -236,6 +253,12 @@ void EvaluationImpl::LaunchBuild(int which, Actions& a, bool may_wait) {
       r.peak_memory_bytes = entry->build.peak_memory_bytes;
       r.error = entry->build.error;
       r.limits = b.build_limits;  // a failed build's run is the job's top level
+      r.stdout_truncated = entry->build.stdout_truncated;
+      r.stderr_truncated = entry->build.stderr_truncated;
+      r.stdout_bytes = r.stdout_data.size();  // what was kept (all of it unless truncated)
+      r.stderr_bytes = r.stderr_data.size();
+      r.landlock = opts_.landlock;
+      r.limits_enforced = opts_.enforcement;
       r.files = std::move(entry->files);
       OnBuilt(which, std::move(r), a);
       BuiltOf(which).record->cached = true;
@@ -275,7 +298,9 @@ void EvaluationImpl::LaunchBuild(int which, Actions& a, bool may_wait) {
     if (digest) {
       const bool itself =
           r.status != TaskStatus::kSandboxError && r.status != TaskStatus::kInvalidJob;
-      if (itself) self->opts_.cache->Store(*digest, CacheEntry{BuildRecord(r), r.files});
+      // A build that ran out of time may not on a quieter host: shared, never kept.
+      const bool timed = r.status == TaskStatus::kTimeout || r.status == TaskStatus::kCpuLimit;
+      if (itself && !timed) self->opts_.cache->Store(*digest, CacheEntry{BuildRecord(r), r.files});
       self->opts_.flights->Land(*digest, itself ? &r : nullptr);
     }
     Actions next;
@@ -439,7 +464,9 @@ Result EvaluationImpl::Assemble() {
     r.files.clear();  // the build's workspace is no result
     verdict = build_verdict(r, Verdict::kCompileError);
     if (!r.error && verdict == Verdict::kCompileError)
-      r.error = "the build failed (" + std::string(StatusName(r.status)) + ")";
+      r.error = r.status == TaskStatus::kFailed
+                    ? "the build exited " + std::to_string(r.exit_code.value_or(-1))
+                    : "the build ended as " + std::string(StatusName(r.status));
   } else if (bad_checker) {
     r = *bad_checker->failed;
     r.files.clear();

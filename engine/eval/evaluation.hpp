@@ -39,6 +39,12 @@ struct EvalOptions {
   BuildFlights* flights = nullptr;  // with a cache: identical builds in flight are run once
   std::string cache_partition;      // whose cache entries (BuildKey::partition)
   std::string profile;              // the sandbox profile's identity (BuildKey::profile)
+  // The engine's maxima: a preset's build limits are lowered to them (a job's own limits were
+  // checked against them already).
+  LimitMaxima maxima;
+  // How the engine runs tasks (EngineInfo), for a build's record taken from the cache.
+  int landlock = 0;
+  Enforcement enforcement = Enforcement::kCgroup;
 };
 
 // Whether `job` is evaluated: it has a language, a build, tests or a checker.

@@ -1,10 +1,9 @@
 #include "eval/tasks.hpp"
 
 namespace brood::eval {
-namespace {
+namespace {}  // namespace
 
-// A `collect` pattern naming exactly `path` (fnmatch's special characters escaped).
-std::string Literal(const std::string& path) {
+std::string LiteralPattern(const std::string& path) {
   std::string out;
   for (char c : path) {
     if (c == '*' || c == '?' || c == '[' || c == '\\') out += '\\';
@@ -12,6 +11,8 @@ std::string Literal(const std::string& path) {
   }
   return out;
 }
+
+namespace {
 
 // The first kTestStreamHead bytes of `s`, not cutting a UTF-8 character in two (a record shows
 // text as text, and a cut character would make it base64).
@@ -59,7 +60,8 @@ Job TestJob(const Job& job, const Program& program, const TestCase& test) {
   t.limits = test.limits.Over(job.limits);
   t.collect = job.collect;  // returned with the deciding test's result
   if (test.expect)
-    for (const auto& [path, content] : test.expect->files) t.collect.push_back(Literal(path));
+    for (const auto& [path, content] : test.expect->files)
+      t.collect.push_back(LiteralPattern(path));
   return t;
 }
 

@@ -23,6 +23,9 @@ constexpr char kCheckerInput[] = "judge/input";
 constexpr char kCheckerOutput[] = "judge/output";
 constexpr char kCheckerAnswer[] = "judge/answer";
 
+// A `collect` pattern naming exactly `path` (fnmatch's special characters escaped).
+std::string LiteralPattern(const std::string& path);
+
 // The build task: `argv` over `files`, its whole workspace returned (Job::snapshot).
 Job BuildJob(const Job& job, const std::string& suffix, const Program& sources,
              const std::vector<std::string>& argv, const Limits& limits);

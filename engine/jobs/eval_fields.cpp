@@ -130,9 +130,11 @@ std::string ReadExpectOver(Json& v, std::string_view field_name, Expect& expect)
         return place + ": expected a finite number >= 0, got " + Describe(value);
       (name == "abs_tol" ? expect.abs_tol : expect.rel_tol) = tol;
     } else if (name == "exit_code") {
-      if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > 255)
+      // An integer as JSON Schema has it: 3.0 is 3.
+      const double code = value.is_number() ? value.get<double>() : -1;
+      if (!(code >= 0 && code <= 255 && code == static_cast<double>(static_cast<int>(code))))
         return place + ": expected an integer from 0 to 255, got " + Describe(value);
-      expect.exit_code = static_cast<int>(value.get<int64_t>());
+      expect.exit_code = static_cast<int>(code);
     } else if (name == "files") {
       if (auto problem = ReadFilesInto(value, place, expect.files); !problem.empty())
         return problem;

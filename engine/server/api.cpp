@@ -130,6 +130,12 @@ net::awaitable<bool> Connection::Run(Request& req) {
   Result result = std::move(*wait->result);
   ctx_.metrics.ObserveTask(result);  // a task that ended, whether or not its client is there
   if (!body_read_) co_return false;  // the client left: nobody to answer
+  // Refused as it started (an unknown preset, a missing source file): the request's fault, as
+  // a job the parser refused is.
+  if (result.status == TaskStatus::kInvalidJob) {
+    result.line = 1;
+    co_return co_await Reply(req, 400, ResultToJson(result));
+  }
   co_return co_await Reply(req, 200, ResultToJson(result));
 }
 

@@ -260,10 +260,7 @@ TEST(Run, EvaluatedJobsGiveValidRecords) {
 }
 
 // A failed build from the cache: its top-level fields are the build's, and must be a valid record.
-// DISABLED: today the record is rebuilt from the cache entry with unresolved limits ("cpu_ms": 0,
-// against the schema's minimum 1), and stdout_bytes, stderr_bytes, landlock, start_latency_us
-// and limits_enforced are not the build's (0, 0, 0, 0, "cgroup").
-TEST(Run, DISABLED_ACachedFailedBuildGivesAValidRecord) {
+TEST(Run, ACachedFailedBuildGivesAValidRecord) {
   const std::string cache = TempFile("keep", "") + ".cache";
   const std::string job = FailedBuild().dump() + "\n";
   CliRun first = RunBrood({"run", "-", "--build-cache-dir", cache}, {job});

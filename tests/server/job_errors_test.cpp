@@ -63,6 +63,17 @@ TEST_F(JobErrors, NeitherCmdNorShellIsNamed) {
   EXPECT_NE(j.value("error", "").find("cmd, shell"), std::string::npos) << j.dump();
 }
 
+// Refused only as it starts (the preset is the engine's to know): still a 400 naming the field.
+TEST_F(JobErrors, AnUnknownLanguageOrAMissingSourceIsRefused) {
+  auto j = Refused(R"({"id": "lang", "language": "cobol", "files": {"main.cob": ""}})");
+  EXPECT_EQ(j["id"], "lang");
+  EXPECT_EQ(j["line"], 1) << j.dump();
+  EXPECT_NE(j.value("error", "").find("language: unknown preset \"cobol\""), std::string::npos)
+      << j.dump();
+  j = Refused(R"({"id": "src", "language": "python", "files": {"other.py": ""}})");
+  EXPECT_NE(j.value("error", "").find("needs \"main.py\""), std::string::npos) << j.dump();
+}
+
 TEST_F(JobErrors, HostNetworkWithoutTheFlagIsRefused) {
   auto j = Refused(R"({"id": "net", "cmd": ["/bin/true"], "network": "host"})");
   EXPECT_EQ(j["id"], "net");

@@ -217,7 +217,7 @@ constexpr char kCompileError[] =
            "cpu_ms": 1.831111, "peak_memory_bytes": 446464, "cached": false, "error": null},
  "tests_passed": 0, "tests_total": 2,
  "tests": [{"id": "0", "verdict": "skipped"}, {"id": "1", "verdict": "skipped"}],
- "error": "the build failed (failed)"})rec";
+ "error": "the build exited 1"})rec";
 
 std::string WaWith(const std::string& from, const std::string& to) {
   return With(kWrongAnswer, from, to);
