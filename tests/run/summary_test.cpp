@@ -154,7 +154,7 @@ TEST(SummaryTest, JsonHasTheDocumentedShape) {
   s.Add(R(TaskStatus::kInvalidJob));
   const auto j = nlohmann::json::parse(s.Json(2.0));
   ASSERT_TRUE(j.is_object());
-  EXPECT_EQ(j.size(), 7u);
+  EXPECT_EQ(j.size(), 11u);
   EXPECT_EQ(j.at("expect"), (nlohmann::json{{"passed", 0}, {"judged", 0}}));
   EXPECT_EQ(j.at("total"), 3);
   EXPECT_EQ(j.at("elapsed_s"), 2.0);
@@ -182,6 +182,53 @@ TEST(SummaryTest, JsonHasTheDocumentedShape) {
   EXPECT_EQ(empty.at("tasks_per_s"), 0);
   EXPECT_EQ(empty.at("statuses").size(), 11u);
   EXPECT_EQ(empty.at("wall_ms").at("p50"), 0);
+}
+
+// Evaluated jobs (docs/eval.md): counts per verdict, and pass@k as the unbiased estimator averaged
+// over the groups with at least k samples; samples that did not run as themselves are left out
+// of pass@k and counted apart.
+TEST(SummaryTest, VerdictsAndPassAtKOverGroups) {
+  Summary s;
+  auto sample = [&](const std::string& group, Verdict v) {
+    Result r = R(TaskStatus::kOk, 100, 1.0);
+    r.verdict = v;
+    r.group = group;
+    r.passed = v == Verdict::kAccepted;
+    s.Add(r);
+  };
+  // Group a: 10 samples, 3 accepted. Group b: 10 samples, none accepted, plus a sandbox error
+  // (left out). Group c: 2 samples, 1 accepted (only in pass@1).
+  for (int i = 0; i < 10; ++i) sample("a", i < 3 ? Verdict::kAccepted : Verdict::kWrongAnswer);
+  for (int i = 0; i < 10; ++i) sample("b", Verdict::kTimeLimit);
+  sample("b", Verdict::kSandboxError);
+  sample("c", Verdict::kAccepted);
+  sample("c", Verdict::kCompileError);
+  Result plain = R(TaskStatus::kOk, 100, 1.0);  // not evaluated: no verdict, in no group
+  s.Add(plain);
+
+  const auto j = nlohmann::json::parse(s.Json(1.0));
+  const auto& v = j.at("verdicts");
+  EXPECT_EQ(v.size(), 11u);  // every verdict but a test's "skipped"
+  EXPECT_EQ(v.at("accepted"), 4);
+  EXPECT_EQ(v.at("wrong_answer"), 7);
+  EXPECT_EQ(v.at("time_limit"), 10);
+  EXPECT_EQ(v.at("sandbox_error"), 1);
+  EXPECT_EQ(v.at("compile_error"), 1);
+  // pass@1 = mean(3/10, 0/10, 1/2); pass@10 over a and b only: a's is 1 - C(7,10)/C(10,10) = 1.
+  const auto& p = j.at("pass_at_k");
+  EXPECT_NEAR(p.at("1").get<double>(), (0.3 + 0.0 + 0.5) / 3, 1e-12);
+  EXPECT_NEAR(p.at("10").get<double>(), (1.0 + 0.0) / 2, 1e-12);
+  EXPECT_FALSE(p.contains("100"));  // no group has 100 samples
+  EXPECT_EQ(j.at("pass_at_k_groups"), 3);
+  EXPECT_EQ(j.at("pass_at_k_left_out"), 1);
+  const std::string text = s.Text(1.0);
+  EXPECT_NE(text.find("verdicts: accepted 4 wrong_answer 7 time_limit 10 compile_error 1 "
+                      "sandbox_error 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("pass@1 0.2667 pass@10 0.5000 (3 groups; 1 samples left out"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace
