@@ -14,31 +14,6 @@ std::string Place(std::string_view field, std::string_view name) {
   return std::string(field) + "." + std::string(name);
 }
 
-// cmd or shell into argv; `field` names the object ("build", "expect.checker").
-std::string ReadArgv(Json& v, const std::string& field, std::vector<std::string>& argv) {
-  if (!v.is_array() || v.empty())
-    return field + ": expected a non-empty array of strings, got " + Describe(v);
-  argv.clear();
-  auto& items = v.get_ref<Json::array_t&>();
-  for (size_t i = 0; i < items.size(); ++i) {
-    std::string* arg = AsString(items[i]);
-    const std::string item = field + "[" + std::to_string(i) + "]";
-    if (arg == nullptr) return item + ": expected a string, got " + Describe(items[i]);
-    if (HasNul(*arg)) return item + ": contains a NUL byte";
-    argv.push_back(std::move(*arg));
-  }
-  return {};
-}
-
-std::string ReadShellInto(Json& v, const std::string& field, std::vector<std::string>& argv) {
-  std::string* script = AsString(v);
-  if (script == nullptr || script->empty())
-    return field + ": expected a non-empty string, got " + Describe(v);
-  if (HasNul(*script)) return field + ": contains a NUL byte";
-  argv = {"/bin/sh", "-c", std::move(*script)};
-  return {};
-}
-
 // A files object into `files` (the job record's rules), errors named after `field`.
 std::string ReadFilesInto(Json& v, const std::string& field,
                           std::map<std::string, std::string>& files) {

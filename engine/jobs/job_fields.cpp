@@ -87,6 +87,30 @@ std::string ReadBlob(Json& v, std::string& out) {
   return {};
 }
 
+std::string ReadArgv(Json& v, const std::string& field, std::vector<std::string>& argv) {
+  if (!v.is_array() || v.empty())
+    return field + ": expected a non-empty array of strings, got " + Describe(v);
+  argv.clear();
+  auto& items = v.get_ref<Json::array_t&>();
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string* arg = AsString(items[i]);
+    const std::string item = field + "[" + std::to_string(i) + "]";
+    if (arg == nullptr) return item + ": expected a string, got " + Describe(items[i]);
+    if (HasNul(*arg)) return item + ": contains a NUL byte";
+    argv.push_back(std::move(*arg));
+  }
+  return {};
+}
+
+std::string ReadShellInto(Json& v, const std::string& field, std::vector<std::string>& argv) {
+  std::string* script = AsString(v);
+  if (script == nullptr || script->empty())
+    return field + ": expected a non-empty string, got " + Describe(v);
+  if (HasNul(*script)) return field + ": contains a NUL byte";
+  argv = {"/bin/sh", "-c", std::move(*script)};
+  return {};
+}
+
 std::string ReadEnv(Json& v, Job& job) {
   if (!v.is_object()) return "env: expected an object of strings, got " + Describe(v);
   for (auto& [name, value] : v.get_ref<Json::object_t&>()) {

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "brood/job.hpp"
 #include "jobs/strict_json.hpp"
@@ -26,6 +27,11 @@ bool PositiveInteger(const Json& v, int64_t& out);
 
 // A blob: a string, or {"base64": "..."}. The error is for the caller to prefix with the field.
 std::string ReadBlob(Json& v, std::string& out);
+
+// A "cmd" array, or a "shell" script as {"/bin/sh", "-c", script}, into argv; `field` names it
+// in errors ("cmd", "build.shell", "expect.checker.cmd").
+std::string ReadArgv(Json& v, const std::string& field, std::vector<std::string>& argv);
+std::string ReadShellInto(Json& v, const std::string& field, std::vector<std::string>& argv);
 
 std::string ReadEnv(Json& v, Job& job);
 std::string ReadFiles(Json& v, Job& job);

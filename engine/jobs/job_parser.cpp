@@ -27,29 +27,9 @@ std::string Item(const char* array, size_t i) {
   return std::string(array) + "[" + std::to_string(i) + "]";
 }
 
-std::string ReadCmd(Json& v, Job& job) {
-  if (!v.is_array() || v.empty())
-    return "cmd: expected a non-empty array of strings, got " + Describe(v);
-  auto& items = v.get_ref<Json::array_t&>();
-  job.argv.clear();
-  job.argv.reserve(items.size());
-  for (size_t i = 0; i < items.size(); ++i) {
-    std::string* arg = AsString(items[i]);
-    if (arg == nullptr) return Item("cmd", i) + ": expected a string, got " + Describe(items[i]);
-    if (HasNul(*arg)) return Item("cmd", i) + ": contains a NUL byte";  // execve cannot pass it
-    job.argv.push_back(std::move(*arg));
-  }
-  return {};
-}
+std::string ReadCmd(Json& v, Job& job) { return ReadArgv(v, "cmd", job.argv); }
 
-std::string ReadShell(Json& v, Job& job) {
-  std::string* script = AsString(v);
-  if (script == nullptr || script->empty())
-    return "shell: expected a non-empty string, got " + Describe(v);
-  if (HasNul(*script)) return "shell: contains a NUL byte";
-  job.argv = {"/bin/sh", "-c", std::move(*script)};
-  return {};
-}
+std::string ReadShell(Json& v, Job& job) { return ReadShellInto(v, "shell", job.argv); }
 
 std::string ReadStdin(Json& v, Job& job) {
   std::string problem = ReadBlob(v, job.stdin_data);
