@@ -247,7 +247,7 @@ void EngineImpl::StartEvaluation(Pending p, std::string cache_partition) {
   o.parallel = 2 * info_.slots;
   o.cache = build_cache_.get();
   o.flights = &build_flights_;
-  o.maxima = opts_.maxima;
+  o.maxima = ResolvedMaxima(opts_.maxima);
   o.landlock = info_.landlock;
   o.enforcement = info_.enforcement;
   o.cache_partition = std::move(cache_partition);

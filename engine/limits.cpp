@@ -45,4 +45,11 @@ std::string CheckLimits(const Limits& l, const LimitMaxima& max) {
   return {};
 }
 
+LimitMaxima ResolvedMaxima(const LimitMaxima& max) {
+  LimitMaxima m = max;
+  if (m.memory_mb == 0) m.memory_mb = HostRamMb();
+  if (m.disk_mb == 0) m.disk_mb = HostRamMb();
+  return m;
+}
+
 }  // namespace brood

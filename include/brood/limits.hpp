@@ -56,6 +56,8 @@ struct LimitMaxima {
 // Empty when `l` is within `max` and every value is positive; otherwise names the field:
 // "limits.memory_mb: 0 is not a positive integer".
 std::string CheckLimits(const Limits& l, const LimitMaxima& max);
+// `max` with its 0s (memory_mb, disk_mb: "the host's RAM") filled in.
+LimitMaxima ResolvedMaxima(const LimitMaxima& max);
 
 // Inodes of the task's tmpfs: 64 per MiB, at least 4096.
 inline uint64_t WorkspaceInodes(int64_t disk_mb) {

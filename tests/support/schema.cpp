@@ -119,9 +119,13 @@ class Validator {
     std::string request = std::string(1, kind) + " " + std::to_string(json.size()) +
                           (schema.empty() ? "" : " " + schema) + "\n" + json;
     std::string reply;
-    if (!SendAll(request) || !ReadLine(&reply)) {
-      Stop();  // started again on the next check
-      return {false, "schema validator (python3) died; see its stderr above"};
+    // Once more with a new validator if it died: on cgroup v2 it may have been started inside an
+    // engine's tree (the process's own leaf is there), which dies with that engine.
+    for (int attempt = 0; !SendAll(request) || !ReadLine(&reply); ++attempt) {
+      Stop();
+      if (attempt == 1) return {false, "schema validator (python3) died; see its stderr above"};
+      if (Verdict started = Start(); !started.ok) return started;
+      reply.clear();
     }
     if (reply == "ok") return {true, ""};
     return {false, Unescape(reply)};
