@@ -20,7 +20,7 @@ struct Work {
   jobs::Line line;
   jobs::ParsedJob parsed;
   Kind kind = kSkip;
-  bool not_started = false;      // a stop came before the engine took it
+  bool not_started = false;  // a stop came before the engine took it
   Result result;
   std::string json;  // the serialized record
 };

@@ -21,9 +21,9 @@ struct TaskSpec {
   std::string cwd = "/workspace";
   std::map<std::string, std::string> files;  // relative path -> bytes, written as the sandbox user
   std::vector<std::string> collect;          // workspace globs returned after the task
-  bool snapshot = false;  // return every regular file of the workspace (an evaluation's build)
-  bool has_stdin = false;                    // else the task's stdin is /dev/null
-  int64_t disk_mb = 256;                     // the tmpfs for /workspace, /tmp and /dev/shm
+  bool snapshot = false;   // return every regular file of the workspace (an evaluation's build)
+  bool has_stdin = false;  // else the task's stdin is /dev/null
+  int64_t disk_mb = 256;   // the tmpfs for /workspace, /tmp and /dev/shm
   uint64_t disk_inodes = 4096;
   // The zygote holds the slot's workspace disk on /tmp (workspace/disk.hpp): init binds its
   // w, t and s and empties them afterwards, instead of mounting a tmpfs of disk_mb.
