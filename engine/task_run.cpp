@@ -266,6 +266,10 @@ void TaskRun::Finish() {
       const cgroup::Usage& b = p_.baseline;
       res.cpu_ms = static_cast<double>(u->cpu_ns - b.cpu_ns) / 1e6;
       res.peak_memory_bytes = PeakMemory(*u, res.peak_memory_bytes, file_bytes_);
+      // What the cgroup holds the task to: a main process's ru_maxrss counts pages shared with
+      // others, and v1's max_usage can show a charge in flight past the limit (seen: one page).
+      res.peak_memory_bytes =
+          std::min(res.peak_memory_bytes, static_cast<uint64_t>(res.limits.memory_mb) << 20);
       obs_.oom_kills = u->oom_kills - b.oom_kills;
       obs_.memory_oom_events += u->memory_oom_events - b.memory_oom_events;
       obs_.pids_max_events = u->pids_max_events - b.pids_max_events;
