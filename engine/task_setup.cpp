@@ -11,6 +11,7 @@
 
 #include "sandbox/task_spec.hpp"
 #include "sys/file.hpp"
+#include "zygote/parker.hpp"
 
 namespace brood {
 namespace {
@@ -85,12 +86,13 @@ sys::StatusOr<TaskRunParams> PrepareTask(const TaskSetup& setup, const Job& job,
   zygote::ZygoteHandle* zygote = ready.value();
   if (slot->group) {
     // memory_mb and pids exactly, in the task's own leaf (zygotes and inits are not in it). The
-    // slot's cap adds the task's init and, per zygote, the zygote and an init it may hold ready
-    // for the next task.
+    // slot's cap adds the task's init and, per zygote, the zygote, its parkers, an init per
+    // parker (running, parked or ending) and one it may have forked ready instead.
     cgroup::GroupLimits gl;
     gl.memory_bytes = static_cast<uint64_t>(limits.memory_mb) << 20;
     gl.pids = static_cast<uint64_t>(limits.pids);
-    gl.group_pids = static_cast<uint64_t>(limits.pids) + 1 + 2 * slot->zygotes.size();
+    gl.group_pids = static_cast<uint64_t>(limits.pids) + 1 +
+                    (2 + 2 * zygote::kMaxParkers) * slot->zygotes.size();
     gl.cpus = limits.cpus;
     if (!slot->limits || slot->limits->memory_bytes != gl.memory_bytes ||
         slot->limits->pids != gl.pids || slot->limits->group_pids != gl.group_pids ||

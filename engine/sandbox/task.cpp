@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -391,9 +392,10 @@ namespace {
 // pid 1 of the task's namespaces, once its parked part (RunParked) has its task. `handed`: the
 // socket it got the task on, closed once the main process is started (then its execve is done,
 // or on with a fork), which tells the zygote to park the next init: not during this task's
-// setup, whose CPU and cgroup migration it would slow down.
-[[noreturn]] void RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
-                          int handed) {
+// setup, whose CPU and cgroup migration it would slow down. Returns init's exit status: 0, or
+// kInitExitRetire when the main process, sharing init's memory, was killed before its execve
+// (it may have held malloc's lock or been midway through changing the heap).
+int RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp, int handed) {
   const int rep = fds.report_fd.get();
   const int disk_root = MountWorkspace(spec, rep);
   TaskFds main_fds = fds;
@@ -416,6 +418,14 @@ namespace {
   if (main_pid < 0) Fail(rep, fds.clone_into_cgroup ? Stage::kCgroup : Stage::kFork, errno);
   if (main_pid == 0) RunMain(spec, main_fds, seccomp, listener_sock[1]);
   close(handed);
+  // A main process sharing init's memory returns from its clone at its execve or its end; already
+  // ended by a signal then, it died in brood's code, not the task's.
+  bool retire = false;
+  if (spec.workspace_disk) {
+    siginfo_t si{};
+    retire = waitid(P_PID, static_cast<id_t>(main_pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+             si.si_pid == main_pid && (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED);
+  }
 
   // init keeps only the report and collect fds: the task's pipes must see EOF when it is gone.
   for (int fd : {fds.stdin_fd.get(), fds.stdout_fd.get(), fds.stderr_fd.get(), listener_sock[1],
@@ -462,10 +472,11 @@ namespace {
       SendReport(rep, cleaned);
     }
   }
-  _exit(0);
+  return retire ? kInitExitRetire : 0;
 }
 
-// Closes every fd but those of `keep` (post-fork: no allocation; -1 entries are ignored).
+}  // namespace
+
 void CloseAllBut(std::span<const int> keep) {
   int sorted[16];
   size_t n = 0;
@@ -481,6 +492,8 @@ void CloseAllBut(std::span<const int> keep) {
   syscall(SYS_close_range, next, ~0U, 0);
 }
 
+namespace {
+
 // The handover: flags, then the spec's memfd, stdout, stderr, report, [stdin], [collect],
 // [session].
 struct HandOverMsg {
@@ -491,10 +504,11 @@ struct HandOverMsg {
 };
 constexpr uint32_t kHandOverMagic = 0x68616e64;  // "hand"
 
-// A parked init: what every task's init does first, done before its task exists. A step that
-// fails is remembered and reported once the task (and its report pipe) comes: the task then
-// never starts.
-[[noreturn]] void RunParked(int sock, const TaskFds& slot, const SeccompProgram& seccomp) {
+}  // namespace
+
+// What every task's init does first, done before its task exists. A step that fails is
+// remembered and reported once the task (and its report pipe) comes: the task then never starts.
+void RunParked(int sock, const TaskFds& slot, const SeccompProgram& seccomp) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   ResetSignals();
   prctl(PR_SET_DUMPABLE, 0);
@@ -525,8 +539,11 @@ constexpr uint32_t kHandOverMagic = 0x68616e64;  // "hand"
 
   // The task's stack until execve, and its Landlock ruleset but for the task's own directories
   // (not mounted yet). Neither restricts anything yet; a failure leaves it to the main process.
-  g_main_stack = mmap(nullptr, kMainStack, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  // (An init sharing its parker's memory finds the stack an earlier one mapped.)
+  if (g_main_stack == MAP_FAILED) {
+    g_main_stack = mmap(nullptr, kMainStack, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  }
   TaskFds ready = slot;
   if (const int abi = LandlockAbi(); abi > 0 && failed == Stage::kNone) {
     const int rs = NewLandlockRuleset(abi);
@@ -556,18 +573,24 @@ constexpr uint32_t kHandOverMagic = 0x68616e64;  // "hand"
   fds.session_sock = msg.has_session ? got[want - 1] : -1;
   const int rep = fds.report_fd.get();
   if (failed != Stage::kNone) Fail(rep, failed, err);
-  // The spec: a sealed memfd, read from its start.
-  if (lseek(got[0], 0, SEEK_SET) != 0) Fail(rep, Stage::kSpec, errno);
-  auto bytes = sys::ReadWholeFd(got[0]);
-  if (!bytes.ok()) Fail(rep, Stage::kSpec, EIO);
-  close(got[0]);
-  auto spec = DecodeTaskSpec(bytes.value());
-  if (!spec || spec->session != fds.session_sock.valid()) Fail(rep, Stage::kSpec, EINVAL);
-  if (spec->session) RunSessionInit(*spec, fds, seccomp, sock);
-  RunInit(*spec, fds, seccomp, sock);
+  // The spec: a sealed memfd, read from its start. Both are freed before init exits: an init
+  // sharing its parker's memory would otherwise leave them in the parker's heap.
+  int status = 0;
+  {
+    std::optional<TaskSpec> spec;
+    {
+      if (lseek(got[0], 0, SEEK_SET) != 0) Fail(rep, Stage::kSpec, errno);
+      auto bytes = sys::ReadWholeFd(got[0]);
+      if (!bytes.ok()) Fail(rep, Stage::kSpec, EIO);
+      close(got[0]);
+      spec = DecodeTaskSpec(bytes.value());
+    }
+    if (!spec || spec->session != fds.session_sock.valid()) Fail(rep, Stage::kSpec, EINVAL);
+    if (spec->session) RunSessionInit(*spec, fds, seccomp, sock);
+    status = RunInit(*spec, fds, seccomp, sock);
+  }
+  _exit(status);
 }
-
-}  // namespace
 
 void ResetAllSignals() {
   struct sigaction sa {};

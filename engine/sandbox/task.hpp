@@ -14,6 +14,8 @@
 
 #include <sys/types.h>
 
+#include <span>
+
 #include "sandbox/seccomp.hpp"
 #include "sandbox/task_spec.hpp"
 #include "sys/fd.hpp"
@@ -66,6 +68,24 @@ int DropBoundingSet();
 // which the init keeps; it closes every other fd of the zygote's (its socket to the supervisor,
 // the fds of a RUN request the zygote holds). The task's own fds come with HandOver.
 sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& seccomp);
+
+// In a parker (engine/zygote/parker.hpp), single-threaded: clones an init that shares the
+// caller's memory (CLONE_VM | CLONE_VFORK: no page tables copied, none torn down at its exit)
+// with fresh pid, mount, ipc and uts namespaces, on `stack`. The init first sends on
+// `parker_sock` one message: "I" with its socket and its pidfd (a ParkedInit's), or an int
+// errno; then it parks as ParkInit's does. Returns once that init has exited (its pid, to reap:
+// its exit status is kInitExitRetire, or it was killed, when the parker's heap may be damaged),
+// or -errno.
+pid_t CloneSharedInit(int parker_sock, const TaskFds& slot, const SeccompProgram& seccomp,
+                      void* stack, size_t stack_size);
+constexpr int kInitExitRetire = 3;
+
+// What a parked init runs (ParkInit's, CloneSharedInit's): the steps every task's init takes
+// before its task exists, then the wait on `sock` for HandOver, then the task. Never returns.
+[[noreturn]] void RunParked(int sock, const TaskFds& slot, const SeccompProgram& seccomp);
+
+// Closes every fd but those of `keep` (post-fork: no allocation; -1 entries are ignored).
+void CloseAllBut(std::span<const int> keep);
 
 // Hands a parked init its task: `spec_fd`, a memfd of the encoded TaskSpec (read from its
 // start), and the task's stdin (-1: /dev/null), stdout, stderr, report and collect fds of

@@ -41,9 +41,10 @@ namespace brood::sys {
 
 static_assert(SYS_clone3 == 435, "the trampoline's clone3 number");
 
-pid_t CloneVfork(void (*fn)(void*), void* arg, void* stack, size_t stack_size, int cgroup_fd) {
+pid_t CloneVfork(void (*fn)(void*), void* arg, void* stack, size_t stack_size, int cgroup_fd,
+                 uint64_t ns_flags) {
   clone_args args{};
-  args.flags = CLONE_VM | CLONE_VFORK | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.flags = CLONE_VM | CLONE_VFORK | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0) | ns_flags;
   args.exit_signal = SIGCHLD;
   args.stack = reinterpret_cast<uint64_t>(stack);
   args.stack_size = stack_size;

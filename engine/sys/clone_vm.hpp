@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace brood::sys {
 
@@ -13,8 +14,9 @@ namespace brood::sys {
 // returns); fn must end in execve or _exit and never return. The child writes the parent's
 // memory (its heap, globals, errno): the parent must not depend on what it finds there
 // afterwards. `cgroup_fd` >= 0: the child starts in that cgroup v2 directory
-// (CLONE_INTO_CGROUP). Returns the child's pid once it has called execve or exited, or -errno.
-// Async-signal-safe.
-pid_t CloneVfork(void (*fn)(void*), void* arg, void* stack, size_t stack_size, int cgroup_fd);
+// (CLONE_INTO_CGROUP). `ns_flags`: CLONE_NEW* namespaces the child starts in. Returns the child's
+// pid once it has called execve or exited, or -errno. Async-signal-safe.
+pid_t CloneVfork(void (*fn)(void*), void* arg, void* stack, size_t stack_size, int cgroup_fd,
+                 uint64_t ns_flags = 0);
 
 }  // namespace brood::sys

@@ -1,5 +1,7 @@
 #include "zygote/wire.hpp"
 
+#include <memory>
+
 #include "sys/fd_passing.hpp"
 
 namespace brood::zygote {
@@ -42,12 +44,16 @@ sys::Status SendMessage(sys::BorrowedFd sock, std::string_view bytes, std::span<
 }
 
 sys::StatusOr<Message> ReceiveMessage(sys::BorrowedFd sock) {
+  // Received into a buffer that is never cleared, so that only the pages a message fills are
+  // written: a zygote shares its pages with the init it parked, and each page it writes is a
+  // copy-on-write fault (and a TLB flush) per task. Zero-filling 64 KiB per message cost 16.
+  thread_local std::unique_ptr<char[]> buffer(new char[kMaxMessage]);
   Message out;
-  out.bytes.resize(kMaxMessage);
   int fds[kMaxFds];
-  sys::Received got = sys::ReceiveWithFds(sock.get(), out.bytes, fds);
+  sys::Received got =
+      sys::ReceiveWithFds(sock.get(), std::span<char>(buffer.get(), kMaxMessage), fds);
   if (got.error != 0) return sys::PosixError("recvmsg", got.error);
-  out.bytes.resize(got.bytes);
+  out.bytes.assign(buffer.get(), got.bytes);
   for (size_t i = 0; i < got.fds; ++i) out.fds.emplace_back(fds[i]);
   return out;
 }

@@ -14,10 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
+#include <vector>
 
 #include "sandbox/root.hpp"
 #include "sandbox/task.hpp"
+#include "zygote/parker.hpp"
 #include "zygote/wire.hpp"
 
 namespace brood::zygote {
@@ -68,23 +71,33 @@ class Parking {
     slot_.clone_into_cgroup = zfds.clone_into;
     slot_.memory_stat = zfds.task_memory_stat;
   }
+  // Parks an init through a parker (parker.hpp), or forks one where no parker can.
   sys::Status Park() {
     if (parked_) return sys::OkStatus();
-    auto p = sandbox::ParkInit(slot_, seccomp_);
+    auto p = ParkShared();
+    if (!p.ok()) p = sandbox::ParkInit(slot_, seccomp_);
     if (!p.ok()) return p.status();
     parked_ = std::move(p.value());
     return sys::OkStatus();
   }
   // Ends the parked init and waits (bounded) until it is gone: one whose namespace is out of
   // date (a new workspace disk), or the zygote's own before it exits, so that no parked init
-  // ever outlives its zygote as an orphan.
+  // ever outlives its zygote as an orphan. Its socket closed, it exits by itself (and its parker
+  // lives on); SIGKILL only if it has not within 2 s.
   void Drop() {
     if (!parked_) return;
-    syscall(SYS_pidfd_send_signal, parked_->pidfd.get(), SIGKILL, nullptr, 0);
-    pollfd gone = {parked_->pidfd.get(), POLLIN, 0};
-    while (poll(&gone, 1, 2000) < 0 && errno == EINTR) {
+    parked_->sock.reset();
+    if (!WaitGone(parked_->pidfd.get())) {
+      syscall(SYS_pidfd_send_signal, parked_->pidfd.get(), SIGKILL, nullptr, 0);
+      WaitGone(parked_->pidfd.get());
     }
     parked_.reset();
+  }
+  // The zygote's end: its parked init, then its parkers.
+  void End() {
+    Drop();
+    for (Parker& p : parkers_) p.End();
+    parkers_.clear();
   }
   // Until the init last handed a task has started its main process (it closes its socket), or a
   // request comes on `sock`, or 100 ms have passed: parking the next init meanwhile would take
@@ -118,6 +131,37 @@ class Parking {
   const sandbox::SeccompProgram& seccomp_;
   std::optional<sandbox::ParkedInit> parked_;
   sys::UniqueFd handed_;  // the socket of the init last handed a task
+  std::vector<Parker> parkers_;
+
+  static bool WaitGone(int pidfd) {
+    pollfd gone = {pidfd, POLLIN, 0};
+    int n;
+    while ((n = poll(&gone, 1, 2000)) < 0 && errno == EINTR) {
+    }
+    return n > 0;
+  }
+
+  // A free parker parks the init (one is made while there are fewer than kMaxParkers); a parker
+  // that fails is dropped and the next one tried.
+  sys::StatusOr<sandbox::ParkedInit> ParkShared() {
+    sys::Status last = sys::Status::Error("every parker is busy");
+    for (size_t attempt = 0; attempt < 2 * kMaxParkers; ++attempt) {
+      auto free =
+          std::find_if(parkers_.begin(), parkers_.end(), [](const Parker& p) { return p.Free(); });
+      if (free == parkers_.end()) {
+        if (parkers_.size() >= kMaxParkers) return last;
+        auto made = Parker::Start(slot_, seccomp_);
+        if (!made.ok()) return made.status();
+        parkers_.push_back(std::move(made.value()));
+        free = parkers_.end() - 1;
+      }
+      auto init = free->Park();
+      if (init.ok()) return init;
+      last = init.status();
+      parkers_.erase(free);
+    }
+    return last;
+  }
 };
 
 void HandleRun(int sock, Message& m, Parking& parking) {
@@ -250,7 +294,7 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
     ++served;
     auto m = ReceiveMessage(sock);
     if (!m.ok() || (m->bytes.empty() && m->fds.empty())) {
-      parking.Drop();
+      parking.End();
       _exit(0);
     }
     WireReader r(m->bytes);

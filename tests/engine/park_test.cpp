@@ -1,10 +1,16 @@
 // A zygote parks the next task's init ahead of demand (sandbox/task.hpp ParkInit): the task then
 // runs under an init that existed before the job was submitted, and the zygote parks another.
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <future>
+#include <iostream>
+#include <set>
 #include <thread>
 
 #include "support/procs.hpp"
@@ -125,6 +131,108 @@ TEST(Park, AnInitKeepsOnlyItsReportPipe) {
     EXPECT_EQ(r.status, TaskStatus::kOk) << r.stderr_data;
     close(in[0]);
   }
+}
+
+// The parkers below `root` (engine/zygote/parker.hpp), each with its start time.
+std::set<std::pair<int, std::string>> Parkers(int root) {
+  std::set<std::pair<int, std::string>> out;
+  for (int pid : DescendantsOf(root))
+    if (Comm(pid) == "brood-parker") out.insert({pid, StatFieldOf(pid, kStartTime)});
+  return out;
+}
+
+// VmRSS of `pid` in KiB, or -1.
+long RssKib(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return atol(line.c_str() + 6);
+  return -1;
+}
+
+// A parked init is the child of a parker and shares its memory (no page tables of its own), and
+// the parkers outlive the tasks: a few serve every task of the slot.
+TEST(Park, InitsShareTheirParkersMemoryAndParkersServeTaskAfterTask) {
+  int nest = 0;
+  auto engine = OneSlotEngine(&nest);
+  ASSERT_TRUE(engine);
+  ASSERT_NE(nest, 0) << "no brood-nest of the new engine";
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(engine->Run(CmdJob({"true"})).status, TaskStatus::kOk);
+  const int parked = WaitParked(nest);
+  ASSERT_NE(parked, 0) << "no parked init below the engine";
+  const int parker = atoi(StatFieldOf(parked, kParent).c_str());
+  EXPECT_EQ(Comm(parker), "brood-parker");
+  const long same = syscall(SYS_kcmp, parked, parker, KCMP_VM, 0, 0);
+  if (same < 0 && (errno == ENOSYS || errno == EPERM)) {
+    std::cerr << "kcmp(KCMP_VM) unavailable here (" << strerror(errno)
+              << "): the shared memory is not checked\n";
+  } else {
+    EXPECT_EQ(same, 0) << "the parked init has memory of its own";
+  }
+
+  const auto first = Parkers(nest);
+  ASSERT_FALSE(first.empty());
+  EXPECT_LE(first.size(), 3u);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(engine->Run(CmdJob({"true"})).status, TaskStatus::kOk);
+  const auto after = Parkers(nest);
+  EXPECT_LE(after.size(), 3u);
+  for (const auto& p : first)
+    EXPECT_TRUE(after.count(p)) << "parker " << p.first << " did not last through the tasks";
+}
+
+// Inits free their task's spec before they exit: a parker's memory does not grow with the
+// tasks it served, nor does it retire for that (each spec here carries a 256 KiB file).
+TEST(Park, ParkersKeepNothingOfTheirInitsTasks) {
+  int nest = 0;
+  auto engine = OneSlotEngine(&nest);
+  ASSERT_TRUE(engine);
+  ASSERT_NE(nest, 0) << "no brood-nest of the new engine";
+  Job job = CmdJob({"true"});
+  job.files["f"] = std::string(256 << 10, 'x');
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(engine->Run(job).status, TaskStatus::kOk);
+  const auto first = Parkers(nest);
+  ASSERT_FALSE(first.empty());
+  for (int i = 0; i < 150; ++i) ASSERT_EQ(engine->Run(job).status, TaskStatus::kOk);
+  const auto after = Parkers(nest);
+  for (const auto& p : first) {
+    EXPECT_TRUE(after.count(p)) << "parker " << p.first << " retired";
+    // 150 specs of 256 KiB kept twice (read and decoded) would be ~25 MiB per parker.
+    EXPECT_LT(RssKib(p.first), 16 << 10) << "parker " << p.first;
+  }
+}
+
+// An init that was killed may have left its parker's heap midway through a change: that parker
+// retires, and the slot goes on with another.
+TEST(Park, AParkerWhoseInitWasKilledRetires) {
+  int nest = 0;
+  auto engine = OneSlotEngine(&nest);
+  ASSERT_TRUE(engine);
+  ASSERT_NE(nest, 0) << "no brood-nest of the new engine";
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(engine->Run(CmdJob({"true"})).status, TaskStatus::kOk);
+  Job slow = CmdJob({"sleep", "30"});
+  slow.limits.wall_ms = 1000;
+  std::promise<Result> done;
+  ASSERT_TRUE(engine->Submit(slow, [&](Result r) { done.set_value(std::move(r)); }).ok());
+  int parker = 0;
+  for (int i = 0; i < 1000 && !parker; ++i) {  // until the task is up (bounded: 10 s)
+    for (int pid : DescendantsOf(nest))
+      if (Comm(pid) == "sleep") {
+        const int init = atoi(StatFieldOf(pid, kParent).c_str());
+        parker = atoi(StatFieldOf(init, kParent).c_str());
+      }
+    if (!parker) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(parker, 0) << "the task never ran";
+  ASSERT_EQ(Comm(parker), "brood-parker");
+  const std::string started = StatFieldOf(parker, kStartTime);
+  EXPECT_EQ(done.get_future().get().status, TaskStatus::kTimeout);
+  bool gone = false;
+  for (int i = 0; i < 1000 && !gone; ++i) {  // bounded: 10 s
+    gone = StatFieldOf(parker, kStartTime) != started;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(gone) << "the parker of a killed init lives on";
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(engine->Run(CmdJob({"true"})).status, TaskStatus::kOk);
 }
 
 }  // namespace

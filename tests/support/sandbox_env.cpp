@@ -86,7 +86,8 @@ Result RunChecked(Engine* engine, const Job& job) {
 std::vector<int> SandboxDescendants() {
   std::vector<int> out;
   for (int pid : DescendantsOf(getpid(), 4)) {
-    if (Comm(pid) != "brood-parked") out.push_back(pid);  // a zygote's init, waiting for its task
+    // a zygote's init, waiting for its task, and the zygote's parkers, which clone its inits
+    if (Comm(pid) != "brood-parked" && Comm(pid) != "brood-parker") out.push_back(pid);
   }
   return out;
 }

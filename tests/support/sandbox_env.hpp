@@ -33,7 +33,8 @@ Result RunChecked(Engine* engine, const Job& job);
 
 // Task processes still alive: descendants of this process at depth 4 or more (this process ->
 // the nest -> the hatchery -> zygotes, which live as long as the engine -> task inits -> tasks),
-// but for the inits zygotes keep parked for their next task (comm "brood-parked").
+// but for the inits zygotes keep parked for their next task (comm "brood-parked") and the
+// zygotes' parkers (comm "brood-parker", engine/zygote/parker.hpp).
 std::vector<int> SandboxDescendants();
 
 #define BROOD_ENGINE_OR_SKIP(var, ...)                                \

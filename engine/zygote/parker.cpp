@@ -1,0 +1,139 @@
+#include "zygote/parker.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <malloc.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "sys/fd_passing.hpp"
+#include "zygote/wire.hpp"
+
+namespace brood::zygote {
+namespace {
+
+constexpr size_t kInitStack = 8 << 20;  // reserved, not committed: what inits touch of it
+
+size_t HeapInUse() {
+  const struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+
+[[noreturn]] void ParkerMain(int sock, const sandbox::TaskFds& slot,
+                             const sandbox::SeccompProgram& seccomp) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // It waits for each init's status (the zygote, whose children the kernel reaps, cannot).
+  signal(SIGCHLD, SIG_DFL);
+  // The inits' stack, below a guard page: one at a time uses it.
+  auto* stack =
+      static_cast<char*>(mmap(nullptr, kInitStack, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0));
+  if (stack == MAP_FAILED || mprotect(stack, 4096, PROT_NONE) != 0) _exit(1);
+  const size_t heap_at_start = HeapInUse();
+  for (;;) {
+    char c = 0;
+    ssize_t n;
+    do {
+      n = recv(sock, &c, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) _exit(0);  // the zygote let it go, or is gone
+    const pid_t pid = sandbox::CloneSharedInit(sock, slot, seccomp, stack, kInitStack);
+    if (pid < 0) continue;  // the zygote has heard why
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) == sandbox::kInitExitRetire ||
+        HeapInUse() > heap_at_start + kRetireHeapGrowth)
+      _exit(0);
+  }
+}
+
+}  // namespace
+
+sys::StatusOr<Parker> Parker::Start(const sandbox::TaskFds& slot,
+                                    const sandbox::SeccompProgram& seccomp) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return sys::PosixError("socketpair(parker)");
+  sys::UniqueFd mine(sv[0]), its(sv[1]);
+  // Born with its name, as a parked init is (see sandbox::ParkInit).
+  char own_name[16] = {};
+  prctl(PR_GET_NAME, own_name);
+  prctl(PR_SET_NAME, "brood-parker");
+  // A raw clone (fork semantics): the zygote is single-threaded.
+  int pidfd = -1;
+  const long pid = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
+  const int clone_errno = errno;
+  if (pid != 0) prctl(PR_SET_NAME, own_name);
+  if (pid < 0) return sys::PosixError("clone(parker)", clone_errno);
+  if (pid == 0) {
+    const int keep[] = {0,
+                        1,
+                        2,
+                        its.get(),
+                        slot.task_cgroup.get(),
+                        slot.task_procs_extra[0].get(),
+                        slot.task_procs_extra[1].get(),
+                        slot.memory_stat.get()};
+    sandbox::CloseAllBut(keep);
+    (void)mine.release();  // closed with the rest
+    ParkerMain(its.get(), slot, seccomp);
+  }
+  Parker p;
+  p.sock_ = std::move(mine);
+  p.pidfd_.reset(pidfd);
+  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  return p;
+}
+
+void Parker::End() {
+  sock_.reset();
+  auto gone = [this] {
+    pollfd p{pidfd_.get(), POLLIN, 0};
+    int n;
+    while ((n = poll(&p, 1, 2000)) < 0 && errno == EINTR) {
+    }
+    return n != 0;
+  };
+  if (!pidfd_ || gone()) return;
+  syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+  (void)gone();
+}
+
+bool Parker::Free() const {
+  if (!last_init_) return true;
+  pollfd p{last_init_.get(), POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+sys::StatusOr<sandbox::ParkedInit> Parker::Park() {
+  const char c = 'P';
+  if (send(sock_.get(), &c, 1, MSG_NOSIGNAL) != 1) return sys::PosixError("parker");
+  auto m = ReceiveMessage(sock_);
+  if (!m.ok()) return m.status().Wrap("parker");
+  if (m->bytes == "I" && m->fds.size() == 2) {
+    sandbox::ParkedInit init;
+    init.sock = std::move(m->fds[0]);
+    init.pidfd = std::move(m->fds[1]);
+    last_init_.reset(fcntl(init.pidfd.get(), F_DUPFD_CLOEXEC, 0));
+    if (!last_init_) return sys::PosixError("fcntl(F_DUPFD_CLOEXEC)");
+    return init;
+  }
+  if (m->bytes.size() == sizeof(int) && m->fds.empty()) {
+    int err = 0;
+    std::memcpy(&err, m->bytes.data(), sizeof err);
+    return sys::PosixError("parker: clone(CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_NEWNS)",
+                           err);
+  }
+  return sys::Status::Error("parker: gone");
+}
+
+}  // namespace brood::zygote
