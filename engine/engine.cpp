@@ -181,6 +181,7 @@ sys::Status EngineImpl::Init() {
   rc.host.use_disk = info_.shared_disk_reason.empty();
   rc.host.landlock = info_.landlock;
   rc.host.enforcement = info_.enforcement;
+  rc.host.watch_denied = seccomp_.listener;
   rc.uid_base = host_uid_ + static_cast<uint32_t>(pc.slots);
   rc.gid_base = host_gid_ + static_cast<uint32_t>(pc.slots);
   rc.same_uid_for_all = geteuid() != 0;
@@ -225,12 +226,6 @@ std::unique_ptr<Session> EngineImpl::CreateSession(const SessionOptions& options
     *error = {ErrorKind::kHostUnsupported,
               "sessions need cgroups (their commands are ended through them): " + cgroup_error_,
               false, 0};
-    return nullptr;
-  }
-  if (seccomp_.listener) {
-    *error = {ErrorKind::kHostUnsupported,
-              "sessions run with --on-violation errno only (denied calls fail with EPERM)", false,
-              0};
     return nullptr;
   }
   if (std::string why = CheckLimits(options.limits.Resolved(), opts_.maxima); !why.empty()) {

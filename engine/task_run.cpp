@@ -22,17 +22,6 @@ constexpr int64_t kCpuPeriod = 100 * kMs;      // cgroup/v1.cpp kCfsPeriodUs, v2
 constexpr int64_t kSetupGrace = 10'000 * kMs;  // for a setup to reach execve, past wall_ms
 }  // namespace
 
-// The calls init's seccomp listener saw, by name (sorted; "(foreign)" for another architecture).
-std::vector<std::string> TaskRun::DeniedNames() const {
-  std::vector<std::string> names;
-  for (uint32_t nr = 0; nr < 64 * std::size(denied_); ++nr) {
-    if (denied_[nr / 64] >> (nr % 64) & 1) names.push_back(sandbox::SyscallName(nr));
-  }
-  if (denied_foreign_) names.push_back("(foreign)");
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 // What the task's processes held at most, not counting file cache the kernel could reclaim: the
 // task leaf's peak less the file pages it still held at the end, never below the largest
 // process's peak RSS, never above the leaf's peak. A kernel that cannot reset the slot's peak
@@ -251,7 +240,7 @@ void TaskRun::Finish() {
   res.limits = p_.limits;
   res.limits_enforced = p_.enforcement;
   res.landlock = p_.landlock;
-  if (p_.watch_denied) res.denied_calls = DeniedNames();
+  if (p_.watch_denied) res.denied_calls = DeniedCallNames(denied_, denied_foreign_);
   res.stdout_data = std::move(out_);
   res.stderr_data = std::move(err_);
   res.stdout_bytes = out_bytes_;

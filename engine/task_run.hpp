@@ -85,7 +85,6 @@ class TaskRun {
   int64_t file_bytes_ = -1;  // file cache the task's memory leaf held at its end (-1 unknown)
   uint64_t denied_[8] = {};  // x86_64 numbers of the calls the seccomp listener saw
   bool denied_foreign_ = false;
-  std::vector<std::string> DeniedNames() const;
   bool disk_cleaned_ = false;
   reactor::Reactor::OpId wall_timer_ = 0, cpu_timer_ = 0, pump_ = 0, oom_ = 0;
   bool finished_ = false;

@@ -3,8 +3,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 
+#include "sandbox/seccomp_policy.hpp"
 #include "sys/status.hpp"
 
 namespace brood {
@@ -120,6 +123,16 @@ void DecideInto(const Observation& o, Result* res) {
   res->limits_hit = std::move(v.limits_hit);
   res->error = std::move(v.error);
   res->error_kind = v.error_kind;
+}
+
+std::vector<std::string> DeniedCallNames(const uint64_t (&bits)[8], bool foreign) {
+  std::vector<std::string> names;
+  for (uint32_t nr = 0; nr < 64 * std::size(bits); ++nr) {
+    if (bits[nr / 64] >> (nr % 64) & 1) names.push_back(sandbox::SyscallName(nr));
+  }
+  if (foreign) names.push_back("(foreign)");
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace brood

@@ -48,6 +48,9 @@ void DecideInto(const Observation& o, Result* res);
 // A setup that failed at `stage` with errno `err`: the job's own mistake (its cwd or files,
 // unless they did not fit) or the host's, and the message saying which.
 ErrorKind SetupErrorKind(sandbox::Stage stage, int err);
+// The calls a seccomp listener saw (a report's `denied` bits, x86_64 numbers), by name, sorted;
+// "(foreign)" for another architecture's.
+std::vector<std::string> DeniedCallNames(const uint64_t (&bits)[8], bool foreign);
 std::string SetupErrorMessage(sandbox::Stage stage, int err);
 
 }  // namespace brood

@@ -51,11 +51,6 @@ MainEnd Wait(pid_t main_pid) {
   }
 }
 
-namespace {
-
-// Takes one notification off `listener` and records its call; under `log` answers it EPERM (the
-// caller goes on, as under kErrno), otherwise leaves the caller waiting for the kill. Records
-// nothing when the notification is gone (its caller died meanwhile).
 void TakeViolation(int listener, bool log, DeniedCalls* denied) {
   seccomp_notif n;
   memset(&n, 0, sizeof n);
@@ -75,8 +70,6 @@ void TakeViolation(int listener, bool log, DeniedCalls* denied) {
     (void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &r);  // ENOENT: the caller is gone
   }
 }
-
-}  // namespace
 
 MainEnd WaitWatching(pid_t main_pid, int listener, int sfd, bool log) {
   MainEnd end;

@@ -29,6 +29,11 @@ struct MainEnd {
   DeniedCalls denied;  // WaitWatching only
 };
 
+// Takes one notification off `listener` and records its call; under `log` answers it EPERM (the
+// caller goes on, as under kErrno), otherwise leaves the caller waiting for the kill. Records
+// nothing when the notification is gone (its caller died meanwhile).
+void TakeViolation(int listener, bool log, DeniedCalls* denied);
+
 // Reaps until the main process has exited (orphans reparented to init are reaped on the way).
 MainEnd Wait(pid_t main_pid);
 

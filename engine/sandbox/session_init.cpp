@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "sandbox/init_wait.hpp"
 #include "sandbox/landlock.hpp"
 #include "sandbox/task_steps.hpp"
 #include "sandbox/workspace_files.hpp"
@@ -77,6 +79,7 @@ class SessionInit {
   void Exec(const SessionRequest& req, int* got, size_t n);
   void Reap();
   void Discard(int fd);  // reads what a drained pipe has; closes it at its end
+  void Watch();          // a notification on the running command's seccomp listener
   [[noreturn]] void End();
 
   const TaskSpec& spec_;
@@ -88,6 +91,13 @@ class SessionInit {
   pid_t main_ = -1;          // the running command's main process
   int main_rep_ = -1;        // its report pipe
   std::vector<int> drains_;  // ended commands' output pipes, oldest first
+  // --on-violation kill|log: the running command's seccomp listener and the calls it saw. Under
+  // kill, the first ends the command (its main process here; the rest of its leaf by the
+  // supervisor, which reads SIGSYS in the report), and the session lives on.
+  int listener_ = -1;
+  bool watching_ = false;  // until it hangs up
+  DeniedCalls denied_;
+  bool violation_ = false;
 };
 
 [[noreturn]] void SessionInit::Run(int handed) {
@@ -134,14 +144,15 @@ class SessionInit {
 
   std::vector<pollfd> p;
   for (;;) {
-    p.assign({{sock_, POLLIN, 0}, {sfd_, POLLIN, 0}});
+    p.assign({{sock_, POLLIN, 0}, {sfd_, POLLIN, 0}, {watching_ ? listener_ : -1, POLLIN, 0}});
     for (int fd : drains_) p.push_back({fd, POLLIN, 0});
     if (poll(p.data(), p.size(), -1) < 0) {
       if (errno == EINTR) continue;
       End();
     }
+    if (p[2].revents) Watch();
     if (p[1].revents) Reap();
-    for (size_t i = 2; i < p.size(); ++i)
+    for (size_t i = 3; i < p.size(); ++i)
       if (p[i].revents) Discard(p[i].fd);
     if (!p[0].revents) continue;
     SessionRequest req;
@@ -226,9 +237,25 @@ void SessionInit::Exec(const SessionRequest& req, int* got, size_t n) {
     t.task_procs_extra[i] = i + 1 < req.leaf_fds ? got[stdio + 1 + i] : -1;
   t.clone_into_cgroup = req.clone_into != 0 && req.leaf_fds > 0;
   t.session_sock = -1;
-  const pid_t pid = ForkMain(*spec, t, seccomp_, -1);
-  if (pid == 0) RunMain(*spec, t, seccomp_, -1);
+  // kKill, kLog: the command's main process sends its seccomp listener back (as to a task's init).
+  int ls[2] = {-1, -1};
+  if (seccomp_.listener && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ls) != 0)
+    return refuse(errno);
+  const pid_t pid = ForkMain(*spec, t, seccomp_, ls[1]);
+  if (pid == 0) RunMain(*spec, t, seccomp_, ls[1]);
   const int err = pid < 0 ? errno : 0;
+  if (ls[1] >= 0) close(ls[1]);
+  if (ls[0] >= 0) {
+    // Blocks until the main process has loaded its filter (or ended without).
+    if (pid > 0) {
+      listener_ = ReceiveFd(ls[0]);
+      watching_ = listener_ >= 0;
+    } else {
+      close(ls[0]);
+    }
+    denied_ = DeniedCalls{};
+    violation_ = false;
+  }
   for (size_t i = 0; i < n; ++i)
     if (i != 3 || pid < 0) close(got[i]);  // the report pipe stays until the command's end
   if (pid > 0) {
@@ -236,6 +263,21 @@ void SessionInit::Exec(const SessionRequest& req, int* got, size_t n) {
     main_rep_ = got[3];
   }
   Reply(sock_, err);
+}
+
+void SessionInit::Watch() {
+  pollfd p{listener_, POLLIN, 0};
+  if (poll(&p, 1, 0) <= 0) return;
+  if (!(p.revents & POLLIN)) {  // nothing left behind the filter: kept for Reap, not watched
+    watching_ = false;
+    return;
+  }
+  const bool log = seccomp_.action == ViolationAction::kLog;
+  TakeViolation(listener_, log, &denied_);
+  if (!log && !violation_) {
+    violation_ = true;
+    if (main_ > 0) kill(main_, SIGKILL);
+  }
 }
 
 void SessionInit::Discard(int fd) {
@@ -267,6 +309,22 @@ void SessionInit::Reap() {
     out.kind = ReportKind::kExited;
     out.time_ns = sys::MonotonicNs();
     out.wait_status = status;
+    if (listener_ >= 0) {
+      // A call denied by a process the main process left behind, before its end is told.
+      const bool log = seccomp_.action == ViolationAction::kLog;
+      if (!log && !violation_ && ViolationPending(listener_)) {
+        violation_ = true;
+        TakeViolation(listener_, false, &denied_);
+      }
+      if (violation_) out.wait_status = SIGSYS;  // as a wait status: killed by SIGSYS
+      static_assert(sizeof out.denied == sizeof denied_.bits);
+      memcpy(out.denied, denied_.bits, sizeof out.denied);
+      out.denied_foreign = denied_.foreign;
+      // Later denied calls (of what the command left running) fail with ENOSYS: no listener.
+      close(listener_);
+      listener_ = -1;
+      watching_ = false;
+    }
     out.cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
                  ru.ru_stime.tv_usec;
     out.maxrss_kb = ru.ru_maxrss;
@@ -284,6 +342,7 @@ void SessionInit::Reap() {
   kill(-1, SIGKILL);
   while (wait4(-1, nullptr, 0, nullptr) > 0 || errno == EINTR) {
   }
+  g_init_exit_status = 0;
   _exit(0);
 }
 

@@ -59,16 +59,17 @@ struct SharedInitArgs {
 
 }  // namespace
 
-pid_t CloneSharedInit(int parker_sock, const TaskFds& slot, const SeccompProgram& seccomp,
-                      void* stack, size_t stack_size) {
+int CloneSharedInit(int parker_sock, const TaskFds& slot, const SeccompProgram& seccomp,
+                    void* stack, size_t stack_size) {
   SharedInitArgs args{parker_sock, &slot, &seccomp, false};
+  g_init_exit_status = -1;
   const pid_t pid = sys::CloneVfork(SharedInitEntry, &args, stack, stack_size, -1,
                                     CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS);
   // The init has exited (the clone returns then): if it never said so, the zygote waiting for
   // its message hears why now.
   const int err = pid < 0 ? -pid : ECHILD;
   if (pid < 0 || !args.reported) (void)sys::SendWithFds(parker_sock, AsBytes(err), {});
-  return pid;
+  return pid < 0 ? pid : g_init_exit_status;
 }
 
 }  // namespace brood::sandbox

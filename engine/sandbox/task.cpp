@@ -272,6 +272,7 @@ static void MainEntry(void* p) {
 // The main process's stack until its execve, mapped by the parked init (init lives as long as
 // its one task: it is never unmapped).
 constexpr size_t kMainStack = 1 << 20;
+int g_init_exit_status = -1;
 static void* g_main_stack = MAP_FAILED;
 
 pid_t ForkMain(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& seccomp,
@@ -560,7 +561,10 @@ void RunParked(int sock, const TaskFds& slot, const SeccompProgram& seccomp) {
   int got[7] = {-1, -1, -1, -1, -1, -1, -1};
   const sys::Received r =
       sys::ReceiveWithFds(sock, std::span<char>(reinterpret_cast<char*>(&msg), sizeof msg), got);
-  if (r.error != 0 || r.bytes == 0) _exit(0);
+  if (r.error != 0 || r.bytes == 0) {
+    g_init_exit_status = 0;
+    _exit(0);
+  }
   sys::SetProcessTitle("brood-init");
   const size_t want = 4 + (msg.has_stdin != 0) + (msg.has_collect != 0) + (msg.has_session != 0);
   if (r.bytes != sizeof msg || msg.magic != kHandOverMagic || r.fds != want) _exit(1);
@@ -589,6 +593,7 @@ void RunParked(int sock, const TaskFds& slot, const SeccompProgram& seccomp) {
     if (spec->session) RunSessionInit(*spec, fds, seccomp, sock);
     status = RunInit(*spec, fds, seccomp, sock);
   }
+  g_init_exit_status = status;
   _exit(status);
 }
 

@@ -73,12 +73,16 @@ sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& se
 // caller's memory (CLONE_VM | CLONE_VFORK: no page tables copied, none torn down at its exit)
 // with fresh pid, mount, ipc and uts namespaces, on `stack`. The init first sends on
 // `parker_sock` one message: "I" with its socket and its pidfd (a ParkedInit's), or an int
-// errno; then it parks as ParkInit's does. Returns once that init has exited (its pid, to reap:
-// its exit status is kInitExitRetire, or it was killed, when the parker's heap may be damaged),
-// or -errno.
-pid_t CloneSharedInit(int parker_sock, const TaskFds& slot, const SeccompProgram& seccomp,
-                      void* stack, size_t stack_size);
+// errno; then it parks as ParkInit's does. Returns once that init has exited (the kernel reaps
+// it: the caller ignores SIGCHLD): 0 when it ended as it should, kInitExitRetire when its main
+// process died before execve, -1 when it was killed or failed (either may have left the shared
+// heap midway through a change), or -errno when it could not be cloned.
+int CloneSharedInit(int parker_sock, const TaskFds& slot, const SeccompProgram& seccomp,
+                    void* stack, size_t stack_size);
 constexpr int kInitExitRetire = 3;
+// Written by an init just before it exits as it should (RunParked, a session's end): its exit
+// status. An init sharing its parker's memory leaves it there for CloneSharedInit.
+extern int g_init_exit_status;
 
 // What a parked init runs (ParkInit's, CloneSharedInit's): the steps every task's init takes
 // before its task exists, then the wait on `sock` for HandOver, then the task. Never returns.

@@ -1,7 +1,9 @@
 // One command of a session, watched by a thread of its own from its request to its result.
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -169,6 +171,8 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
   ready.joins.clear();
   cgroup::Leaf* leaf = ready.leaf.get();
 
+  uint64_t denied[8] = {};  // the calls the init's seccomp listener saw (kill, log)
+  bool denied_foreign = false;
   int64_t exec_ns = 0, end_ns = 0, next_cpu_check = 0;
   auto kill = [&](KillReason why) {
     if (obs.killed != KillReason::kNone || obs.exited_report) return;
@@ -230,11 +234,19 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
       obs.disk_full = rep.disk_full != 0;
       res.cpu_ms = static_cast<double>(rep.cpu_us) / 1000.0;
       res.peak_memory_bytes = static_cast<uint64_t>(rep.maxrss_kb) * 1024;
+      std::memcpy(denied, rep.denied, sizeof denied);
+      denied_foreign = rep.denied_foreign != 0;
       if (!end_ns) end_ns = rep.time_ns;
       break;
     }
   }
   if (!end_ns) end_ns = reactor::NowNs();
+  // A violation under --on-violation kill ends the command with everything it started, as a
+  // timeout does (the session's init killed only its main process).
+  if (obs.exited_report && WIFSIGNALED(obs.wait_status) && WTERMSIG(obs.wait_status) == SIGSYS &&
+      host_.watch_denied && leaf)
+    (void)leaf->KillAll();
+  if (host_.watch_denied) res.denied_calls = DeniedCallNames(denied, denied_foreign);
   // Everything the main process wrote is in the pipes now; what comes later is dropped.
   for (Stream* s : {&out, &err}) {
     if (s->fd && !s->eof && !ReadAvailable(*s, cap)) obs.output_truncated = true;

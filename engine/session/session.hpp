@@ -42,6 +42,9 @@ struct Host {
   bool use_disk = true;  // workspace disks (else a tmpfs that counts against memory_mb)
   int landlock = 0;
   Enforcement enforcement = Enforcement::kCgroup;
+  // --on-violation kill|log: the session's init watches each command's seccomp listener, and a
+  // command's result names its denied calls.
+  bool watch_denied = false;
 };
 
 // Which sandbox user and cgroup name a session gets.

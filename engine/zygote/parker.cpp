@@ -30,8 +30,9 @@ size_t HeapInUse() {
 [[noreturn]] void ParkerMain(int sock, const sandbox::TaskFds& slot,
                              const sandbox::SeccompProgram& seccomp) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // It waits for each init's status (the zygote, whose children the kernel reaps, cannot).
-  signal(SIGCHLD, SIG_DFL);
+  // Its inits are reaped by the kernel the moment they exit (as the zygote's children are): no
+  // zombie holds a pid; how each ended it reads from their shared memory.
+  signal(SIGCHLD, SIG_IGN);
   // The inits' stack, below a guard page: one at a time uses it.
   auto* stack =
       static_cast<char*>(mmap(nullptr, kInitStack, PROT_READ | PROT_WRITE,
@@ -45,14 +46,9 @@ size_t HeapInUse() {
       n = recv(sock, &c, 1, 0);
     } while (n < 0 && errno == EINTR);
     if (n <= 0) _exit(0);  // the zygote let it go, or is gone
-    const pid_t pid = sandbox::CloneSharedInit(sock, slot, seccomp, stack, kInitStack);
-    if (pid < 0) continue;  // the zygote has heard why
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) == sandbox::kInitExitRetire ||
-        HeapInUse() > heap_at_start + kRetireHeapGrowth)
-      _exit(0);
+    const int ended = sandbox::CloneSharedInit(sock, slot, seccomp, stack, kInitStack);
+    if (ended < -1) continue;  // not cloned: the zygote has heard why
+    if (ended != 0 || HeapInUse() > heap_at_start + kRetireHeapGrowth) _exit(0);
   }
 }
 

@@ -23,11 +23,13 @@ std::string Probe() {
 }
 
 // An engine of its own (sessions need cgroups: skipped where there are none).
-std::unique_ptr<Engine> SessionEngine(int max_sessions = 4) {
+std::unique_ptr<Engine> SessionEngine(int max_sessions = 4,
+                                      OnViolation on_violation = OnViolation::kErrno) {
   if (geteuid() != 0) return nullptr;
   EngineOptions o;
   o.slots = 1;
   o.max_sessions = max_sessions;
+  o.on_violation = on_violation;
   return MakeEngine(o);
 }
 
@@ -156,6 +158,40 @@ TEST(Session, ATimedOutCommandEndsWithEverythingItStartedAndTheSessionLivesOn) {
   EXPECT_EQ(Count(*s, "probe"), 1);
   Result after = Cmd(*s, {"echo", "alive"});
   EXPECT_EQ(after.stdout_data, "alive\n");
+}
+
+// --on-violation kill: a denied call ends its command with everything the command started, as
+// a timeout does; what earlier commands left running lives on, and so does the session.
+TEST(Session, AViolationUnderKillEndsTheCommandAndTheSessionLivesOn) {
+  SESSION_ENGINE_OR_SKIP(engine, 4, OnViolation::kKill);
+  auto s = Open(engine.get());
+  ASSERT_TRUE(s);
+  ASSERT_EQ(Cmd(*s, {"sh", "-c", "./probe sleep 600000 &"}).status, TaskStatus::kOk);
+  Result r = Cmd(*s, {"sh", "-c", "./probe daemon; ./probe syscall ptrace; echo after"});
+  EXPECT_EQ(r.status, TaskStatus::kViolation) << Why(r);
+  EXPECT_EQ(r.stdout_data.find("after"), std::string::npos) << "the command went on: " << Why(r);
+  ASSERT_TRUE(r.denied_calls.has_value());
+  EXPECT_EQ(*r.denied_calls, std::vector<std::string>{"ptrace"});
+  EXPECT_EQ(Count(*s, "probe"), 1)
+      << "the daemon outlived its command, or the earlier sleeper died";
+  Result ok = Cmd(*s, {"echo", "alive"});
+  EXPECT_EQ(ok.stdout_data, "alive\n") << Why(ok);
+  ASSERT_TRUE(ok.denied_calls.has_value());
+  EXPECT_TRUE(ok.denied_calls->empty()) << "a later command inherits an earlier one's calls";
+}
+
+// --on-violation log: the denied call fails with EPERM, the command goes on, and its result names
+// the call.
+TEST(Session, AViolationUnderLogIsNamedAndTheCommandGoesOn) {
+  SESSION_ENGINE_OR_SKIP(engine, 4, OnViolation::kLog);
+  auto s = Open(engine.get());
+  ASSERT_TRUE(s);
+  Result r = Cmd(*s, {"sh", "-c", "./probe syscall ptrace; ./probe syscall mount; echo after"});
+  EXPECT_EQ(r.status, TaskStatus::kOk) << Why(r);
+  EXPECT_NE(r.stdout_data.find("after"), std::string::npos) << Why(r);
+  ASSERT_TRUE(r.denied_calls.has_value());
+  EXPECT_EQ(*r.denied_calls, (std::vector<std::string>{"mount", "ptrace"}))
+      << Why(r) << r.stdout_data;
 }
 
 TEST(Session, ACPULimitEndsTheCommandOnly) {
