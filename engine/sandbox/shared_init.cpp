@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -45,15 +46,7 @@ struct SharedInitArgs {
   const char ok = 'I';
   if (sys::SendWithFds(a.parker_sock, std::span<const char>(&ok, 1), fds) != 0) _exit(1);
   shared->reported = true;
-  const int keep[] = {0,
-                      1,
-                      2,
-                      sv[1],
-                      a.slot->task_cgroup.get(),
-                      a.slot->task_procs_extra[0].get(),
-                      a.slot->task_procs_extra[1].get(),
-                      a.slot->memory_stat.get()};
-  CloseAllBut(keep);
+  KeepSlotFds(sv[1], *a.slot);
   RunParked(sv[1], *a.slot, *a.seccomp);
 }
 
@@ -69,7 +62,13 @@ int CloneSharedInit(int parker_sock, const TaskFds& slot, const SeccompProgram& 
   // its message hears why now.
   const int err = pid < 0 ? -pid : ECHILD;
   if (pid < 0 || !args.reported) (void)sys::SendWithFds(parker_sock, AsBytes(err), {});
-  return pid < 0 ? pid : g_init_exit_status;
+  if (pid < 0) return pid;
+  // The clone returns as the init lets go of the memory, early in its exit: wait until it is
+  // gone (the kernel reaps it; the wait then fails with ECHILD), so that a parker never leaves
+  // an exiting init behind it, an orphan and a zombie of whoever adopts it.
+  while (waitpid(pid, nullptr, 0) >= 0 || errno == EINTR) {
+  }
+  return g_init_exit_status;
 }
 
 }  // namespace brood::sandbox

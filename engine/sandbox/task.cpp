@@ -493,6 +493,34 @@ void CloseAllBut(std::span<const int> keep) {
   syscall(SYS_close_range, next, ~0U, 0);
 }
 
+void KeepSlotFds(int sock, const TaskFds& slot) {
+  // Nothing else of the zygote's: a zygote parking during a RUN holds that task's fds, and a copy
+  // kept here would hold the task's pipes open (no EOF until this init is gone) or its
+  // workspace mount.
+  const int keep[] = {0,
+                      1,
+                      2,
+                      sock,
+                      slot.task_cgroup.get(),
+                      slot.task_procs_extra[0].get(),
+                      slot.task_procs_extra[1].get(),
+                      slot.memory_stat.get()};
+  CloseAllBut(keep);
+}
+
+long CloneNamed(const char* name, unsigned long ns_flags, int* pidfd) {
+  char own_name[16] = {};
+  prctl(PR_GET_NAME, own_name);
+  prctl(PR_SET_NAME, name);
+  const long pid =
+      syscall(SYS_clone, ns_flags | CLONE_PIDFD | SIGCHLD, nullptr, pidfd, nullptr, nullptr);
+  const int clone_errno = errno;
+  if (pid != 0) prctl(PR_SET_NAME, own_name);
+  if (pid > 0) fcntl(*pidfd, F_SETFD, FD_CLOEXEC);
+  errno = clone_errno;
+  return pid;
+}
+
 namespace {
 
 // The handover: flags, then the spec's memfd, stdout, stderr, report, [stdin], [collect],
@@ -619,39 +647,18 @@ sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& se
     return sys::PosixError("socketpair(parked init)");
   sys::UniqueFd mine(sv[0]), its(sv[1]);
   int pidfd = -1;
-  // The init is born with its name: the zygote takes it for the clone, so that no one looking
-  // at the processes (ps, the tests' leak checks) ever sees a second "brood-zygote".
-  char own_name[16] = {};
-  prctl(PR_GET_NAME, own_name);
-  prctl(PR_SET_NAME, "brood-parked");
-  // A raw clone (fork semantics, no new stack): the zygote is single-threaded.
-  long pid = syscall(
-      SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD | SIGCHLD,
-      nullptr, &pidfd, nullptr, nullptr);
-  const int clone_errno = errno;
-  if (pid != 0) prctl(PR_SET_NAME, own_name);
-  if (pid < 0) return sys::PosixError("clone(NEWPID|NEWNS|NEWIPC|NEWUTS)", clone_errno);
+  const long pid =
+      CloneNamed("brood-parked", CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS, &pidfd);
+  if (pid < 0) return sys::PosixError("clone(NEWPID|NEWNS|NEWIPC|NEWUTS)");
   if (pid == 0) {
-    // The init keeps its stdio, its socket and the slot's fds, nothing else of the zygote's: a
-    // zygote parking during a RUN holds that task's fds, and a copy kept here would hold the
-    // task's pipes open (no EOF until this init is gone) or its workspace mount.
-    const int keep[] = {0,
-                        1,
-                        2,
-                        its.get(),
-                        slot.task_cgroup.get(),
-                        slot.task_procs_extra[0].get(),
-                        slot.task_procs_extra[1].get(),
-                        slot.memory_stat.get()};
-    CloseAllBut(keep);
     (void)mine.release();  // closed with the rest
+    KeepSlotFds(its.get(), slot);
     RunParked(its.get(), slot, seccomp);
   }
   ParkedInit p;
   p.pidfd = sys::UniqueFd(pidfd);
   p.pid = static_cast<pid_t>(pid);
   p.sock = std::move(mine);
-  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
   return p;
 }
 

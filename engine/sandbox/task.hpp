@@ -73,8 +73,8 @@ sys::StatusOr<ParkedInit> ParkInit(const TaskFds& slot, const SeccompProgram& se
 // caller's memory (CLONE_VM | CLONE_VFORK: no page tables copied, none torn down at its exit)
 // with fresh pid, mount, ipc and uts namespaces, on `stack`. The init first sends on
 // `parker_sock` one message: "I" with its socket and its pidfd (a ParkedInit's), or an int
-// errno; then it parks as ParkInit's does. Returns once that init has exited (the kernel reaps
-// it: the caller ignores SIGCHLD): 0 when it ended as it should, kInitExitRetire when its main
+// errno; then it parks as ParkInit's does. Returns once that init is gone (the caller ignores
+// SIGCHLD: the kernel reaps it): 0 when it ended as it should, kInitExitRetire when its main
 // process died before execve, -1 when it was killed or failed (either may have left the shared
 // heap midway through a change), or -errno when it could not be cloned.
 int CloneSharedInit(int parker_sock, const TaskFds& slot, const SeccompProgram& seccomp,
@@ -90,6 +90,14 @@ extern int g_init_exit_status;
 
 // Closes every fd but those of `keep` (post-fork: no allocation; -1 entries are ignored).
 void CloseAllBut(std::span<const int> keep);
+// Closes every fd but stdio, `sock` and the slot's fds of `slot` (task_cgroup, the leaf fds beside
+// it, memory_stat): what a parked init and a parker keep of the zygote's.
+void KeepSlotFds(int sock, const TaskFds& slot);
+// A raw clone with fork semantics (the caller is single-threaded) into `ns_flags` namespaces,
+// born with the name `name`, so that no one looking at the processes (ps, the tests' leak
+// checks) ever sees a second process of the caller's name. Returns as clone does (pid, 0 in the
+// child, -1 with errno); `*pidfd` gets the child's pidfd (FD_CLOEXEC).
+long CloneNamed(const char* name, unsigned long ns_flags, int* pidfd);
 
 // Hands a parked init its task: `spec_fd`, a memfd of the encoded TaskSpec (read from its
 // start), and the task's stdin (-1: /dev/null), stdout, stderr, report and collect fds of

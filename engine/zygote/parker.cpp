@@ -1,7 +1,6 @@
 #include "zygote/parker.hpp"
 
 #include <fcntl.h>
-#include <linux/sched.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,7 +8,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -60,38 +58,25 @@ sys::StatusOr<Parker> Parker::Start(const sandbox::TaskFds& slot,
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return sys::PosixError("socketpair(parker)");
   sys::UniqueFd mine(sv[0]), its(sv[1]);
-  // Born with its name, as a parked init is (see sandbox::ParkInit).
-  char own_name[16] = {};
-  prctl(PR_GET_NAME, own_name);
-  prctl(PR_SET_NAME, "brood-parker");
-  // A raw clone (fork semantics): the zygote is single-threaded.
   int pidfd = -1;
-  const long pid = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr);
-  const int clone_errno = errno;
-  if (pid != 0) prctl(PR_SET_NAME, own_name);
-  if (pid < 0) return sys::PosixError("clone(parker)", clone_errno);
+  const long pid = sandbox::CloneNamed("brood-parker", 0, &pidfd);
+  if (pid < 0) return sys::PosixError("clone(parker)");
   if (pid == 0) {
-    const int keep[] = {0,
-                        1,
-                        2,
-                        its.get(),
-                        slot.task_cgroup.get(),
-                        slot.task_procs_extra[0].get(),
-                        slot.task_procs_extra[1].get(),
-                        slot.memory_stat.get()};
-    sandbox::CloseAllBut(keep);
     (void)mine.release();  // closed with the rest
+    sandbox::KeepSlotFds(its.get(), slot);
     ParkerMain(its.get(), slot, seccomp);
   }
   Parker p;
   p.sock_ = std::move(mine);
   p.pidfd_.reset(pidfd);
-  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
   return p;
 }
 
 void Parker::End() {
   sock_.reset();
+  // An init of its still alive dies with the zygote, as a forked init dies with its parent;
+  // then the parker, no longer blocked in the clone, sees its socket closed and exits.
+  if (last_init_) syscall(SYS_pidfd_send_signal, last_init_.get(), SIGKILL, nullptr, 0);
   auto gone = [this] {
     pollfd p{pidfd_.get(), POLLIN, 0};
     int n;

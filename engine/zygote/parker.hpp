@@ -7,8 +7,8 @@
 //
 // A zygote keeps up to kMaxParkers, made as needed: one whose init runs a task, one whose init
 // is parked for the next, one whose init is still ending. A parker retires (exits) when an init
-// of its was killed, or its main process died before execve (either may have left the shared
-// heap mid-change), or the heap grew by kRetireHeapGrowth (what inits leak: a session's spec);
+// of its was killed or failed, or its main process died before execve (any of which may have
+// left the shared heap mid-change), or the heap grew by kRetireHeapGrowth (what inits leak: a session's spec);
 // the zygote then makes another.
 #pragma once
 
@@ -34,8 +34,9 @@ class Parker {
   // Whether it can park an init now: the init it parked last has exited (or there was none).
   bool Free() const;
 
-  // Lets it go (it exits once its init, if any, has) and waits until it is gone, bounded (2 s,
-  // then SIGKILL): a zygote ends its parkers before it exits, so that none is left an orphan.
+  // Lets it go and waits until it is gone, bounded (2 s, then SIGKILL): a zygote ends its
+  // parkers before it exits, so that none is left an orphan. An init of its still alive is
+  // killed first, as a forked init dies with its zygote.
   void End();
 
   // Has it clone an init and park it; returns the init as sandbox::ParkInit does. An error means
