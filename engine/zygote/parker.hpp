@@ -8,8 +8,8 @@
 // A zygote keeps up to kMaxParkers, made as needed: one whose init runs a task, one whose init
 // is parked for the next, one whose init is still ending. A parker retires (exits) when an init
 // of its was killed or failed, or its main process died before execve (any of which may have
-// left the shared heap mid-change), or the heap grew by kRetireHeapGrowth (what inits leak: a session's spec);
-// the zygote then makes another.
+// left the shared heap mid-change), or the heap grew by kRetireHeapGrowth (what inits leak: a
+// session's spec); the zygote then makes another.
 #pragma once
 
 #include <cstddef>
