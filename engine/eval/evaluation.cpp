@@ -50,14 +50,6 @@ struct Built {
   std::optional<Result> failed;  // the build's run when it did not succeed
 };
 
-// Whether two checkers' limits are the same: every field, since each holds their runs.
-bool SameLimits(const Limits& a, const Limits& b) {
-  const Limits x = a.Resolved(), y = b.Resolved();
-  return x.wall_ms == y.wall_ms && x.cpu_ms == y.cpu_ms && x.memory_mb == y.memory_mb &&
-         x.disk_mb == y.disk_mb && x.pids == y.pids && x.output_bytes == y.output_bytes &&
-         x.cpus == y.cpus;
-}
-
 struct TestState {
   enum Phase { kWaiting, kRunning, kChecking, kDone } phase = kWaiting;
   std::optional<TestResult> record;
@@ -165,7 +157,7 @@ std::string EvaluationImpl::Prepare() {
     const Checker& c = *e->checker;
     auto same = std::find_if(distinct.begin(), distinct.end(), [&](const Checker* d) {
       return d->language == c.language && d->argv == c.argv && d->files == c.files &&
-             SameLimits(d->limits, c.limits);
+             d->limits.Resolved() == c.limits.Resolved();  // every field holds their runs
     });
     if (same != distinct.end()) {
       tests_[i].checker = static_cast<int>(same - distinct.begin());

@@ -22,6 +22,7 @@ struct Limits {
     if (l.cpu_ms == 0) l.cpu_ms = l.wall_ms;
     return l;
   }
+  bool operator==(const Limits&) const = default;
 };
 
 // Limits given in part (a build's, a test's): each field set overrides a base's.
