@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "brood/run.hpp"
 #include "stop_signals.hpp"
 
 namespace {
@@ -140,7 +141,7 @@ int RunServe(brood::EngineOptions engine_opts, ServeArgs a) {
   // Room in the engine's queue for the requests' jobs and for each running batch's window.
   const int slots = engine_opts.slots > 0 ? engine_opts.slots
                                           : static_cast<int>(std::thread::hardware_concurrency());
-  engine_opts.queue = a.opts.queue + 2 * std::max(1, slots) * (a.opts.max_running_batches + 1);
+  engine_opts.queue = a.opts.queue + brood::RunInFlight(slots) * (a.opts.max_running_batches + 1);
   engine_opts.max_sessions = a.opts.max_sessions;
   std::string error;
   auto engine = brood::Engine::Create(engine_opts, &error);

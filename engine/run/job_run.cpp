@@ -30,6 +30,8 @@ struct JobRun::Impl {
   std::unique_ptr<run::FileSource> source;
 };
 
+int RunInFlight(int slots) { return run::MaxInFlight(slots); }
+
 JobRun::JobRun(Engine& engine, RunOptions options, std::ostream& log)
     : impl_(std::make_unique<Impl>(engine, std::move(options), log)) {}
 JobRun::~JobRun() = default;

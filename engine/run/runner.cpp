@@ -8,8 +8,14 @@
 // A flow graph rather than parallel_pipeline because tasks complete outside TBB (on the
 // reactor thread): the async node gives a worker back while a task runs, and the two limiters
 // are the back-pressure: the window bounds lines in memory (also the --ordered hold-back), the
-// slot limiter keeps submissions at twice the engine's slots (never a full engine queue; Submit
-// never blocks a worker).
+// slot limiter keeps submissions at twice the engine's slots plus one batch (never a full engine
+// queue; Submit never blocks a worker).
+// Completions enter the graph in batches, from the thread that called Run: a TBB worker woken
+// for one result spins (~100 sched_yield calls) before it sleeps again, which cost more CPU than
+// the result's own processing (docs/performance.md). A batch goes in once it holds
+// kCompletionBatch results, when its oldest is kMaxHoldMs old, when nothing else is running, or
+// when the run stops; the engine keeps a batch's worth of jobs more queued, so that no slot waits
+// for a batch.
 // The graph reads from a JobSource and writes through an Output to a ResultSink.
 #include "run/runner.hpp"
 
@@ -49,14 +55,22 @@ struct Runner::Impl {
 
   bool input_done = false;  // the reader saw the end of the input
 
-  // The main thread sleeps on `drained` rather than spinning in wait_for_all (TBB's waiting
-  // thread yields in a loop while tasks are out in the engine: ~1.5 ms of CPU a task).
+  // The main thread sleeps on `wake` rather than spinning in wait_for_all (TBB's waiting
+  // thread yields in a loop while tasks are out in the engine: ~1.5 ms of CPU a task), and
+  // hands the engine's results to the graph in batches (Completed, FeedCompletions).
   std::mutex drain_mu;
-  std::condition_variable drained;
+  std::condition_variable wake;
   uint64_t produced = 0, written = 0;
   bool input_finished = false;
+  std::vector<WorkPtr> completed;  // results not yet handed to the graph
+  int64_t oldest_ns = 0;           // when the first of them came
+  uint64_t running = 0;            // submitted to the engine, no result yet
   void Produced(bool last);
   void Written();
+  void Submitted();
+  void Completed(WorkPtr item);
+  template <typename Gateway>
+  void FeedCompletions(Gateway& gw);
 };
 
 Runner::Runner(Engine& engine, RunnerOptions options, std::ostream& log)
@@ -77,6 +91,10 @@ void Runner::Stop(int grace_ms) { impl_->Stop(grace_ms); }
 
 void Runner::Impl::Stop(int grace_ms) {
   if (stopping.exchange(true)) return;
+  {
+    std::lock_guard lock(drain_mu);  // results held for a batch go in now
+    wake.notify_all();
+  }
   canceller = std::thread([this, grace_ms] {
     std::unique_lock lock(cancel_mu);
     if (!cancel_cv.wait_for(lock, std::chrono::milliseconds(grace_ms), [&] { return finished; }))
@@ -84,19 +102,64 @@ void Runner::Impl::Stop(int grace_ms) {
   });
 }
 
+int MaxInFlight(int slots) { return 2 * std::max(1, slots) + kCompletionBatch; }
+
 void Runner::Impl::Produced(bool last) {
   std::lock_guard lock(drain_mu);
   if (last)
     input_finished = true;
   else
     ++produced;
-  if (input_finished && written == produced) drained.notify_all();
+  if (input_finished && written == produced) wake.notify_all();
 }
 
 void Runner::Impl::Written() {
   std::lock_guard lock(drain_mu);
   ++written;
-  if (input_finished && written == produced) drained.notify_all();
+  if (input_finished && written == produced) wake.notify_all();
+}
+
+void Runner::Impl::Submitted() {
+  std::lock_guard lock(drain_mu);
+  ++running;
+}
+
+// On the engine's reactor thread: never blocks, never enters TBB.
+void Runner::Impl::Completed(WorkPtr item) {
+  std::lock_guard lock(drain_mu);
+  if (completed.empty()) oldest_ns = reactor::NowNs();
+  completed.push_back(std::move(item));
+  --running;
+  if (completed.size() >= static_cast<size_t>(kCompletionBatch) || running == 0) wake.notify_all();
+}
+
+// The thread that called Run, until every line is written: hands results to the graph when a
+// batch is due (see the top of this file).
+template <typename Gateway>
+void Runner::Impl::FeedCompletions(Gateway& gw) {
+  constexpr int64_t kMaxHoldNs = kMaxHoldMs * 1'000'000LL;
+  std::unique_lock lock(drain_mu);
+  for (;;) {
+    if (completed.empty()) {
+      if (input_finished && written == produced) return;
+      wake.wait(lock);
+      continue;
+    }
+    const bool due = completed.size() >= static_cast<size_t>(kCompletionBatch) || running == 0 ||
+                     stopping || reactor::NowNs() >= oldest_ns + kMaxHoldNs;
+    if (!due) {
+      wake.wait_for(lock, std::chrono::nanoseconds(oldest_ns + kMaxHoldNs - reactor::NowNs()));
+      continue;
+    }
+    std::vector<WorkPtr> batch;
+    batch.swap(completed);
+    lock.unlock();
+    for (WorkPtr& item : batch) {
+      gw.try_put(item);
+      gw.release_wait();
+    }
+    lock.lock();
+  }
 }
 
 int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
@@ -158,9 +221,11 @@ int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
   flow::queue_node<WorkPtr> runnable(g);
   // Twice the slots: a job waits in the engine's queue for each slot, so a slot that frees up
   // starts its next task at once instead of waiting for the graph to submit one.
-  flow::limiter_node<WorkPtr> slot_limit(g, static_cast<size_t>(2 * slots));
+  flow::limiter_node<WorkPtr> slot_limit(g, static_cast<size_t>(MaxInFlight(slots)));
   using RunNode = flow::async_node<WorkPtr, WorkPtr>;
-  RunNode run(g, flow::unlimited, [&](WorkPtr item, RunNode::gateway_type& gw) {
+  // Serial: jobs reach the engine in the order of the job file. A batch of results frees several
+  // places at once, and unlimited concurrency would submit those jobs as TBB tasks, last first.
+  RunNode run(g, flow::serial, [&](WorkPtr item, RunNode::gateway_type& gw) {
     gw.reserve_wait();
     if (stopping) {  // queued before the stop: not started, not written, run again by --resume
       item->not_started = true;
@@ -169,14 +234,18 @@ int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
       return;
     }
     std::string id = item->parsed.job->id;
+    Submitted();
     Submission taken = engine.Submit(std::move(*item->parsed.job),
-                                     [item, &gw](Result r) {
+                                     [this, item](Result r) {
                                        item->result = std::move(r);
-                                       gw.try_put(item);
-                                       gw.release_wait();
+                                       Completed(item);
                                      },
                                      {.group = group, .cache_partition = opts.cache_partition});
     if (!taken.ok()) {  // an engine shared with others whose queue is full: the job's result
+      {
+        std::lock_guard lock(drain_mu);
+        --running;
+      }
       item->result.id = std::move(id);
       item->result.status = TaskStatus::kSandboxError;
       item->result.error_kind = taken.error_kind;
@@ -185,20 +254,24 @@ int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
       gw.release_wait();
     }
   });
-  flow::function_node<WorkPtr, WorkPtr> finish(g, flow::unlimited, [&](WorkPtr item) {
-    if (item->kind == Work::kRun) slot_limit.decrementer().try_put(flow::continue_msg());
-    if (item->not_started) item->kind = Work::kStopped;
-    if (item->kind == Work::kRun) {
-      // An invalid job the engine refused names its line as the parser's invalid jobs do
-      // (and --resume keys it by that line).
-      item->result.line = item->result.status == TaskStatus::kInvalidJob
-                              ? std::optional<int64_t>(item->line.number)
-                              : std::nullopt;
-    }
-    if (item->kind == Work::kRun || item->kind == Work::kResult)
-      item->json = ResultToJson(item->result);
-    return item;
-  });
+  // Serial unless --ordered (whose sequencer puts records in order after it): records are written
+  // in the order the tasks finished (docs/cli.md), which a batch handed to parallel workers at
+  // once would shuffle.
+  flow::function_node<WorkPtr, WorkPtr> finish(
+      g, opts.ordered ? flow::unlimited : flow::serial, [&](WorkPtr item) {
+        if (item->kind == Work::kRun) slot_limit.decrementer().try_put(flow::continue_msg());
+        if (item->not_started) item->kind = Work::kStopped;
+        if (item->kind == Work::kRun) {
+          // An invalid job the engine refused names its line as the parser's invalid jobs do
+          // (and --resume keys it by that line).
+          item->result.line = item->result.status == TaskStatus::kInvalidJob
+                                  ? std::optional<int64_t>(item->line.number)
+                                  : std::nullopt;
+        }
+        if (item->kind == Work::kRun || item->kind == Work::kResult)
+          item->json = ResultToJson(item->result);
+        return item;
+      });
   flow::sequencer_node<WorkPtr> out_order(g, by_seq);
   flow::function_node<WorkPtr, flow::continue_msg> write(g, flow::serial, [&](WorkPtr item) {
     if (!output.Add(*item)) Stop(0);
@@ -223,10 +296,7 @@ int Runner::Impl::Run(JobSource& source, ResultSink& sink) {
   }
   flow::make_edge(write, window_limit.decrementer());
   read.activate();
-  {
-    std::unique_lock lock(drain_mu);
-    drained.wait(lock, [&] { return input_finished && written == produced; });
-  }
+  FeedCompletions(run.gateway());
   g.wait_for_all();  // nothing is left by now: this returns at once
   output.Finish();
   return Report(source, output);

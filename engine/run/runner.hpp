@@ -33,6 +33,13 @@ struct RunnerOptions {
   std::function<void(const Result&)> on_record;
 };
 
+// Results reach the graph in batches of this many (or sooner: runner.cpp), and a run keeps
+// MaxInFlight(slots) jobs in the engine at most, running or queued: twice the slots plus a batch.
+// A server sharing one engine between runs leaves that much room per run in EngineOptions::queue.
+inline constexpr int kCompletionBatch = 16;
+inline constexpr int kMaxHoldMs = 20;  // the longest a result waits for its batch
+int MaxInFlight(int slots);
+
 class Runner {
  public:
   // The jobs run in a group of their own on `engine` (Stop cancels them and no other client's).

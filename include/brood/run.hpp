@@ -24,6 +24,11 @@ struct RunOptions {
   LimitMaxima maxima;
 };
 
+// The most jobs one run (a JobRun, or a server's batch) keeps in an engine at once, running or
+// queued, for an engine of `slots` slots: the room to leave per run in EngineOptions::queue when
+// runs share an engine.
+int RunInFlight(int slots);
+
 // One run of one job file. Its jobs are a group of their own on `engine` (see Engine::NewGroup):
 // stopping the run never touches another client's jobs on a shared engine.
 class JobRun {

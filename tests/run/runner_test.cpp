@@ -16,6 +16,9 @@ namespace brood::run {
 namespace {
 
 using Json = nlohmann::json;
+using testing::EngineError;
+using testing::MakeEngine;
+using testing::SharedEngine;
 
 // Takes records into memory; they become durable every `flush_every` records (as a buffering
 // sink's do) and at Flush. With `fail_at` set, the Write of that record (0-based) fails.
@@ -160,6 +163,28 @@ TEST(RunnerTest, EveryLineGetsOneRecordAndOneAckOnceItIsDurable) {
       EXPECT_EQ(got, in_order);
     }
   }
+}
+
+// One slot runs one task at a time, so the order of the records (as the tasks finish) is the
+// order in which the jobs reached the engine: the job file's, also when results come back in
+// batches that free several places at once (which once submitted them last first).
+TEST(RunnerTest, OneSlotRunsTheJobsInFileOrder) {
+  if (!SharedEngine()) GTEST_SKIP() << "host cannot sandbox: " << EngineError();
+  auto engine = MakeEngine(1);
+  ASSERT_TRUE(engine);
+  VectorSink sink;
+  std::vector<std::string> lines, want;
+  for (int i = 0; i < 3 * kCompletionBatch; ++i) {
+    lines.push_back(EchoJob("j" + std::to_string(i)));
+    want.push_back("j" + std::to_string(i));
+  }
+  VectorSource source(lines, sink);
+  std::ostringstream log;
+  Runner runner(*engine, {}, log);
+  ASSERT_EQ(runner.Run(source, sink), 0) << log.str();
+  std::vector<std::string> got;
+  for (const std::string& r : sink.records) got.push_back(Json::parse(r)["id"]);
+  EXPECT_EQ(got, want);
 }
 
 TEST(RunnerTest, LinesWhoseKeysTheSinkHoldsAreSkippedAndAcked) {
