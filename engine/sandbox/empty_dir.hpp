@@ -7,8 +7,8 @@
 
 namespace brood::sandbox {
 
-// Removes everything below the directory `dir` (an fd), but not `dir` itself. Returns 0 or the
-// errno of the first removal that failed.
+// Removes everything below the directory `dir` (an fd, read from its start), but not `dir`
+// itself. Returns 0 or the errno of the first removal that failed.
 int EmptyDir(int dir);
 
 }  // namespace brood::sandbox

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "sandbox/layout.hpp"
@@ -52,14 +53,18 @@ bool JoinPath(const LandlockRule& r, char* out, std::size_t size) {
   return true;
 }
 
-int AddPath(int ruleset, const char* path, uint64_t access, uint64_t handled) {
-  int fd = open(path, O_PATH | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? 0 : errno;  // a device the root does not have
+int AddRule(int ruleset, int fd, uint64_t access, uint64_t handled) {
   landlock_path_beneath_attr rule{};
   rule.allowed_access = access & handled;
   rule.parent_fd = fd;
   const long rc = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
-  const int err = rc == 0 ? 0 : errno;
+  return rc == 0 ? 0 : errno;
+}
+
+int AddPath(int ruleset, const char* path, uint64_t access, uint64_t handled) {
+  int fd = open(path, O_PATH | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? 0 : errno;  // a device the root does not have
+  const int err = AddRule(ruleset, fd, access, handled);
   close(fd);
   return err;
 }
@@ -70,6 +75,19 @@ bool IsTaskDir(const LandlockRule& r) {
     if (std::string_view(r.dir) == d && r.name[0] == 0) return true;
   return false;
 }
+
+// Mounted anew for each task: its inode is not the zygote's.
+bool IsPerTask(const LandlockRule& r) {
+  const std::string_view dir = r.dir;
+  return IsTaskDir(r) || ((dir == kProcDir || dir == kPtsDir) && r.name[0] == 0);
+}
+
+constexpr std::size_t kRules =
+    1 + std::size(kSystemDirs) + 1 + std::size(kDevNodes) + 1 + std::size(kTaskDirs) + 1;
+int g_paths[kRules] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+static_assert(kRules == 20, "g_paths' initializer names every slot");
+constexpr int kAbsent = -2;  // a path the root lacks
 
 }  // namespace
 
@@ -89,9 +107,7 @@ std::span<const LandlockRule> LandlockRules() {
   constexpr uint64_t kOwn = (kAbi2Fs | kTruncate | kIoctlDev) &
                             ~(LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK);
   static constexpr auto table = [] {
-    constexpr std::size_t n =
-        1 + std::size(kSystemDirs) + 1 + std::size(kDevNodes) + 1 + std::size(kTaskDirs) + 1;
-    std::array<LandlockRule, n> t{};
+    std::array<LandlockRule, kRules> t{};
     std::size_t i = 0;
     // Listing directories anywhere; reading files only where a rule below says so.
     t[i++] = {"/", "", LANDLOCK_ACCESS_FS_READ_DIR};
@@ -118,15 +134,40 @@ int NewLandlockRuleset(int abi) noexcept {
   return ruleset < 0 ? -errno : static_cast<int>(ruleset);
 }
 
-int AddLandlockRules(int ruleset, int abi, bool task_dirs) noexcept {
+int AddLandlockRules(int ruleset, int abi, bool task_dirs, std::span<const int> paths) noexcept {
   const uint64_t handled = HandledFs(abi);
-  for (const LandlockRule& r : LandlockRules()) {
+  const std::span<const LandlockRule> rules = LandlockRules();
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const LandlockRule& r = rules[i];
     if (IsTaskDir(r) != task_dirs) continue;
+    if (i < paths.size() && paths[i] == kAbsent) continue;  // as AddPath's ENOENT
+    if (i < paths.size() && paths[i] >= 0) {
+      if (int err = AddRule(ruleset, paths[i], r.access, handled)) return err;
+      continue;
+    }
     char path[64];
     if (!JoinPath(r, path, sizeof path)) return ENAMETOOLONG;
     if (int err = AddPath(ruleset, path, r.access, handled)) return err;
   }
   return 0;
+}
+
+void OpenLandlockPaths() noexcept {
+  const std::span<const LandlockRule> rules = LandlockRules();
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    if (IsPerTask(rules[i]) || g_paths[i] >= 0) continue;
+    char path[64];
+    if (!JoinPath(rules[i], path, sizeof path)) continue;
+    g_paths[i] = open(path, O_PATH | O_CLOEXEC);
+    if (g_paths[i] < 0 && errno == ENOENT) g_paths[i] = kAbsent;  // lib32, say
+  }
+}
+
+std::span<const int> LandlockPaths() noexcept { return g_paths; }
+
+void CloseLandlockPaths() noexcept {
+  for (int fd : g_paths)
+    if (fd >= 0) close(fd);
 }
 
 int RestrictLandlock(int ruleset, int abi) noexcept {

@@ -38,8 +38,23 @@ int ApplyLandlock(int abi) noexcept;
 // mounted (`task_dirs` false: the system directories, /etc, devices, /dev/pts, /proc) or of the
 // task's own directories (`task_dirs` true), and the restriction itself, which closes the
 // ruleset. Building enforces nothing: only RestrictLandlock does.
+// `paths`: LandlockPaths() where the caller holds them open, or empty: each path is opened then.
 int NewLandlockRuleset(int abi) noexcept;
-int AddLandlockRules(int ruleset, int abi, bool task_dirs) noexcept;
+int AddLandlockRules(int ruleset, int abi, bool task_dirs,
+                     std::span<const int> paths = {}) noexcept;
 int RestrictLandlock(int ruleset, int abi) noexcept;
+
+// The paths of the rules that are the same for every task of a root (all but the task's own
+// directories, /proc and /dev/pts, mounted per task), opened once (O_PATH) by the zygote when its
+// root is built: the inodes the rules bind to are the same in every task's mount namespace, a
+// copy of the zygote's. Its parkers and inits inherit the fds (sandbox/task.hpp KeepSlotFds
+// keeps them), and each parked init builds its rules from them: no open and close of each path
+// per task. A slot per row of LandlockRules(): an fd, -2 for a path the root lacks, -1 for a
+// per-task path or one to open when used (all -1 before OpenLandlockPaths). The fds are the
+// zygote's; an init closes its copies once its ruleset is built (CloseLandlockPaths), without
+// changing the table, which it may share.
+void OpenLandlockPaths() noexcept;
+std::span<const int> LandlockPaths() noexcept;
+void CloseLandlockPaths() noexcept;
 
 }  // namespace brood::sandbox

@@ -479,7 +479,7 @@ int RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& secc
 }  // namespace
 
 void CloseAllBut(std::span<const int> keep) {
-  int sorted[16];
+  int sorted[48];
   size_t n = 0;
   for (int fd : keep)
     if (fd >= 0 && n < std::size(sorted)) sorted[n++] = fd;
@@ -497,15 +497,19 @@ void KeepSlotFds(int sock, const TaskFds& slot) {
   // Nothing else of the zygote's: a zygote parking during a RUN holds that task's fds, and a copy
   // kept here would hold the task's pipes open (no EOF until this init is gone) or its
   // workspace mount.
-  const int keep[] = {0,
-                      1,
-                      2,
-                      sock,
-                      slot.task_cgroup.get(),
-                      slot.task_procs_extra[0].get(),
-                      slot.task_procs_extra[1].get(),
-                      slot.memory_stat.get()};
-  CloseAllBut(keep);
+  // The zygote's Landlock paths stay too (landlock.hpp OpenLandlockPaths).
+  int keep[48] = {0,
+                  1,
+                  2,
+                  sock,
+                  slot.task_cgroup.get(),
+                  slot.task_procs_extra[0].get(),
+                  slot.task_procs_extra[1].get(),
+                  slot.memory_stat.get()};
+  size_t n = 8;
+  for (int fd : LandlockPaths())
+    if (fd >= 0 && n < std::size(keep)) keep[n++] = fd;
+  CloseAllBut(std::span<const int>(keep, n));
 }
 
 long CloneNamed(const char* name, unsigned long ns_flags, int* pidfd) {
@@ -576,13 +580,14 @@ void RunParked(int sock, const TaskFds& slot, const SeccompProgram& seccomp) {
   TaskFds ready = slot;
   if (const int abi = LandlockAbi(); abi > 0 && failed == Stage::kNone) {
     const int rs = NewLandlockRuleset(abi);
-    if (rs >= 0 && AddLandlockRules(rs, abi, false) == 0) {
+    if (rs >= 0 && AddLandlockRules(rs, abi, false, LandlockPaths()) == 0) {
       ready.landlock_ruleset = rs;
       ready.landlock_abi = abi;
     } else if (rs >= 0) {
       close(rs);
     }
   }
+  CloseLandlockPaths();  // its copies; the zygote's and the parker's stay
 
   // Parked: until the zygote hands over a task, or closes the socket (then nothing is owed).
   HandOverMsg msg{};

@@ -18,6 +18,7 @@
 #include <optional>
 #include <vector>
 
+#include "sandbox/landlock.hpp"
 #include "sandbox/root.hpp"
 #include "sandbox/task.hpp"
 #include "zygote/parker.hpp"
@@ -47,6 +48,7 @@ sys::Status Prepare(const ZygoteConfig& config) {
   setfsuid(sandbox::kSandboxUid);
   BROOD_RETURN_IF_ERROR(sandbox::BuildAndPivotRoot({config.system_root}));
   if (int err = sandbox::DropBoundingSet()) return sys::PosixError("PR_CAPBSET_DROP", err);
+  if (sandbox::LandlockAbi() > 0) sandbox::OpenLandlockPaths();
   return sys::OkStatus();
 }
 
