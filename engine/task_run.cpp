@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,13 +68,14 @@ void TaskRun::Arm() {
   r_->ReadStream(
       p_.stderr_r.get(), [this](std::span<const char> d) { OnOutput(false, d); },
       [this](int) { OnStreamEnd(); });
-  r_->ReadStream(
-      p_.report_r.get(), [this](std::span<const char> d) { OnReport(d); },
-      [this](int) { OnStreamEnd(); });
-  // init's exit is the fourth "stream": its pidfd turns readable only after the kernel has
+  // init's exit is the third "stream": its pidfd turns readable only after the kernel has
   // killed and reaped every process of the namespace (init's report fd closes earlier, while
   // they are still dying), so cgroup figures and removal see a group with nothing left in it.
-  r_->PollReadable(p_.init.pidfd(), [this](int) { OnStreamEnd(); });
+  // Every report is in the pipe by then.
+  r_->PollReadable(p_.init.pidfd(), [this](int) {
+    DrainReports();
+    OnStreamEnd();
+  });
   if (p_.stdin_source >= 0) {
     pump_ = r_->Pump(p_.stdin_source, p_.stdin_w.get(), [this](int) {
       pump_ = 0;
@@ -88,18 +90,54 @@ void TaskRun::Arm() {
       if (res > 0 && p_.oom_event_is_oom) obs_.memory_oom_events += 1;
     });
   }
-  // The wall limit counts from execve; until execve is reported, a setup that outlasts wall_ms
-  // by kSetupGrace is ended (a stuck setup ends too). Counting from admission alone killed tasks
-  // with a small wall_ms before they ran, when their slot was cold or the host busy.
-  ArmWall(p_.admitted_ns + p_.limits.wall_ms * kMs + kSetupGrace);
+  // The wall limit counts from execve, which is after admission: the timer first fires at the
+  // earliest the limit could be due (OnWall). The CPU limit's first check likewise: the task uses
+  // no CPU of its own before its execve.
+  ArmWall(p_.admitted_ns + p_.limits.wall_ms * kMs);
+  if (p_.group) ArmCpuCheck(p_.admitted_ns, p_.limits.cpu_ms * kMs);
+}
+
+// The wall timer: ends the task once wall_ms have passed since its execve. Until execve is
+// reported, a setup that outlasts wall_ms by kSetupGrace is ended (a stuck setup ends too).
+// Counting from admission alone killed tasks with a small wall_ms before they ran, when their
+// slot was cold or the host busy.
+void TaskRun::OnWall() {
+  wall_timer_ = 0;
+  DrainReports();
+  const int64_t now = reactor::NowNs();
+  const int64_t deadline = exec_ns_ ? exec_ns_ + p_.limits.wall_ms * kMs
+                                    : p_.admitted_ns + p_.limits.wall_ms * kMs + kSetupGrace;
+  if (now >= deadline) return Kill(KillReason::kWall);
+  if (!exec_ns_ && !reports_streamed_) {
+    // Still in its setup: from now on the reactor reads init's reports as they come, and the
+    // execve report re-arms the timer.
+    reports_streamed_ = true;
+    ++open_streams_;
+    r_->ReadStream(
+        p_.report_r.get(), [this](std::span<const char> d) { OnReport(d); },
+        [this](int) { OnStreamEnd(); });
+  }
+  ArmWall(deadline);
+}
+
+// Reads every report init has written so far, without blocking: FIONREAD says how much is
+// there. The pipe is in packet mode (O_DIRECT): each read takes one whole report.
+void TaskRun::DrainReports() {
+  if (reports_streamed_) return;
+  for (;;) {
+    int avail = 0;
+    if (ioctl(p_.report_r.get(), FIONREAD, &avail) != 0 || avail <= 0) return;
+    char buf[4096];
+    const ssize_t n =
+        read(p_.report_r.get(), buf, std::min(sizeof buf, static_cast<size_t>(avail)));
+    if (n <= 0) return;
+    OnReport({buf, static_cast<size_t>(n)});
+  }
 }
 
 void TaskRun::ArmWall(int64_t deadline_ns) {
   if (wall_timer_) r_->Cancel(wall_timer_);
-  wall_timer_ = r_->TimerAt(deadline_ns, [this] {
-    wall_timer_ = 0;
-    Kill(KillReason::kWall);
-  });
+  wall_timer_ = r_->TimerAt(deadline_ns, [this] { OnWall(); });
 }
 
 void TaskRun::OnOutput(bool is_stdout, std::span<const char> d) {
@@ -129,8 +167,7 @@ void TaskRun::OnReport(std::span<const char> d) {
         break;
       case sandbox::ReportKind::kExeced:
         exec_ns_ = rep.time_ns;
-        ArmWall(exec_ns_ + p_.limits.wall_ms * kMs);
-        if (p_.group) CheckCpu();
+        if (reports_streamed_) ArmWall(exec_ns_ + p_.limits.wall_ms * kMs);
         break;
       case sandbox::ReportKind::kExited:
         obs_.exited_report = true;
@@ -162,19 +199,25 @@ void TaskRun::OnReport(std::span<const char> d) {
 void TaskRun::CheckCpu() {
   cpu_timer_ = 0;
   if (finished_ || obs_.killed != KillReason::kNone) return;
-  auto usage = p_.group->ReadUsage();
-  if (!usage.ok()) return;
-  const int64_t used = static_cast<int64_t>(usage->cpu_ns - p_.baseline.cpu_ns);
+  auto cpu_ns = p_.group->ReadCpuNs();
+  if (!cpu_ns.ok()) return;
+  const int64_t used = static_cast<int64_t>(*cpu_ns - p_.baseline.cpu_ns);
   const int64_t left = p_.limits.cpu_ms * kMs - used;
   if (left <= 0) return Kill(KillReason::kCpu);
+  ArmCpuCheck(reactor::NowNs(), left);
+}
+
+// The next check: at `from` plus the shortest time in which `left` ns of CPU could be used.
+void TaskRun::ArmCpuCheck(int64_t from, int64_t left) {
   const double cores = std::max(1u, std::thread::hardware_concurrency());
   const double cpus = std::max(0.01, p_.limits.cpus);
   const int64_t wait = std::max(
       {static_cast<int64_t>(left / cores), static_cast<int64_t>(left / cpus) - kCpuPeriod, kMs});
-  cpu_timer_ = r_->TimerAt(reactor::NowNs() + wait, [this] { CheckCpu(); });
+  cpu_timer_ = r_->TimerAt(from + wait, [this] { CheckCpu(); });
 }
 
 void TaskRun::Kill(KillReason why) {
+  DrainReports();  // a task that has already ended is not killed (nor blamed) for it
   if (obs_.killed != KillReason::kNone || obs_.exited_report) return;
   obs_.killed = why;
   end_ns_ = reactor::NowNs();

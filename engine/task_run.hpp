@@ -1,8 +1,11 @@
 // One running task as seen from the reactor thread: a state machine fed only by reactor events.
-//   starting (pipes armed) -> running (execve reported; wall and CPU timers armed)
-//   -> exited (report, stdout, stderr at EOF, init's pidfd readable) -> collected (cgroup read,
-//   verdict)
+//   starting (pipes armed; wall and CPU timers armed from admission)
+//   -> running (execve reported: read when the wall timer first fires, else at the end)
+//   -> exited (stdout, stderr at EOF, init's pidfd readable; the reports read) -> collected
+//   (cgroup read, verdict)
 //   -> reported (slot released, on_done called).
+// init's reports (execve, exit, workspace cleaned) are read when they are needed, not as they
+// come: a task that ends before its wall limit wakes the reactor once fewer per report.
 #pragma once
 
 #include <functional>
@@ -62,9 +65,12 @@ class TaskRun {
   void Arm();
   void OnOutput(bool is_stdout, std::span<const char> data);
   void OnReport(std::span<const char> data);
+  void DrainReports();
+  void OnWall();
   void OnStreamEnd();
   void ArmWall(int64_t deadline_ns);
   void CheckCpu();
+  void ArmCpuCheck(int64_t from, int64_t left);
   void Kill(KillReason why);
   void KillTaskProcesses();
   int InitPid();
@@ -75,7 +81,8 @@ class TaskRun {
 
   reactor::Reactor* r_;
   TaskRunParams p_;
-  int open_streams_ = 4;  // stdout, stderr, report, init's exit
+  int open_streams_ = 3;  // stdout, stderr, init's exit (and the report pipe once streamed)
+  bool reports_streamed_ = false;  // a setup past the wall limit: the reactor reads them
   Observation obs_;
   std::string out_, err_;
   uint64_t out_bytes_ = 0, err_bytes_ = 0;

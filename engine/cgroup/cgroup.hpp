@@ -132,6 +132,7 @@ class Group {
   virtual sys::Status SetLimits(const GroupLimits& limits) = 0;
   virtual sys::Status ResetPeak() = 0;  // best effort where the kernel cannot (old v2)
   virtual sys::StatusOr<Usage> ReadUsage() = 0;
+  virtual sys::StatusOr<uint64_t> ReadCpuNs() = 0;  // ReadUsage's cpu_ns alone, in one read
   // The cgroup.procs files a pid is written into to join the task leaf (Attach), and those of
   // brood's helpers (the hatchery puts zygotes there): v1 <hierarchy>/<group>/task in memory,
   // pids and cpuacct (or <hierarchy>/<group>), and the group's own in the other hierarchies

@@ -120,6 +120,8 @@ class V1Group final : public Group {
     return fs::WriteFile(mem_ + "/memory.max_usage_in_bytes", "0");
   }
 
+  sys::StatusOr<uint64_t> ReadCpuNs() override { return cpu_usage_.ReadU64(); }
+
   sys::StatusOr<Usage> ReadUsage() override {
     Usage u;
     auto cpu = cpu_usage_.ReadU64();

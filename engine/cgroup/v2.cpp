@@ -105,11 +105,17 @@ class V2Group final : public Group {
     return sys::OkStatus();
   }
 
-  sys::StatusOr<Usage> ReadUsage() override {
-    Usage u;
+  sys::StatusOr<uint64_t> ReadCpuNs() override {
     auto cpu_stat = cpu_stat_.Read();
     if (!cpu_stat.ok()) return cpu_stat.status();
-    u.cpu_ns = fs::KeyedValue(*cpu_stat, "usage_usec").value_or(0) * 1000;
+    return fs::KeyedValue(*cpu_stat, "usage_usec").value_or(0) * 1000;
+  }
+
+  sys::StatusOr<Usage> ReadUsage() override {
+    Usage u;
+    auto cpu = ReadCpuNs();
+    if (!cpu.ok()) return cpu.status();
+    u.cpu_ns = *cpu;
     auto peak = ReadPeak();
     if (!peak.ok()) return peak.status();
     u.peak_memory_bytes = *peak;
