@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <thread>
 
 #include "cgroup/cgroup_fs.hpp"
 #include "sandbox/collect.hpp"
@@ -19,7 +18,6 @@
 namespace brood {
 namespace {
 constexpr int64_t kMs = 1000000;
-constexpr int64_t kCpuPeriod = 100 * kMs;      // cgroup/v1.cpp kCfsPeriodUs, v2.cpp kCpuPeriodUs
 constexpr int64_t kSetupGrace = 10'000 * kMs;  // for a setup to reach execve, past wall_ms
 }  // namespace
 
@@ -190,12 +188,8 @@ void TaskRun::OnReport(std::span<const char> d) {
 }
 
 // The CPU limit has no kernel event: re-read the task leaf's usage (the task's processes only,
-// not brood's helpers) when the budget could first run out at full speed, which converges on the
-// deadline. Full speed is not `cpus`: the bandwidth limit hands out cpus x 100 ms per 100 ms
-// period (both backends' period), which a task with several threads may spend on every core at
-// once, so in a window w the task can use up to
-// min(cores x w, cpus x (w + period)). The wait is the longest window that cannot exhaust what
-// is left.
+// not brood's helpers) when the budget could first run out at full speed (CpuCheckWait), which
+// converges on the deadline.
 void TaskRun::CheckCpu() {
   cpu_timer_ = 0;
   if (finished_ || obs_.killed != KillReason::kNone) return;
@@ -209,11 +203,7 @@ void TaskRun::CheckCpu() {
 
 // The next check: at `from` plus the shortest time in which `left` ns of CPU could be used.
 void TaskRun::ArmCpuCheck(int64_t from, int64_t left) {
-  const double cores = std::max(1u, std::thread::hardware_concurrency());
-  const double cpus = std::max(0.01, p_.limits.cpus);
-  const int64_t wait = std::max(
-      {static_cast<int64_t>(left / cores), static_cast<int64_t>(left / cpus) - kCpuPeriod, kMs});
-  cpu_timer_ = r_->TimerAt(from + wait, [this] { CheckCpu(); });
+  cpu_timer_ = r_->TimerAt(from + CpuCheckWait(left, p_.limits.cpus), [this] { CheckCpu(); });
 }
 
 void TaskRun::Kill(KillReason why) {
@@ -327,6 +317,7 @@ void TaskRun::Report(Result result) {
       obs_.setup_error.has_value() || (!obs_.exited_report && obs_.killed == KillReason::kNone);
   zygote::Lease lease = std::move(p_.lease);
   auto on_done = std::move(p_.on_done);
+  (void)p_.init.Release();  // its pidfd fired: it is gone, nothing to kill
   const bool disk_cleaned = disk_cleaned_;
   delete this;
   if (lease) {

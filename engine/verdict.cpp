@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <iterator>
+#include <thread>
 
 #include "sandbox/seccomp_policy.hpp"
 #include "sys/status.hpp"
@@ -133,6 +134,14 @@ std::vector<std::string> DeniedCallNames(const uint64_t (&bits)[8], bool foreign
   if (foreign) names.push_back("(foreign)");
   std::sort(names.begin(), names.end());
   return names;
+}
+
+int64_t CpuCheckWait(int64_t left_ns, double cpus) {
+  constexpr int64_t kMs = 1'000'000, kPeriod = 100 * kMs;
+  static const double cores = std::max(1u, std::thread::hardware_concurrency());
+  cpus = std::max(0.01, cpus);
+  return std::max({static_cast<int64_t>(static_cast<double>(left_ns) / cores),
+                   static_cast<int64_t>(static_cast<double>(left_ns) / cpus) - kPeriod, kMs});
 }
 
 }  // namespace brood

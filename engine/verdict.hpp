@@ -53,4 +53,10 @@ ErrorKind SetupErrorKind(sandbox::Stage stage, int err);
 std::vector<std::string> DeniedCallNames(const uint64_t (&bits)[8], bool foreign);
 std::string SetupErrorMessage(sandbox::Stage stage, int err);
 
+// The CPU limit has no kernel event: its checks re-read the CPU used. This is the longest wait
+// after which `left_ns` of CPU could not yet be used up at full speed, under a bandwidth limit of
+// `cpus` (a 100 ms period, both backends') on this host's cores (counted once): in a window w a
+// task can use up to min(cores x w, cpus x (w + period)). At least 1 ms.
+int64_t CpuCheckWait(int64_t left_ns, double cpus);
+
 }  // namespace brood

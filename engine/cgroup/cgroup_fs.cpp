@@ -79,6 +79,20 @@ sys::StatusOr<uint64_t> ReadU64(const std::string& path) {
 
 HeldFile::~HeldFile() {
   if (fd_ >= 0) ::close(fd_);
+  if (wfd_ >= 0) ::close(wfd_);
+}
+
+sys::Status HeldFile::Write(std::string_view value) {
+  if (wfd_ < 0) {
+    wfd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (wfd_ < 0) return sys::PosixError("open(" + path_ + ")");
+  }
+  ssize_t n;
+  do {
+    n = ::pwrite(wfd_, value.data(), value.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return sys::PosixError("write(" + path_ + ")");
+  return sys::OkStatus();
 }
 
 sys::StatusOr<std::string> HeldFile::Read() {

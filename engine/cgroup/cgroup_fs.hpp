@@ -40,15 +40,17 @@ class HeldFile {
   explicit HeldFile(std::string path) : path_(std::move(path)) {}
   sys::StatusOr<std::string> Read();  // opens on first use
   sys::StatusOr<uint64_t> ReadU64();
-  uint64_t ReadKeyed(std::string_view key);  // a missing file or key reads as 0
+  uint64_t ReadKeyed(std::string_view key);   // a missing file or key reads as 0
+  sys::Status Write(std::string_view value);  // through a write fd of its own, opened on first use
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
-  int fd_ = -1;
+  int fd_ = -1, wfd_ = -1;
 
  public:
-  HeldFile(HeldFile&& o) noexcept : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)) {}
+  HeldFile(HeldFile&& o) noexcept
+      : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)), wfd_(std::exchange(o.wfd_, -1)) {}
   HeldFile(const HeldFile&) = delete;
   ~HeldFile();
 };

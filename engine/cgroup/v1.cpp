@@ -84,8 +84,12 @@ class V1Group final : public Group {
         failcnt_(mem_ + "/memory.failcnt"),
         memsw_failcnt_(mem_ + "/memory.memsw.failcnt"),
         pids_events_(leaf_.pids + "/pids.events") {
-    // Open the counter files now: a group's fds stay constant over its tasks.
-    if (owned_) (void)ReadUsage();
+    // Open the counter files now (and the peak's reset): a group's fds stay constant over its
+    // tasks.
+    if (owned_) {
+      (void)ReadUsage();
+      (void)ResetPeak();
+    }
   }
 
   ~V1Group() override {
@@ -117,7 +121,7 @@ class V1Group final : public Group {
 
   sys::Status ResetPeak() override {
     // Writing 0 sets the watermark to the current usage.
-    return fs::WriteFile(mem_ + "/memory.max_usage_in_bytes", "0");
+    return max_usage_.Write("0");
   }
 
   sys::StatusOr<uint64_t> ReadCpuNs() override { return cpu_usage_.ReadU64(); }

@@ -438,9 +438,16 @@ int RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& secc
       listener >= 0 ? WaitWatching(main_pid, listener, sfd, seccomp.action == ViolationAction::kLog)
                     : Wait(main_pid);
   // The task ends with its main process: what it left running dies now, before anything of
-  // the workspace is read (nothing can change it under the collector).
-  kill(-1, SIGKILL);
-  while (wait4(-1, nullptr, 0, nullptr) > 0 || errno == EINTR) {
+  // the workspace is read (nothing can change it under the collector). Every process of the
+  // namespace descends from init (orphans are reparented to it), so without a child left, there
+  // is nothing to kill (kill(-1) walks every process of the host).
+  siginfo_t left{};
+  const bool none_left =
+      waitid(P_ALL, 0, &left, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD;
+  if (!none_left) {
+    kill(-1, SIGKILL);
+    while (wait4(-1, nullptr, 0, nullptr) > 0 || errno == EINTR) {
+    }
   }
   if (fds.collect_fd.valid() && (spec.snapshot || !spec.collect.empty()))
     Collect(spec, fds.collect_fd.get());

@@ -21,7 +21,6 @@ namespace {
 
 constexpr int64_t kMs = 1'000'000;
 constexpr int64_t kSetupGrace = 10'000 * kMs;  // for a command's setup to reach execve
-constexpr int64_t kCpuPeriod = 100 * kMs;      // the CPU bandwidth period (cgroup backends)
 
 // A pipe's read end, for one stream of the command.
 struct Stream {
@@ -192,10 +191,7 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
       if (left <= 0) {
         kill(KillReason::kCpu);
       } else {
-        const double cores = std::max(1u, std::thread::hardware_concurrency());
-        const double cpus = std::max(0.01, limits.cpus);
-        next_cpu_check = now + std::max({static_cast<int64_t>(left / cores),
-                                         static_cast<int64_t>(left / cpus) - kCpuPeriod, kMs});
+        next_cpu_check = now + CpuCheckWait(left, limits.cpus);
       }
     }
     int64_t wake = wall_end;
