@@ -166,6 +166,21 @@ class Parking {
   }
 };
 
+// Closes the fds a request brought, in as few calls as their numbers allow: they arrive together
+// and are usually consecutive (one close_range for all of a RUN's, instead of one close each).
+void CloseFds(std::vector<sys::UniqueFd>& fds) {
+  std::vector<int> n;
+  for (sys::UniqueFd& fd : fds)
+    if (fd) n.push_back(fd.release());
+  std::sort(n.begin(), n.end());
+  for (size_t i = 0; i < n.size();) {
+    size_t j = i;
+    while (j + 1 < n.size() && n[j + 1] == n[j] + 1) ++j;
+    syscall(SYS_close_range, static_cast<unsigned>(n[i]), static_cast<unsigned>(n[j]), 0);
+    i = j + 1;
+  }
+}
+
 void HandleRun(int sock, Message& m, Parking& parking) {
   WireReader r(m.bytes);
   r.U32();  // kind
@@ -304,6 +319,7 @@ sys::StatusOr<sys::UniqueFd> RunInZygote(const ZygoteHandle& z, const RunFds& f)
       HandleRun(sock, *m, parking);
     else
       Reply(sock, ZygoteMsg::kStarted, sys::Status::Error("zygote: unknown request"));
+    CloseFds(m->fds);
   }
 }
 
