@@ -119,7 +119,7 @@ void TaskRun::OnWall() {
 }
 
 // Reads every report init has written so far, without blocking: FIONREAD says how much is
-// there. The pipe is in packet mode (O_DIRECT): each read takes one whole report.
+// there (at init's exit, all of them: one ioctl and one read for the whole task).
 void TaskRun::DrainReports() {
   if (reports_streamed_) return;
   for (;;) {
@@ -130,6 +130,7 @@ void TaskRun::DrainReports() {
         read(p_.report_r.get(), buf, std::min(sizeof buf, static_cast<size_t>(avail)));
     if (n <= 0) return;
     OnReport({buf, static_cast<size_t>(n)});
+    if (static_cast<size_t>(n) == static_cast<size_t>(avail)) return;  // what FIONREAD saw
   }
 }
 
@@ -153,9 +154,11 @@ void TaskRun::OnOutput(bool is_stdout, std::span<const char> d) {
 
 void TaskRun::OnReport(std::span<const char> d) {
   using sandbox::Report;
-  for (size_t off = 0; off + sizeof(Report) <= d.size(); off += sizeof(Report)) {
+  report_buf_.append(d.data(), d.size());  // a read may end within a record
+  size_t off = 0;
+  for (; off + sizeof(Report) <= report_buf_.size(); off += sizeof(Report)) {
     Report rep;
-    std::memcpy(&rep, d.data() + off, sizeof rep);
+    std::memcpy(&rep, report_buf_.data() + off, sizeof rep);
     switch (rep.kind) {
       case sandbox::ReportKind::kSetupError:
         if (!obs_.setup_error) {
@@ -185,6 +188,7 @@ void TaskRun::OnReport(std::span<const char> d) {
         break;
     }
   }
+  report_buf_.erase(0, off);
 }
 
 // The CPU limit has no kernel event: re-read the task leaf's usage (the task's processes only,

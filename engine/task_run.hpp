@@ -85,6 +85,7 @@ class TaskRun {
   bool reports_streamed_ = false;  // a setup past the wall limit: the reactor reads them
   Observation obs_;
   std::string out_, err_;
+  std::string report_buf_;  // init's reports read so far, less the whole ones handled
   uint64_t out_bytes_ = 0, err_bytes_ = 0;
   bool out_trunc_ = false, err_trunc_ = false;
   int64_t exec_ns_ = 0, end_ns_ = 0;

@@ -140,7 +140,7 @@ sys::StatusOr<TaskRunParams> PrepareTask(const TaskSetup& setup, const Job& job,
 
   auto spec_fd = sys::MemfdWith(sandbox::EncodeTaskSpec(spec), "brood-spec");
   if (!spec_fd.ok()) return spec_fd.status();
-  auto out = sys::MakePipe(), err = sys::MakePipe(), report = sys::MakePipe(O_DIRECT);
+  auto out = sys::MakePipe(), err = sys::MakePipe(), report = sys::MakePipe();
   for (const auto* pipe : {&out, &err, &report}) {
     if (!pipe->ok()) return pipe->status();  // its own errno, not a later one
   }

@@ -429,10 +429,15 @@ int RunInit(const TaskSpec& spec, const TaskFds& fds, const SeccompProgram& secc
   }
 
   // init keeps only the report and collect fds: the task's pipes must see EOF when it is gone.
-  for (int fd : {fds.stdin_fd.get(), fds.stdout_fd.get(), fds.stderr_fd.get(), listener_sock[1],
-                 fds.task_cgroup.get(), fds.task_procs_extra[0].get(),
-                 fds.task_procs_extra[1].get(), main_fds.landlock_ruleset.get()})
-    if (fd >= 0) close(fd);
+  int task_only[] = {fds.stdin_fd.get(),
+                     fds.stdout_fd.get(),
+                     fds.stderr_fd.get(),
+                     listener_sock[1],
+                     fds.task_cgroup.get(),
+                     fds.task_procs_extra[0].get(),
+                     fds.task_procs_extra[1].get(),
+                     main_fds.landlock_ruleset.get()};
+  sys::CloseRuns(task_only);
   int listener = listener_sock[0] >= 0 ? ReceiveFd(listener_sock[0]) : -1;
   const MainEnd end =
       listener >= 0 ? WaitWatching(main_pid, listener, sfd, seccomp.action == ViolationAction::kLog)

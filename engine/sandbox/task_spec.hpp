@@ -42,7 +42,8 @@ std::string EncodeTaskSpec(const TaskSpec& spec);
 // Returns nullopt for malformed input.
 std::optional<TaskSpec> DecodeTaskSpec(std::string_view bytes);
 
-// Fixed-size records on the report pipe (O_DIRECT: one record per read).
+// Fixed-size records on the report pipe, each written whole by one write(2) (a pipe keeps writes
+// of up to PIPE_BUF bytes whole); a reader may get several, or part of one, per read.
 // kCleaned follows kExited once init has emptied the workspace disk (never without a disk).
 // kSessionReady: a session's init has its workspace and files (on its creation's report pipe).
 enum class ReportKind : uint32_t {

@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace brood::sys {
@@ -40,6 +42,20 @@ StatusOr<UniqueFd> MemfdWith(const std::string& bytes, const char* name, bool se
   if (seal) fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
   lseek(fd.get(), 0, SEEK_SET);
   return fd;
+}
+
+void CloseRuns(std::span<int> fds) {
+  std::sort(fds.begin(), fds.end());
+  for (size_t i = 0; i < fds.size();) {
+    if (fds[i] < 0) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j + 1 < fds.size() && fds[j + 1] <= fds[j] + 1) ++j;  // a repeated fd is one run too
+    syscall(SYS_close_range, static_cast<unsigned>(fds[i]), static_cast<unsigned>(fds[j]), 0);
+    i = j + 1;
+  }
 }
 
 StatusOr<Pipe> MakePipe(int flags) {

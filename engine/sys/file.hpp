@@ -2,6 +2,7 @@
 // files).
 #pragma once
 
+#include <span>
 #include <string>
 
 #include "sys/fd.hpp"
@@ -21,5 +22,9 @@ struct Pipe {
 StatusOr<Pipe> MakePipe(int flags = 0);
 
 StatusOr<UniqueFd> MemfdWith(const std::string& bytes, const char* name, bool seal = true);
+
+// Closes the fds in `fds` (-1 entries skipped; the span is sorted in place), one close_range per
+// run of consecutive numbers: fds received or opened together usually are. No allocation.
+void CloseRuns(std::span<int> fds);
 
 }  // namespace brood::sys

@@ -21,6 +21,7 @@
 #include "sandbox/landlock.hpp"
 #include "sandbox/root.hpp"
 #include "sandbox/task.hpp"
+#include "sys/file.hpp"
 #include "zygote/parker.hpp"
 #include "zygote/wire.hpp"
 
@@ -166,19 +167,13 @@ class Parking {
   }
 };
 
-// Closes the fds a request brought, in as few calls as their numbers allow: they arrive together
-// and are usually consecutive (one close_range for all of a RUN's, instead of one close each).
+// Closes the fds a request brought: they arrive together, so usually one close_range for all
+// of a RUN's instead of one close each.
 void CloseFds(std::vector<sys::UniqueFd>& fds) {
   std::vector<int> n;
   for (sys::UniqueFd& fd : fds)
     if (fd) n.push_back(fd.release());
-  std::sort(n.begin(), n.end());
-  for (size_t i = 0; i < n.size();) {
-    size_t j = i;
-    while (j + 1 < n.size() && n[j + 1] == n[j] + 1) ++j;
-    syscall(SYS_close_range, static_cast<unsigned>(n[i]), static_cast<unsigned>(n[j]), 0);
-    i = j + 1;
-  }
+  sys::CloseRuns(n);
 }
 
 void HandleRun(int sock, Message& m, Parking& parking) {
