@@ -179,7 +179,9 @@ TEST(LandlockTable, EverySystemDirectoryIsReadAndExecuteOnly) {
       saw_proc = true;
       EXPECT_EQ(r.access, LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR);
     }
-    if (path == "/") EXPECT_EQ(r.access, LANDLOCK_ACCESS_FS_READ_DIR) << "only listing at /";
+    if (path == "/") {
+      EXPECT_EQ(r.access, LANDLOCK_ACCESS_FS_READ_DIR) << "only listing at /";
+    }
   }
   EXPECT_TRUE(saw_usr);
   EXPECT_TRUE(saw_proc);
