@@ -59,21 +59,18 @@ std::string Sweep(int dir, int* err) {
 // wrote nothing). Leaves the fd's offset at its start again when the answer is no.
 bool AlreadyEmpty(int dir) {
   alignas(dirent64) char buf[1024];
-  for (int pass = 0;; ++pass) {
-    const long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
-    if (n == 0) return true;
-    bool dots_only = n > 0 && pass == 0;
-    for (long off = 0; dots_only && off < n;) {
-      const auto* e = reinterpret_cast<const dirent64*>(buf + off);
-      const std::string_view name = e->d_name;
-      dots_only = name == "." || name == "..";
-      off += e->d_reclen;
-    }
-    if (!dots_only) {
-      lseek(dir, 0, SEEK_SET);
-      return false;
-    }
+  const long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+  bool dots_only = n >= 0;
+  for (long off = 0; dots_only && off < n;) {
+    const auto* e = reinterpret_cast<const dirent64*>(buf + off);
+    const std::string_view name = e->d_name;
+    dots_only = name == "." || name == "..";
+    off += e->d_reclen;
   }
+  // The first read may stop short of the end: only a second one that reads nothing proves it.
+  if (dots_only && (n == 0 || syscall(SYS_getdents64, dir, buf, sizeof buf) == 0)) return true;
+  lseek(dir, 0, SEEK_SET);
+  return false;
 }
 
 }  // namespace

@@ -84,10 +84,12 @@ bool IsPerTask(const LandlockRule& r) {
 
 constexpr std::size_t kRules =
     1 + std::size(kSystemDirs) + 1 + std::size(kDevNodes) + 1 + std::size(kTaskDirs) + 1;
-int g_paths[kRules] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
-static_assert(kRules == 20, "g_paths' initializer names every slot");
 constexpr int kAbsent = -2;  // a path the root lacks
+std::array<int, kRules> g_paths = [] {
+  std::array<int, kRules> fds;
+  fds.fill(-1);
+  return fds;
+}();
 
 }  // namespace
 
