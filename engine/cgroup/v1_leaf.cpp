@@ -17,7 +17,13 @@ constexpr int kKillTimeoutMs = 5000;
 class V1Leaf final : public Leaf {
  public:
   V1Leaf(const V1Dirs& dirs, std::string name, std::shared_ptr<LeafTally> tally, bool owned)
-      : d_(dirs), name_(std::move(name)), tally_(std::move(tally)), owned_(owned) {
+      : d_(dirs),
+        name_(std::move(name)),
+        tally_(std::move(tally)),
+        owned_(owned),
+        cpu_(d_.cpuacct + "/cpuacct.usage"),
+        peak_(d_.memory + "/memory.max_usage_in_bytes"),
+        limit_(d_.memory.substr(0, d_.memory.rfind('/')) + "/memory.limit_in_bytes") {
     // memory, pids, cpuacct (or the co-mounted cpu,cpuacct), freezer: each hierarchy once.
     for (const std::string* p : {&d_.memory, &d_.pids, &d_.cpuacct, &d_.freezer}) {
       if (!p->empty() && std::find(dirs_.begin(), dirs_.end(), *p) == dirs_.end())
@@ -49,13 +55,14 @@ class V1Leaf final : public Leaf {
     return j;
   }
 
-  sys::StatusOr<uint64_t> CpuNs() override { return fs::ReadU64(d_.cpuacct + "/cpuacct.usage"); }
+  // Read through fds held from the first read: a command's CPU is checked while it runs.
+  sys::StatusOr<uint64_t> CpuNs() override { return cpu_.ReadU64(); }
   // Never above the session's limit: the kernel charges a leaf before its ancestors and takes a
   // charge the task leaf refuses back, but not the leaf's watermark.
   sys::StatusOr<uint64_t> PeakMemory() override {
-    auto v = fs::ReadU64(d_.memory + "/memory.max_usage_in_bytes");
+    auto v = peak_.ReadU64();
     if (!v.ok()) return v;
-    auto limit = fs::ReadU64(d_.memory.substr(0, d_.memory.rfind('/')) + "/memory.limit_in_bytes");
+    auto limit = limit_.ReadU64();
     return limit.ok() && *limit < *v ? *limit : *v;
   }
   uint64_t OomKills() override {
@@ -80,6 +87,7 @@ class V1Leaf final : public Leaf {
   std::string name_;
   std::shared_ptr<LeafTally> tally_;
   bool owned_;
+  fs::HeldFile cpu_, peak_, limit_;  // cpuacct.usage, the peak, the task leaf's memory limit
 };
 
 }  // namespace

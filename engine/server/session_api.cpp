@@ -213,9 +213,9 @@ net::awaitable<bool> Connection::Exec(Request& req, std::shared_ptr<SessionEntry
   Result result = std::move(*wait->result);
   result.id = std::to_string(number);  // the exec's number in its session: "1", "2", ...
   ctx_.metrics.SessionExec(result);
-  // It may have ended with this command (memory, pids): then its next call is 410.
-  auto ended = [session] { return session->EndedReason(); };
-  const std::string reason = co_await Offload(ctx_.io, ctx_.sessions.pool(), std::move(ended));
+  // It may have ended with this command (memory, pids): then its next call is 410. Its end was
+  // looked at before the result came, so the reason seen then is the one.
+  const std::string reason = session->EndedReasonSeen();
   if (!reason.empty() && entry->session == session) ctx_.sessions.End(*entry, reason);
   if (!body_read_) co_return false;  // the client left: nobody to answer
   co_return co_await Reply(req, 200, ResultToJson(result));

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "reactor/reactor.hpp"  // NowNs
@@ -169,6 +170,16 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
   if (sys::Status st = start(); !st.ok()) fail(st);
   ready.joins.clear();
   cgroup::Leaf* leaf = ready.leaf.get();
+  // While the command runs, off every critical path: the leaves of earlier commands whose
+  // processes are all gone are removed, and the next command's leaf is made ahead.
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(left_, [](const auto& l) { return l->Empty(); });
+    if (ended_.empty() && !next_leaf_.leaf && group_) {
+      auto made = NewLeaf();
+      if (made.ok()) next_leaf_ = std::move(made.value());
+    }
+  }
 
   uint64_t denied[8] = {};  // the calls the init's seccomp listener saw (kill, log)
   bool denied_foreign = false;
@@ -258,6 +269,7 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
     if (auto cpu = leaf->CpuNs(); cpu.ok()) res.cpu_ms = static_cast<double>(*cpu) / 1e6;
     if (auto peak = leaf->PeakMemory(); peak.ok()) res.peak_memory_bytes = *peak;
   }
+  std::optional<cgroup::Usage> after;  // also what the session's limits are checked against
   if (group) {
     std::lock_guard lock(mu_);
     if (group_) {
@@ -265,6 +277,7 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
         obs.oom_kills = u->oom_kills - before.oom_kills;
         obs.memory_oom_events = u->memory_oom_events - before.memory_oom_events;
         obs.pids_max_events = u->pids_max_events - before.pids_max_events;
+        after = *u;
       }
     }
   }
@@ -293,19 +306,12 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
   }
   {
     std::lock_guard lock(mu_);
-    if (ready.leaf && group_) left_.push_back(std::move(ready.leaf));  // swept after the result
+    if (ready.leaf && group_)
+      left_.push_back(std::move(ready.leaf));  // swept while the next command runs
     running_ = false;
-    CheckLimitsLocked();
+    CheckLimitsLocked(after ? &*after : nullptr);
   }
   on_result(std::move(res));
-  // Off the next command's critical path: the leaves of commands whose processes are all gone
-  // are removed, and the next command's leaf is made ahead.
-  std::lock_guard lock(mu_);
-  std::erase_if(left_, [](const auto& l) { return l->Empty(); });
-  if (ended_.empty() && !next_leaf_.leaf) {
-    auto made = NewLeaf();
-    if (made.ok()) next_leaf_ = std::move(made.value());
-  }
 }
 
 }  // namespace brood::session

@@ -299,10 +299,15 @@ std::string SessionImpl::EndedReason() {
   return ended_;
 }
 
-void SessionImpl::CheckLimitsLocked() {
+std::string SessionImpl::EndedReasonSeen() {
+  std::lock_guard lock(seen_mu_);
+  return seen_;
+}
+
+void SessionImpl::CheckLimitsLocked(const cgroup::Usage* read) {
   // While a command runs its watch thread decides, once it is over (its result says why).
   if (!ended_.empty() || !group_ || running_) return;
-  auto u = group_->ReadUsage();
+  sys::StatusOr<cgroup::Usage> u = read ? sys::StatusOr<cgroup::Usage>(*read) : group_->ReadUsage();
   if (!u.ok()) return;
   if (u->oom_kills > 0) return TearDownLocked("memory");
   if (u->pids_max_events > 0) return TearDownLocked("pids");
@@ -325,6 +330,10 @@ void SessionImpl::Close(const std::string& reason) {
 
 void SessionImpl::TearDownLocked(const std::string& reason) {
   if (ended_.empty()) ended_ = reason;
+  {
+    std::lock_guard lock(seen_mu_);
+    seen_ = ended_;
+  }
   {
     std::lock_guard lock(ask_mu_);
     sock_.reset();  // the init kills everything of its namespace and exits

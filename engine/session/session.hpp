@@ -69,6 +69,7 @@ class SessionImpl final : public Session {
                 SessionError* error) override;
   SessionUsage Usage() override;
   std::string EndedReason() override;
+  std::string EndedReasonSeen() override;
   void Close(const std::string& reason) override;
 
  private:
@@ -82,8 +83,9 @@ class SessionImpl final : public Session {
                                            std::span<const int> fds);
   bool FileCall(sandbox::SessionOp op, const std::string& path, int memfd, uint64_t max_bytes,
                 SessionError* error);
-  // Ends the session if its processes together hit the memory or pids limit. Under mu_.
-  void CheckLimitsLocked();
+  // Ends the session if its processes together hit the memory or pids limit: from `read`, the
+  // group's usage just read, or else read here. Under mu_.
+  void CheckLimitsLocked(const cgroup::Usage* read = nullptr);
   // Everything of the session gone; `reason` kept. Under mu_; never joins the exec thread.
   void TearDownLocked(const std::string& reason);
   void RunExec(ExecOptions exec, std::function<void(Result)> on_result);  // exec.cpp
@@ -117,6 +119,9 @@ class SessionImpl final : public Session {
   ReadyLeaf next_leaf_;
   std::vector<std::unique_ptr<cgroup::Leaf>> left_;  // leaves with leftover processes
   uint64_t execs_ = 0;
+
+  std::mutex seen_mu_;  // held only to copy seen_: never while waiting
+  std::string seen_;    // ended_, once set (EndedReasonSeen)
 
   std::mutex ask_mu_;  // one request at a time on the socket
   sys::UniqueFd sock_;

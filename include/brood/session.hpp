@@ -111,8 +111,14 @@ class Session {
                         SessionError* error) = 0;
 
   virtual SessionUsage Usage() = 0;
-  // "" while the session runs; else why it ended (see above).
+  // "" while the session runs; else why it ended (see above). Looks at the session's processes
+  // first (one of them may have hit the memory or pids limit since the last call): blocks a
+  // little, and longer when that ends the session.
   virtual std::string EndedReason() = 0;
+  // Why the session ended as last seen, by any call or at a command's end, without looking again:
+  // never blocks. When a command's on_result is called its end has been looked at (a command
+  // that hit the session's memory or pids limit has ended it by then).
+  virtual std::string EndedReasonSeen() = 0;
   // Ends the session: a running command gets a cancelled result, every process dies, and its
   // mounts, cgroups and files are gone when Close returns. Later calls fail with kCancelled.
   // `reason` is what EndedReason says afterwards (unless the session had ended already).

@@ -86,6 +86,7 @@ class FakeSession : public Session {
     std::lock_guard lock(s_->mu);
     return s_->ended;
   }
+  std::string EndedReasonSeen() override { return EndedReason(); }
 
   void Close(const std::string& reason) override {
     {
