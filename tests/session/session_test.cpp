@@ -125,6 +125,7 @@ TEST(Session, BackgroundProcessesLiveOnAndDieWithTheSession) {
   EXPECT_EQ(Count(*s, "probe"), 1) << "the sleeper";
   s->Close();
   EXPECT_EQ(s->EndedReason(), "closed");
+  EXPECT_EQ(s->EndedReasonSeen(), "closed");
   EXPECT_TRUE(SandboxDescendants().empty());
   EXPECT_EQ(engine->Sessions(), 1) << "its seat is taken until it is destroyed";
   s.reset();
@@ -239,6 +240,8 @@ TEST(Session, MemoryExhaustionEndsTheSession) {
   ASSERT_TRUE(s);
   Result r = Cmd(*s, {"./probe", "mem", "256"});
   EXPECT_EQ(r.status, TaskStatus::kMemoryLimit) << Why(r);
+  // Seen at the command's end, before its result: no look needed (the server answers from it).
+  EXPECT_EQ(s->EndedReasonSeen(), "memory");
   EXPECT_EQ(s->EndedReason(), "memory");
   SessionError err;
   ExecOptions x;
@@ -257,6 +260,7 @@ TEST(Session, PidsExhaustionEndsTheSession) {
   ASSERT_TRUE(s);
   Result r = Cmd(*s, {"./probe", "forkbomb"}, 5000);
   EXPECT_NE(r.status, TaskStatus::kOk) << Why(r);
+  EXPECT_EQ(s->EndedReasonSeen(), "pids");
   EXPECT_EQ(s->EndedReason(), "pids");
   EXPECT_TRUE(SandboxDescendants().empty());
 }
@@ -270,6 +274,7 @@ TEST(Session, AFullDiskDoesNotEndTheSession) {
   Result r = Cmd(*s, {"./probe", "diskfill"});
   EXPECT_NE(std::find(r.limits_hit.begin(), r.limits_hit.end(), "disk"), r.limits_hit.end())
       << Why(r);
+  EXPECT_EQ(s->EndedReasonSeen(), "");
   EXPECT_EQ(s->EndedReason(), "");
   SessionError err;
   EXPECT_FALSE(s->WriteFile("more", std::string(1 << 20, 'x'), &err));
