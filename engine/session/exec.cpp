@@ -77,14 +77,27 @@ bool SessionImpl::Start(ExecOptions exec, std::function<void(Result)> on_result,
     eventfd_t drained;
     (void)eventfd_read(cancel_.get(), &drained);
     ++watchers_;
-    std::thread([this, exec = std::move(exec), cb = std::move(on_result)]() mutable {
-      RunExec(std::move(exec), std::move(cb));
-      std::lock_guard lock(mu_);
-      --watchers_;
-      watchers_gone_.notify_all();  // under the lock: Close may destroy the session right after
-    }).detach();
+    queued_.emplace(Queued{std::move(exec), std::move(on_result)});
+    if (!watch_thread_.joinable()) watch_thread_ = std::thread([this] { WatchLoop(); });
+    queued_ready_.notify_one();
   }
   return true;
+}
+
+void SessionImpl::WatchLoop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    queued_ready_.wait(lock, [this] { return queued_.has_value() || watch_stop_; });
+    if (!queued_) return;
+    Queued q = std::move(*queued_);
+    queued_.reset();
+    lock.unlock();
+    // on_result may Start the next command: it is queued, and taken once this one is done.
+    RunExec(std::move(q.exec), std::move(q.on_result));
+    lock.lock();
+    --watchers_;
+    watchers_gone_.notify_all();
+  }
 }
 
 void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_result) {

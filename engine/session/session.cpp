@@ -326,6 +326,12 @@ void SessionImpl::Close(const std::string& reason) {
   // The command's result is given first, and its watch thread is done with the session.
   watchers_gone_.wait(lock, [this] { return watchers_ == 0; });
   TearDownLocked(reason);
+  // The watch thread ends too (one Close joins it: another may run alongside).
+  watch_stop_ = true;
+  queued_ready_.notify_all();
+  std::thread watch = std::move(watch_thread_);
+  lock.unlock();
+  if (watch.joinable()) watch.join();
 }
 
 void SessionImpl::TearDownLocked(const std::string& reason) {

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,6 +90,7 @@ class SessionImpl final : public Session {
   // Everything of the session gone; `reason` kept. Under mu_; never joins the exec thread.
   void TearDownLocked(const std::string& reason);
   void RunExec(ExecOptions exec, std::function<void(Result)> on_result);  // exec.cpp
+  void WatchLoop();  // the watch thread: runs each queued command (exec.cpp)
   // A command's cgroup leaf and the fds its main process joins it through (opened by root: v1
   // checks the opener), made ahead, off the command's critical path.
   struct ReadyLeaf {
@@ -111,10 +113,19 @@ class SessionImpl final : public Session {
   std::string ended_;     // "" while running
   bool running_ = false;  // a command runs (its watch thread is on)
   bool closing_ = false;  // Close has begun: no new command
-  // Watch threads still on (detached: a command's result may start the next command from its
-  // own watch thread); Close waits until none is left.
+  // The commands started and not yet done with (their result given); Close waits until none is
+  // left. Each is watched by the session's watch thread (WatchLoop), made at the first Start and
+  // ended by Close: a thread per command would cost its creation on every command's path.
   int watchers_ = 0;
   std::condition_variable watchers_gone_;
+  struct Queued {
+    ExecOptions exec;
+    std::function<void(Result)> on_result;
+  };
+  std::optional<Queued> queued_;  // the command Start handed to the watch thread
+  std::condition_variable queued_ready_;
+  bool watch_stop_ = false;
+  std::thread watch_thread_;
   sys::UniqueFd cancel_;  // eventfd: wakes the watch thread to kill its command
   ReadyLeaf next_leaf_;
   std::vector<std::unique_ptr<cgroup::Leaf>> left_;  // leaves with leftover processes

@@ -90,7 +90,9 @@ class Session {
   // memory are the command's own). A process the command leaves running goes on; what it writes
   // after the command's main process exited is discarded. Returns false and sets *error when
   // the command cannot start (another is running: kUnavailable; the session ended: kCancelled;
-  // bad options: kInvalidArgument); on_result is then never called.
+  // bad options: kInvalidArgument); on_result is then never called. on_result may Start the next
+  // command (it begins once on_result returns); it must not Close or destroy the session, since
+  // Close waits until the running command's result has been given.
   virtual bool Start(ExecOptions exec, std::function<void(Result)> on_result,
                      SessionError* error) = 0;
   // Ends the running command, if any, with everything it started (its result: a sandbox_error

@@ -232,6 +232,46 @@ TEST(Session, OneCommandAtATime) {
   EXPECT_EQ(Cmd(*s, {"echo", "next"}).stdout_data, "next\n");
 }
 
+// One watch thread runs a session's commands: a result's callback may start the next command,
+// which begins once that callback has returned, and the session closes with its thread after.
+TEST(Session, AResultsCallbackStartsTheNextCommand) {
+  SESSION_ENGINE_OR_SKIP(engine);
+  auto s = Open(engine.get());
+  ASSERT_TRUE(s);
+  std::promise<Result> second;
+  std::atomic<bool> first_returned{false}, second_saw_return{false};
+  SessionError err, chained_err;
+  bool chained = false;
+  ExecOptions x;
+  x.argv = {"sh", "-c", "echo one > chain.txt"};
+  ASSERT_TRUE(s->Start(
+      x,
+      [&](Result r) {
+        EXPECT_EQ(r.status, TaskStatus::kOk) << Why(r);
+        ExecOptions y;
+        y.argv = {"cat", "chain.txt"};
+        chained = s->Start(
+            y,
+            [&](Result r2) {
+              second_saw_return = first_returned.load();
+              second.set_value(std::move(r2));
+            },
+            &chained_err);
+        first_returned = true;
+      },
+      &err))
+      << err.message;
+  auto f = second.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_TRUE(chained) << chained_err.message;
+  Result r = f.get();
+  EXPECT_EQ(r.stdout_data, "one\n") << Why(r);
+  EXPECT_TRUE(second_saw_return) << "the second command's result came before the first's "
+                                    "callback returned";
+  s->Close();
+  EXPECT_EQ(Cmd(*s, {"true"}).error_kind, ErrorKind::kCancelled);
+}
+
 TEST(Session, MemoryExhaustionEndsTheSession) {
   SESSION_ENGINE_OR_SKIP(engine);
   SessionOptions o;
