@@ -1,4 +1,4 @@
-// One command of a session, watched by a thread of its own from its request to its result.
+// One command of a session, watched by the session's watch thread from its request to its result.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>

@@ -6,8 +6,9 @@
 // own, whose one init is the session's pid 1. Each command runs in a cgroup leaf of its own
 // below the group's task leaf (cgroup::Leaf), made ahead of the command: the session's limits
 // hold over all of them, and a command past its wall or CPU limit is killed with everything it
-// started. A command is watched by a thread of its own (ExecWatch, exec.cpp) from its start to
-// its result; output its leftover processes write afterwards is drained by the session's init.
+// started. Commands are run and watched, one at a time, by the session's watch thread (WatchLoop,
+// exec.cpp) from their start to their result; output its leftover processes write afterwards is
+// drained by the session's init.
 #pragma once
 
 #include <condition_variable>
