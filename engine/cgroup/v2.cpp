@@ -26,7 +26,11 @@ constexpr char kHelperLeaf[] = "helpers";
 // "+memory +pids" from {"memory", "pids"}.
 std::string Toggle(const std::vector<std::string>& names, char sign) {
   std::string out;
-  for (const std::string& n : names) out += (out.empty() ? "" : " ") + std::string(1, sign) + n;
+  for (const std::string& n : names) {
+    if (!out.empty()) out += ' ';
+    out += sign;
+    out += n;
+  }
   return out;
 }
 
@@ -34,7 +38,9 @@ std::string Toggle(const std::vector<std::string>& names, char sign) {
 std::vector<std::string> MissingInSubtree(const std::string& base,
                                           const std::vector<std::string>& wanted) {
   auto enabled = fs::ReadFile(base + "/cgroup.subtree_control");
-  std::string text = " " + (enabled.ok() ? *enabled : "") + " ";
+  std::string text = " ";
+  if (enabled.ok()) text += *enabled;
+  text += ' ';
   std::replace(text.begin(), text.end(), '\n', ' ');
   std::vector<std::string> missing;
   for (const std::string& c : wanted) {
