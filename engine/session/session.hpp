@@ -88,7 +88,7 @@ class SessionImpl final : public Session {
   // Ends the session if its processes together hit the memory or pids limit: from `read`, the
   // group's usage just read, or else read here. Under mu_.
   void CheckLimitsLocked(const cgroup::Usage* read = nullptr);
-  // Everything of the session gone; `reason` kept. Under mu_; never joins the exec thread.
+  // Everything of the session gone; `reason` kept. Under mu_; never joins the watch thread (Close does).
   void TearDownLocked(const std::string& reason);
   void RunExec(ExecOptions exec, std::function<void(Result)> on_result);  // exec.cpp
   void WatchLoop();  // the watch thread: runs each queued command (exec.cpp)
@@ -112,7 +112,7 @@ class SessionImpl final : public Session {
   zygote::ZygoteHandle zygote_;
   sys::Process init_;
   std::string ended_;     // "" while running
-  bool running_ = false;  // a command runs (its watch thread is on)
+  bool running_ = false;  // a command is started and has no result yet
   bool closing_ = false;  // Close has begun: no new command
   // The commands started and not yet done with (their result given); Close waits until none is
   // left. Each is watched by the session's watch thread (WatchLoop), made at the first Start and
