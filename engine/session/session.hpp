@@ -88,7 +88,8 @@ class SessionImpl final : public Session {
   // Ends the session if its processes together hit the memory or pids limit: from `read`, the
   // group's usage just read, or else read here. Under mu_.
   void CheckLimitsLocked(const cgroup::Usage* read = nullptr);
-  // Everything of the session gone; `reason` kept. Under mu_; never joins the watch thread (Close does).
+  // Everything of the session gone; `reason` kept. Under mu_; never joins the watch thread (Close
+  // does).
   void TearDownLocked(const std::string& reason);
   void RunExec(ExecOptions exec, std::function<void(Result)> on_result);  // exec.cpp
   void WatchLoop();  // the watch thread: runs each queued command (exec.cpp)
