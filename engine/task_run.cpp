@@ -304,7 +304,10 @@ void TaskRun::Finish() {
   if (p_.collect) CollectFiles(res);
   obs_.cpu_ms = res.cpu_ms;
   if (exec_ns_) {
-    res.wall_ms = static_cast<double>(end_ns_ - exec_ns_) / 1e6;
+    // A kill stamps its end before init's report of the execve is read: init stamps that report
+    // once it sees the execve, which can be after the kill's stamp (a task cancelled as it
+    // started). Such a task ran for no time, never for less.
+    res.wall_ms = static_cast<double>(std::max<int64_t>(0, end_ns_ - exec_ns_)) / 1e6;
     res.start_latency_us = (exec_ns_ - p_.admitted_ns) / 1000;
   }
   DecideInto(obs_, &res);

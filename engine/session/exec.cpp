@@ -303,7 +303,8 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
   obs.output_truncated = obs.output_truncated || out.truncated || err.truncated;
   obs.cpu_ms = res.cpu_ms;
   if (exec_ns) {
-    res.wall_ms = static_cast<double>(end_ns - exec_ns) / 1e6;
+    // As for a task (task_run.cpp): an execve reported after a kill's end stamp ran for no time.
+    res.wall_ms = static_cast<double>(std::max<int64_t>(0, end_ns - exec_ns)) / 1e6;
     res.start_latency_us = (exec_ns - admitted_ns) / 1000;
   }
   DecideInto(obs, &res);
