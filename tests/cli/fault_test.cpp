@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -224,6 +225,8 @@ std::string FullResultsDisk() {
     if (n != 1) problems += id + " written " + std::to_string(n) + " times; ";
   umount2(dir, MNT_DETACH);
   rmdir(dir);
+  // This child ends with _exit, so TempFile's folder is not removed at exit: remove it here.
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
   return problems;
 }
 

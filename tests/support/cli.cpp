@@ -10,8 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace brood::testing {
 
@@ -89,9 +92,33 @@ CliRun RunBrood(const std::vector<std::string>& args, const CliOptions& o) {
   return r;
 }
 
+namespace {
+// The folders TempFile made, removed by the process that made them, with what is in them, when it
+// exits.
+struct TempDirs {
+  std::mutex mu;
+  std::vector<std::string> dirs;
+  pid_t owner = getpid();  // a forked child that exits removes nothing
+  ~TempDirs() {
+    if (getpid() != owner) return;
+    std::error_code ec;
+    for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+  }
+};
+TempDirs& Made() {
+  static TempDirs made;
+  return made;
+}
+}  // namespace
+
 std::string TempFile(const std::string& name, const std::string& text) {
   char dir[] = "/tmp/brood-test-XXXXXX";
   if (!mkdtemp(dir)) return {};
+  {
+    TempDirs& made = Made();
+    std::lock_guard lock(made.mu);
+    made.dirs.emplace_back(dir);
+  }
   std::string path = std::string(dir) + "/" + name;
   std::ofstream(path, std::ios::binary) << text;
   return path;

@@ -23,7 +23,8 @@ struct CliOptions {
 
 CliRun RunBrood(const std::vector<std::string>& args, const CliOptions& options = {});
 
-// Writes `text` to a new file in a fresh temporary directory; returns its path.
+// Writes `text` to a new file in a fresh temporary directory; returns its path. The directory
+// is removed when the test binary exits.
 std::string TempFile(const std::string& name, const std::string& text);
 
 }  // namespace brood::testing
