@@ -148,6 +148,17 @@ int CreateTemp(int parent, char (&tmp)[24]) {
   return -1;  // errno EEXIST
 }
 
+// A file replaced at the same size within the same whole second as its old version's mtime
+// would look unchanged to a cache keyed on both, as Python's `__pycache__` is: its mtime moves
+// to the next whole second after the old one's (less than a second ahead of the clock).
+int NotSameSecond(int fd, const timespec& old_mtime) {
+  struct stat now;
+  if (fstat(fd, &now) != 0) return errno;
+  if (now.st_mtim.tv_sec != old_mtime.tv_sec) return 0;
+  const timespec times[2] = {{0, UTIME_OMIT}, {old_mtime.tv_sec + 1, 0}};
+  return futimens(fd, times) == 0 ? 0 : errno;
+}
+
 }  // namespace
 
 std::string CheckWorkspacePath(std::string_view path) {
@@ -184,6 +195,7 @@ int WriteBeneath(int dir, std::string_view path, int in, uint64_t max_bytes) {
   struct stat st;
   if (fstat(in, &st) != 0) return errno;
   if (static_cast<uint64_t>(st.st_size) > max_bytes) return EFBIG;  // before anything is made
+  const off_t new_size = st.st_size;
   Name leaf;
   const int parent = OpenParent(dir, path, true, leaf);
   if (parent < 0) return errno;
@@ -203,6 +215,7 @@ int WriteBeneath(int dir, std::string_view path, int in, uint64_t max_bytes) {
   if (fd < 0) return Fail(parent, errno);
   int err = Copy(in, fd, max_bytes);
   if (!err && replacing && fchmod(fd, st.st_mode & 0777) != 0) err = errno;
+  if (!err && replacing && st.st_size == new_size) err = NotSameSecond(fd, st.st_mtim);
   if (close(fd) != 0 && !err) err = errno;
   // The residual race: the leaf may be swapped between the check above and the rename. rename
   // never follows a link at either name, so a symlink (or FIFO, socket, hard link) swapped in is

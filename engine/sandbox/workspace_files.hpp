@@ -44,7 +44,9 @@ int ReadBeneath(int dir, std::string_view path, int out, uint64_t max_bytes);
 // replaced), making missing parent directories (mode 0755 less the umask). The content goes to a
 // new temporary file in the same directory (O_CREAT|O_EXCL, mode 0644 less the umask; a file it
 // replaces keeps its permission bits, less setuid/setgid/sticky), which is then renamed over
-// `path`: readers see the old file or the new one, never a mix. Returns 0 or an errno: EINVAL,
+// `path`: readers see the old file or the new one, never a mix. A same-size replacement written
+// within its old version's whole second of mtime gets the next whole second (a __pycache__ keyed
+// on size and whole-second mtime must see the edit). Returns 0 or an errno: EINVAL,
 // ENOTDIR, ELOOP, EXDEV as for ReadBeneath (a symlink even as the last component, which is never
 // followed and never replaced); EISDIR (a directory at `path`); ENXIO (a FIFO, socket or device
 // at `path`: refused, not replaced); EACCES (the user may not write the existing file, or create

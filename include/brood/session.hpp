@@ -105,7 +105,9 @@ class Session {
   // components, and reaches only regular files: never through a symlink, never a FIFO, device
   // or directory (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, O_NONBLOCK), read and written as
   // the sandbox user (so a file the session made read-only cannot be written). WriteFile makes
-  // missing parent directories and replaces what was there. Block for a round trip to the
+  // missing parent directories and replaces what was there (a same-size replacement within the
+  // old file's whole second of mtime gets the next second, so that Python's __pycache__ sees the
+  // edit: docs/sessions.md#files). Block for a round trip to the
   // session (~1 ms). `max_bytes` caps ReadFile (a larger file: kResourceExhausted).
   virtual bool WriteFile(const std::string& path, const std::string& bytes,
                          SessionError* error) = 0;

@@ -306,7 +306,9 @@ TEST_P(Languages, HelloWorldBuildsAndRunsWithin256MbAnd128Pids) {
   EXPECT_EQ(r.stdout_data, "hello, brood 7\n") << Why(r);
   // A compiled preset was built once, and its build's record is in the result.
   EXPECT_EQ(r.build.has_value(), !preset().build.empty()) << Why(r);
-  if (r.build) EXPECT_EQ(r.build->status, TaskStatus::kOk) << r.build->stderr_data;
+  if (r.build) {
+    EXPECT_EQ(r.build->status, TaskStatus::kOk) << r.build->stderr_data;
+  }
   // The build and run together: a figure for docs/languages.md, and for a slow host's log.
   std::cout << "[ timing   ] " << GetParam() << ": build and run " << r.wall_ms << " ms wall, "
             << r.cpu_ms << " ms cpu, peak " << (r.peak_memory_bytes >> 20) << " MiB\n";

@@ -213,6 +213,25 @@ TEST_F(WorkspaceFiles, ReplacesAnExistingFileByRenameKeepingItsMode) {
   EXPECT_EQ(Entries(ws_), Names{"run.sh"});
 }
 
+// Python's __pycache__ trusts a .pyc whose source has the same size and whole-second mtime: an
+// edit that keeps the size, written within the second of the old version, must not look the same.
+TEST_F(WorkspaceFiles, ASameSizeReplacementNeverKeepsTheOldWholeSecond) {
+  MakeFile(ws_ + "/calc.py", "return a - b\n", 0644);
+  timespec now;
+  ASSERT_EQ(clock_gettime(CLOCK_REALTIME, &now), 0);
+  const timespec old_times[2] = {{0, UTIME_OMIT}, {now.tv_sec, 0}};  // the current second
+  ASSERT_EQ(utimensat(AT_FDCWD, (ws_ + "/calc.py").c_str(), old_times, 0), 0);
+  ASSERT_EQ(Write("calc.py", "return a + b\n"), 0);
+  struct stat st;
+  ASSERT_EQ(stat((ws_ + "/calc.py").c_str(), &st), 0);
+  EXPECT_NE(st.st_mtim.tv_sec, now.tv_sec);
+  EXPECT_LE(st.st_mtim.tv_sec, now.tv_sec + 1) << "at most the next second";
+  // Another size: the write's own time, never ahead of the clock.
+  ASSERT_EQ(Write("calc.py", "return a + b  # fixed\n"), 0);
+  ASSERT_EQ(stat((ws_ + "/calc.py").c_str(), &st), 0);
+  EXPECT_LE(st.st_mtim.tv_sec, time(nullptr));
+}
+
 TEST_F(WorkspaceFiles, ContentsLargerThanTheBufferRoundTrip) {
   std::string big(300000, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 251);

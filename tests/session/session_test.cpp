@@ -93,6 +93,22 @@ TEST(Session, FilesPersistBetweenCommandsAndThroughTheFilesCalls) {
   }
 }
 
+// An agent's one-character fix keeps the file's size; Python's __pycache__ must not hide it.
+TEST(Session, AnEditAtTheSameSizeIsSeenByTheNextPythonImport) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3 on this host";
+  SESSION_ENGINE_OR_SKIP(engine);
+  auto s = Open(engine.get());
+  ASSERT_TRUE(s);
+  SessionError err;
+  const std::vector<std::string> run = {"python3", "-c", "import calc; print(calc.add(2, 3))"};
+  ASSERT_TRUE(s->WriteFile("calc.py", "def add(a, b):\n    return a - b\n", &err)) << err.message;
+  Result r = Cmd(*s, run);
+  EXPECT_EQ(r.stdout_data, "-1\n") << Why(r);
+  ASSERT_TRUE(s->WriteFile("calc.py", "def add(a, b):\n    return a + b\n", &err)) << err.message;
+  r = Cmd(*s, run);
+  EXPECT_EQ(r.stdout_data, "5\n") << "the stale __pycache__ ran: " << Why(r);
+}
+
 TEST(Session, TheFilesCallsReachRegularFilesOnly) {
   SESSION_ENGINE_OR_SKIP(engine);
   auto s = Open(engine.get());
