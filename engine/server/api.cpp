@@ -32,9 +32,11 @@ bool HasMediaType(const HeaderParser& parser, std::string_view type) {
   return ct != parser.get().end() && MediaType(SV(ct->value())) == type;
 }
 
-net::awaitable<bool> Connection::ReadBodyError(Request& req, beast::error_code ec) {
+net::awaitable<bool> Connection::ReadBodyError(Request& req, beast::error_code ec, uint64_t limit) {
   if (ec == http::error::body_limit)
-    co_return co_await Error(req, 413, "the request body is larger than the server's limit");
+    co_return co_await Error(req, 413,
+                             "the request body is larger than the server's limit of " +
+                                 std::to_string(limit) + " bytes for this route");
   if (timed_out_) co_return co_await Error(req, 408, "the request body did not come in time");
   if (ec == http::error::end_of_stream || ec == net::error::eof ||
       ec == net::error::connection_reset || ec == net::error::operation_aborted)
@@ -45,7 +47,7 @@ net::awaitable<bool> Connection::ReadBodyError(Request& req, beast::error_code e
 net::awaitable<std::optional<std::string>> Connection::ReadBody(Request& req, uint64_t limit,
                                                                 bool* keep) {
   if (BodyTooLarge(*req.parser, limit)) {
-    *keep = co_await ReadBodyError(req, http::error::body_limit);
+    *keep = co_await ReadBodyError(req, http::error::body_limit, limit);
     co_return std::nullopt;
   }
   co_await Continue(*req.parser);
@@ -55,7 +57,7 @@ net::awaitable<std::optional<std::string>> Connection::ReadBody(Request& req, ui
   beast::error_code ec;
   co_await http::async_read(socket_, buffer_, parser, net::redirect_error(net::use_awaitable, ec));
   if (ec) {
-    *keep = co_await ReadBodyError(req, ec);
+    *keep = co_await ReadBodyError(req, ec, limit);
     co_return std::nullopt;
   }
   body_read_ = true;
@@ -145,7 +147,7 @@ net::awaitable<bool> Connection::PostBatch(Request& req) {
                              "POST /v1/batches takes job lines: Content-Type: application/x-ndjson",
                              "Content-Type");
   if (BodyTooLarge(*req.parser, ctx_.opts.max_batch_bytes))
-    co_return co_await ReadBodyError(req, http::error::body_limit);
+    co_return co_await ReadBodyError(req, http::error::body_limit, ctx_.opts.max_batch_bytes);
   auto begun = ctx_.batches.Begin();
   if (!begun.ok()) co_return co_await Error(req, 503, begun.status().message());
   std::shared_ptr<Batch> batch = std::move(begun.value());
@@ -163,7 +165,7 @@ net::awaitable<bool> Connection::PostBatch(Request& req) {
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
       ctx_.batches.Abort(batch);
-      co_return co_await ReadBodyError(req, ec);
+      co_return co_await ReadBodyError(req, ec, ctx_.opts.max_batch_bytes);
     }
     const size_t n = chunk.size() - parser.get().body().size;
     sys::Status s = ctx_.batches.Append(*batch, std::string_view(chunk.data(), n));

@@ -135,7 +135,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   net::awaitable<bool> ListBatches(Request& req);
   net::awaitable<bool> DeleteBatch(Request& req, const std::string& id);
   net::awaitable<bool> Results(Request& req, const std::string& id);
-  net::awaitable<bool> ReadBodyError(Request& req, beast::error_code ec);
+  net::awaitable<bool> ReadBodyError(Request& req, beast::error_code ec, uint64_t limit);
   // Sessions (session_api.cpp): /v1/sessions[/ID[/exec | /files/PATH]].
   net::awaitable<bool> SessionRoute(Request& req, const std::vector<std::string>& parts);
   net::awaitable<bool> CreateSession(Request& req);

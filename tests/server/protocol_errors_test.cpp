@@ -80,6 +80,7 @@ TEST_F(ProtocolErrors, OversizedRunBodyIs413) {
   HttpClient c(address_);
   HttpResponse r = c.Post("/v1/run", "application/json", big);
   ExpectError(r, 413, std::nullopt);
+  EXPECT_NE(r.body.find("limit of 4096 bytes"), std::string::npos) << "names the limit: " << r.body;
   EXPECT_FALSE(r.keep_alive);
 }
 
@@ -98,7 +99,9 @@ TEST_F(ProtocolErrors, OversizedChunkedRunBodyIs413) {
 TEST_F(ProtocolErrors, OversizedBodyAboveTheBatchLimitIs413) {
   const std::string lines(10000, '\n');  // over max_batch_bytes: refused by its Content-Length
   HttpClient c(address_);
-  ExpectError(c.Post("/v1/batches", "application/x-ndjson", lines), 413, std::nullopt);
+  HttpResponse r = c.Post("/v1/batches", "application/x-ndjson", lines);
+  ExpectError(r, 413, std::nullopt);
+  EXPECT_NE(r.body.find("limit of 8192 bytes"), std::string::npos) << "names the limit: " << r.body;
   HttpClient c2(address_);
   ExpectError(c2.Post("/v1/run", "application/json", std::string(10000, ' ')), 413, std::nullopt);
   EXPECT_EQ(GetJson(address_, "/v1/batches")["batches"].size(), 0u) << "no batch was kept";

@@ -103,7 +103,9 @@ TEST(SessionErrors, BadFilePathsAndSizes) {
   // Over --max-file-bytes (1024): by Content-Length before the body is read, and as a chunked
   // body comes; a file made larger in the session cannot be read either.
   HttpClient big(s.address());
-  ExpectError(PutFile(big, s.id, "big", std::string(2048, 'x')), 413, std::nullopt);
+  HttpResponse too_big = PutFile(big, s.id, "big", std::string(2048, 'x'));
+  ExpectError(too_big, 413, std::nullopt);
+  EXPECT_NE(too_big.body.find("limit of 1024 bytes"), std::string::npos) << too_big.body;
   HttpClient chunked(s.address());
   ASSERT_TRUE(chunked.SendRaw(
       "PUT /v1/sessions/" + s.id + "/files/big HTTP/1.1\r\nHost: " + chunked.host_header() +
