@@ -22,6 +22,9 @@ namespace {
 
 constexpr int64_t kMs = 1'000'000;
 constexpr int64_t kSetupGrace = 10'000 * kMs;  // for a command's setup to reach execve
+// How often a running command looks at the session's OOM kills and refused forks: a fork bomb
+// (or an OOM kill a process survives) ends the session within this, not at the command's wall.
+constexpr int64_t kSessionCheckEvery = 250 * kMs;
 
 // A pipe's read end, for one stream of the command.
 struct Stream {
@@ -196,7 +199,18 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
 
   uint64_t denied[8] = {};  // the calls the init's seccomp listener saw (kill, log)
   bool denied_foreign = false;
-  int64_t exec_ns = 0, end_ns = 0, next_cpu_check = 0;
+  int64_t exec_ns = 0, end_ns = 0, next_cpu_check = 0, next_session_check = 0;
+  bool session_ended_under = false;
+  // The session's processes together hit its memory or pids limit: the session ends (after the
+  // command, CheckLimitsLocked), so the command is ended now. Its main process's SIGKILL, with
+  // the command's OOM kills or refused forks, then decides its status.
+  auto session_limit_hit = [&] {
+    std::lock_guard lock(mu_);
+    if (!group_) return false;
+    auto u = group_->ReadUsage();
+    return u.ok() &&
+           (u->oom_kills > before.oom_kills || u->pids_max_events > before.pids_max_events);
+  };
   auto kill = [&](KillReason why) {
     if (obs.killed != KillReason::kNone || obs.exited_report) return;
     obs.killed = why;
@@ -218,8 +232,18 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
         next_cpu_check = now + CpuCheckWait(left, limits.cpus);
       }
     }
+    if (exec_ns && leaf && obs.killed == KillReason::kNone && !session_ended_under &&
+        now >= next_session_check) {
+      if (session_limit_hit()) {
+        session_ended_under = true;
+        (void)leaf->KillAll();
+      }
+      next_session_check = now + kSessionCheckEvery;
+    }
     int64_t wake = wall_end;
     if (exec_ns && obs.killed == KillReason::kNone) wake = std::min(wake, next_cpu_check);
+    if (exec_ns && obs.killed == KillReason::kNone && !session_ended_under)
+      wake = std::min(wake, next_session_check);
     const int timeout_ms =
         obs.killed != KillReason::kNone
             ? 1000
@@ -248,6 +272,7 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
     } else if (rep.kind == sandbox::ReportKind::kExeced) {
       exec_ns = rep.time_ns;
       next_cpu_check = exec_ns;
+      next_session_check = exec_ns + kSessionCheckEvery;
     } else if (rep.kind == sandbox::ReportKind::kExited) {
       obs.exited_report = true;
       obs.wait_status = rep.wait_status;

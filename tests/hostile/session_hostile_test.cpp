@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -845,11 +846,13 @@ ls listening; cat listen.err >&2)" +
 
 // `bomb` as a command, and from a process an earlier command left (then no command runs when it
 // hits): each time the session ends with `reason`, refuses the next command, and its processes
-// are gone. The command's own result: `status` (any but ok when none is given).
+// are gone. The command's own result: `status` (any but ok when none is given), and `limit_hit`
+// among its limits_hit when given.
 void ExpectTheBombEndsTheSession(SessionHostile* t, const SessionOptions& o,
                                  const std::string& bomb, int64_t wall_ms,
                                  const std::string& reason,
-                                 std::optional<TaskStatus> status = std::nullopt) {
+                                 std::optional<TaskStatus> status = std::nullopt,
+                                 const std::string& limit_hit = "") {
   for (bool background : {false, true}) {
     SCOPED_TRACE(background ? "from the background" : "as the command");
     auto s = t->Open(o);
@@ -859,6 +862,11 @@ void ExpectTheBombEndsTheSession(SessionHostile* t, const SessionOptions& o,
     if (!background) {
       EXPECT_NE(r.status, TaskStatus::kOk) << Why(r);
       EXPECT_EQ(r.status, status.value_or(r.status)) << Why(r);
+      if (!limit_hit.empty()) {
+        EXPECT_NE(std::find(r.limits_hit.begin(), r.limits_hit.end(), limit_hit),
+                  r.limits_hit.end())
+            << Why(r);
+      }
     }
     EXPECT_TRUE(WaitFor([&] { return !s->EndedReason().empty(); }, seconds(30)));
     EXPECT_EQ(s->EndedReason(), reason);
@@ -882,8 +890,10 @@ TEST_F(SessionHostile, AMemoryBombEndsTheSessionWithItsReasonAndLeavesNothing) {
 TEST_F(SessionHostile, AForkBombEndsTheSessionWithItsReasonAndLeavesNothing) {
   SessionOptions o;
   o.limits.pids = 32;
-  // A refused fork ends nothing by itself: the command runs to its wall.
-  ExpectTheBombEndsTheSession(this, o, "./probe forkbomb", 2000, "pids");
+  // A refused fork ends nothing by itself, but the session's end does: the command is killed
+  // then (SIGKILL), long before its 10-minute wall, and says its pids were refused.
+  ExpectTheBombEndsTheSession(this, o, "./probe forkbomb", 600'000, "pids", TaskStatus::kSignaled,
+                              "pids");
 }
 
 TEST_F(SessionHostile, FillingTheDiskDoesNotEndTheSession) {
