@@ -17,8 +17,9 @@
 // command's defaults: a command past its wall or CPU limit is ended with everything it started
 // (each command runs in a cgroup of its own below the session's, so setsid, double forks and
 // daemons end too); the session lives on. A session whose processes together hit memory_mb (an
-// OOM kill) or pids (a refused fork) ends, with that reason; a full disk does not end it (the
-// command sees ENOSPC).
+// OOM kill) or pids (a refused fork) ends, with that reason (a command running then is killed
+// within 250 ms: memory_limit, or signaled with "pids" in limits_hit); a full disk does not end
+// it (the command sees ENOSPC).
 //
 // Threads: every method is thread-safe. Exec and the file calls of one session are serialized
 // by the caller's contract (one command at a time: a second Start while one runs is refused).
