@@ -200,16 +200,13 @@ void SessionImpl::RunExec(ExecOptions exec, std::function<void(Result)> on_resul
   uint64_t denied[8] = {};  // the calls the init's seccomp listener saw (kill, log)
   bool denied_foreign = false;
   int64_t exec_ns = 0, end_ns = 0, next_cpu_check = 0, next_session_check = 0;
-  bool session_ended_under = false;
   // The session's processes together hit its memory or pids limit: the session ends (after the
   // command, CheckLimitsLocked), so the command is ended now. Its main process's SIGKILL, with
   // the command's OOM kills or refused forks, then decides its status.
+  bool session_ended_under = false;
   auto session_limit_hit = [&] {
     std::lock_guard lock(mu_);
-    if (!group_) return false;
-    auto u = group_->ReadUsage();
-    return u.ok() &&
-           (u->oom_kills > before.oom_kills || u->pids_max_events > before.pids_max_events);
+    return !LimitHitLocked().empty();
   };
   auto kill = [&](KillReason why) {
     if (obs.killed != KillReason::kNone || obs.exited_report) return;

@@ -307,11 +307,17 @@ std::string SessionImpl::EndedReasonSeen() {
 void SessionImpl::CheckLimitsLocked(const cgroup::Usage* read) {
   // While a command runs its watch thread decides, once it is over (its result says why).
   if (!ended_.empty() || !group_ || running_) return;
-  sys::StatusOr<cgroup::Usage> u = read ? sys::StatusOr<cgroup::Usage>(*read) : group_->ReadUsage();
-  if (!u.ok()) return;
-  if (u->oom_kills > 0) return TearDownLocked("memory");
-  if (u->pids_max_events > 0) return TearDownLocked("pids");
+  if (std::string hit = LimitHitLocked(read); !hit.empty()) return TearDownLocked(hit);
   if (!init_.valid() || init_.WaitExited(0)) TearDownLocked("sandbox_error");
+}
+
+std::string SessionImpl::LimitHitLocked(const cgroup::Usage* read) {
+  if (!group_) return "";
+  sys::StatusOr<cgroup::Usage> u = read ? sys::StatusOr<cgroup::Usage>(*read) : group_->ReadUsage();
+  if (!u.ok()) return "";
+  if (u->oom_kills > 0) return "memory";
+  if (u->pids_max_events > 0) return "pids";
+  return "";
 }
 
 void SessionImpl::CancelExec() {

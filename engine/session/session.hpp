@@ -88,6 +88,9 @@ class SessionImpl final : public Session {
   // Ends the session if its processes together hit the memory or pids limit: from `read`, the
   // group's usage just read, or else read here. Under mu_.
   void CheckLimitsLocked(const cgroup::Usage* read = nullptr);
+  // The session limit its group's usage shows hit: "memory" (an OOM kill), "pids" (a refused
+  // fork) or "" (neither). Under mu_; "" without a group.
+  std::string LimitHitLocked(const cgroup::Usage* read = nullptr);
   // Everything of the session gone; `reason` kept. Under mu_; never joins the watch thread (Close
   // does).
   void TearDownLocked(const std::string& reason);
